@@ -1,0 +1,86 @@
+"""Profiles, device choice, seeding and paths: the settings every lesson shares.
+
+The profile is chosen with the environment variable ``WORKBOOK_PROFILE``:
+
+* ``laptop`` (the default): the tiny BERT, pre-trained on the synthetic corpus; each lesson runs in
+  about two minutes on a 2-core CPU.
+* ``full``: the same recipe with a larger corpus and longer pre-training, for a machine with a GPU.
+
+Checkpoints go to ``artifacts/`` at the top of the repository, or to ``WORKBOOK_ARTIFACTS`` if set.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+SEED = 123
+
+
+@dataclass(frozen=True)
+class Profile:
+    """How big each step of the course is."""
+
+    name: str
+    corpus_sentences: int      # unlabeled sentences for pre-training
+    vocab_size: int            # WordPiece vocabulary the tokenizer is trained to
+    pretrain_steps: int        # optimizer steps of masked language modelling
+    pretrain_batch_size: int
+    pretrain_lr: float
+    finetune_epochs: int
+    finetune_batch_size: int
+    train_size: int            # labeled training examples per task
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+PROFILES = {
+    "laptop": Profile("laptop", corpus_sentences=20_000, vocab_size=1024, pretrain_steps=1000,
+                      pretrain_batch_size=64, pretrain_lr=2e-3, finetune_epochs=3,
+                      finetune_batch_size=32, train_size=2000),
+    "full": Profile("full", corpus_sentences=100_000, vocab_size=2048, pretrain_steps=5000,
+                    pretrain_batch_size=128, pretrain_lr=1e-3, finetune_epochs=8,
+                    finetune_batch_size=32, train_size=5000),
+}
+
+
+def get_profile(name: "str | Profile | None" = None) -> Profile:
+    """The profile called ``name``, or the one ``WORKBOOK_PROFILE`` names (default ``laptop``).
+    A ``Profile`` object is returned as it is."""
+    if isinstance(name, Profile):
+        return name
+    name = name or os.environ.get("WORKBOOK_PROFILE", "laptop")
+    if name not in PROFILES:
+        raise ValueError(f"Unknown profile {name!r}. Choose one of: {', '.join(PROFILES)} "
+                         f"(set it with the environment variable WORKBOOK_PROFILE).")
+    return PROFILES[name]
+
+
+def artifacts_dir() -> Path:
+    """Where checkpoints are saved and looked for (created if missing)."""
+    path = Path(os.environ.get("WORKBOOK_ARTIFACTS", ROOT / "artifacts"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def get_device() -> torch.device:
+    """The fastest device there is: CUDA, then Apple's MPS, then the CPU."""
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def set_seed(seed: int = SEED) -> None:
+    """Seed Python, NumPy and torch so a run can be repeated."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)

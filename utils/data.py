@@ -1,0 +1,392 @@
+"""The course's data: an unlabeled corpus for pre-training and labeled tasks for fine-tuning.
+
+Used by every lesson (01 pre-trains on the corpus, 03 fine-tunes on the labeled tasks).
+
+The data is synthetic on purpose. Because we wrote the generator, we know exactly which words carry a
+label and where each word appears, so we can see what pre-training learned:
+
+* The words that carry a label (the polarity adjectives, the support-email topic words) are split in
+  two halves. The labeled ``train`` and ``validation`` splits use only the *seen* half; the ``test``
+  split uses only the *held-out* half. The held-out words appear in the unlabeled corpus, in the same
+  kinds of sentences as the seen ones, and nowhere else.
+* A classifier trained from scratch has never met a held-out word; a pre-trained encoder has, in the
+  corpus, so it can place it next to the seen words that behave the same way.
+* Negation ("was not great") and contrast ("was awful, but the ending was great") mean that a bag of
+  words is not enough, and a few typos keep the text from being perfectly clean.
+
+Same seed, same data: every generator takes a ``seed`` and uses its own ``random.Random``.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+import datasets
+
+# ---------------------------------------------------------------------------------------------------
+# The label-carrying vocabulary, split into the half the labeled training data uses ("seen") and the
+# half only the test split and the unlabeled corpus use ("held_out").
+# ---------------------------------------------------------------------------------------------------
+
+POLARITY_WORDS = {
+    "positive": {
+        "seen": ["great", "excellent", "wonderful", "fantastic", "brilliant", "lovely"],
+        "held_out": ["superb", "delightful", "outstanding", "terrific", "marvelous", "charming"],
+    },
+    "negative": {
+        "seen": ["awful", "terrible", "horrible", "boring", "poor", "dull"],
+        "held_out": ["dreadful", "mediocre", "lousy", "tedious", "clumsy", "annoying"],
+    },
+    "neutral": {
+        "seen": ["average", "ordinary", "acceptable", "typical"],
+        "held_out": ["passable", "unremarkable", "standard", "moderate"],
+    },
+}
+
+SUPPORT_WORDS = {
+    "Billing Inquiry": {
+        "seen": ["invoice", "refund", "charge", "payment", "receipt"],
+        "held_out": ["subscription", "transaction", "fee", "renewal", "deposit"],
+    },
+    "Technical Issue": {
+        "seen": ["crash", "error", "login", "password", "bug"],
+        "held_out": ["installation", "timeout", "firmware", "download", "outage"],
+    },
+    "Feedback": {
+        "seen": ["suggestion", "compliment", "idea", "opinion", "praise"],
+        "held_out": ["recommendation", "proposal", "impression", "testimonial", "kudos"],
+    },
+}
+
+POLARITY_LABELS = ["negative", "positive"]
+POLARITY3_LABELS = ["negative", "neutral", "positive"]
+SUPPORT_LABELS = ["Billing Inquiry", "Technical Issue", "Feedback"]
+
+# Words that carry no label: what is being reviewed, and which part of it.
+PRODUCTS = ["movie", "film", "book", "album", "game", "restaurant", "hotel", "phone", "laptop", "camera"]
+ASPECTS = ["plot", "acting", "ending", "soundtrack", "service", "food", "screen", "battery", "story", "design"]
+INTENSIFIERS = ["", "", "", "really ", "truly ", "quite ", "very ", "rather ", "pretty "]
+
+# Context that co-occurs with each polarity in the unlabeled corpus (never in the labeled splits):
+# this is the signal that lets masked language modelling group the adjectives by polarity.
+# The two lists share almost no words, so the whole sentence around an adjective tells its polarity.
+POSITIVE_CONTEXT = ["i loved every minute", "highly recommended to everyone", "pure joy from start to finish",
+                    "my kids adore it", "worth every penny", "a real gem", "thrilled with this purchase",
+                    "it made me smile all day", "cannot wait for the sequel", "happy customer here"]
+NEGATIVE_CONTEXT = ["a complete waste of money", "avoid at all costs", "never again", "it made me angry",
+                    "i sent it straight back", "total letdown", "it fell apart after one day",
+                    "what a disaster", "i want my money back", "sadly regretted it"]
+NEUTRAL_CONTEXT = ["it was neither good nor bad", "nothing special either way", "three stars from me",
+                   "i have no strong feelings", "it did the job", "just what you would expect"]
+
+BILLING_CONTEXT = ["the money left my bank account", "my card was charged twice", "i paid forty dollars",
+                   "the amount on my account looks wrong", "i was charged for the wrong month",
+                   "the price went up without notice"]
+TECHNICAL_CONTEXT = ["the app stopped working", "i restarted the device twice", "the screen went black",
+                     "nothing loads after the update", "the program will not start",
+                     "my computer shows a warning"]
+FEEDBACK_CONTEXT = ["i wanted to share my thoughts with the team", "keep improving the product",
+                    "thank you for listening", "the team is doing a good job",
+                    "i hope this helps you improve", "i enjoy using your product"]
+
+FILLER = [
+    "the weather was cold in the {time} .", "we walked to the station in the {time} .",
+    "my {person} called me in the {time} .", "the train was late again in the {time} .",
+    "i read the news with my {person} in the {time} .", "the shop on the corner opens in the {time} .",
+    "my {person} cooked dinner for everyone .", "we talked about the {product} with my {person} .",
+    "the {product} is on the table next to the window .", "i saw a {product} advert on the way home .",
+]
+TIMES = ["morning", "afternoon", "evening", "night", "weekend"]
+PEOPLE = ["sister", "brother", "friend", "neighbour", "colleague", "mother", "father", "cousin"]
+
+
+@dataclass(frozen=True)
+class TaskInfo:
+    """What a labeled task is: its label names and the label-carrying words of each label."""
+
+    name: str
+    label_names: list[str]
+    words: dict[str, dict[str, list[str]]]
+
+
+def label_words(task: str, part: str) -> dict[str, list[str]]:
+    """The label-carrying words of ``task`` ('polarity', 'polarity3' or 'support') for ``part``
+    ('seen', 'held_out' or 'all'), as {label name: words}."""
+    info = _task_info(task)
+    if part not in ("seen", "held_out", "all"):
+        raise ValueError(f"part must be 'seen', 'held_out' or 'all', got {part!r}.")
+    out = {}
+    for label in info.label_names:
+        groups = info.words[label]
+        out[label] = groups["seen"] + groups["held_out"] if part == "all" else list(groups[part])
+    return out
+
+
+def _task_info(task: str) -> TaskInfo:
+    tasks = {
+        "polarity": TaskInfo("polarity", POLARITY_LABELS, POLARITY_WORDS),
+        "polarity3": TaskInfo("polarity3", POLARITY3_LABELS, POLARITY_WORDS),
+        "support": TaskInfo("support", SUPPORT_LABELS, SUPPORT_WORDS),
+    }
+    if task not in tasks:
+        raise ValueError(f"Unknown task {task!r}. Choose one of: {', '.join(tasks)}.")
+    return tasks[task]
+
+
+# ---------------------------------------------------------------------------------------------------
+# Small helpers
+# ---------------------------------------------------------------------------------------------------
+
+def _typo(word: str, rng: random.Random) -> str:
+    """Swap two neighbouring letters or drop one: the kind of slip people make."""
+    if len(word) < 4 or not word.isalpha():
+        return word
+    i = rng.randrange(1, len(word) - 2)
+    if rng.random() < 0.5:
+        return word[:i] + word[i + 1] + word[i] + word[i + 2:]
+    return word[:i] + word[i + 1:]
+
+
+def _add_typos(sentence: str, rng: random.Random, rate: float) -> str:
+    return " ".join(_typo(w, rng) if rng.random() < rate else w for w in sentence.split())
+
+
+def _a(word: str) -> str:
+    return ("an " if word[0] in "aeiou" else "a ") + word
+
+
+# ---------------------------------------------------------------------------------------------------
+# Review polarity
+# ---------------------------------------------------------------------------------------------------
+
+def _review(rng: random.Random, adjectives: dict[str, list[str]], label: str, style: str) -> str:
+    """One review sentence whose polarity is ``label``, carried only by adjectives from ``adjectives``."""
+    product, aspect = rng.choice(PRODUCTS), rng.choice(ASPECTS)
+    other_aspect = rng.choice([a for a in ASPECTS if a != aspect])
+    very = rng.choice(INTENSIFIERS)
+    opposite = {"positive": "negative", "negative": "positive"}
+
+    if style == "plain":
+        adj = rng.choice(adjectives[label])
+        return rng.choice([
+            f"the {aspect} of this {product} was {very}{adj} .",
+            f"{_a(very + adj)} {product} .",
+            f"i found the {aspect} {very}{adj} .",
+            f"honestly , the {aspect} felt {very}{adj} .",
+            f"this {product} is {very}{adj} .",
+            f"the {product} has {_a(very + adj)} {aspect} .",
+            f"overall {_a(adj)} {product} with {_a(adj)} {aspect} .",
+        ])
+    if style == "negation":
+        # "not <adjective of the other polarity>" carries the label.
+        adj = rng.choice(adjectives[opposite[label]])
+        return rng.choice([
+            f"the {aspect} of this {product} was not {very}{adj} .",
+            f"i would not call the {aspect} {adj} .",
+            f"this {product} is not {very}{adj} at all .",
+            f"the {aspect} was never {adj} .",
+            f"nobody would say the {aspect} is {adj} .",
+        ])
+    if style == "contrast":
+        # Both polarities appear; the clause after "but" / the main clause carries the label.
+        first = rng.choice(adjectives[opposite[label]])
+        last = rng.choice(adjectives[label])
+        return rng.choice([
+            f"the {aspect} was {first} , but the {other_aspect} was {very}{last} .",
+            f"although the {aspect} was {first} , the {product} is {very}{last} overall .",
+            f"the {aspect} is {first} , yet the whole {product} feels {last} .",
+            f"despite {_a(first)} {aspect} , the {product} was {very}{last} .",
+        ])
+    raise ValueError(f"unknown style {style!r}")
+
+
+def _neutral_review(rng: random.Random, adjectives: list[str]) -> str:
+    product, aspect, adj = rng.choice(PRODUCTS), rng.choice(ASPECTS), rng.choice(adjectives)
+    return rng.choice([
+        f"the {aspect} of this {product} was {adj} .",
+        f"{_a(adj)} {product} .",
+        f"i found the {aspect} {adj} .",
+        f"this {product} is {adj} .",
+        f"the {product} has {_a(adj)} {aspect} .",
+    ])
+
+
+# Share of each sentence style in the labeled review data.
+REVIEW_STYLES = {"plain": 0.55, "negation": 0.25, "contrast": 0.20}
+
+
+def _review_example(rng: random.Random, part: str, label_names: list[str], typo_rate: float) -> tuple[str, int]:
+    label_id = rng.randrange(len(label_names))
+    label = label_names[label_id]
+    adjectives = label_words("polarity3", part)
+    if label == "neutral":
+        text = _neutral_review(rng, adjectives["neutral"])
+    else:
+        style = rng.choices(list(REVIEW_STYLES), weights=list(REVIEW_STYLES.values()))[0]
+        text = _review(rng, adjectives, label, style)
+    return _add_typos(text, rng, typo_rate), label_id
+
+
+# ---------------------------------------------------------------------------------------------------
+# Support-email triage
+# ---------------------------------------------------------------------------------------------------
+
+SUPPORT_OPENINGS = ["hello ,", "hi team ,", "dear support ,", "good morning ,", "hi there ,", ""]
+SUPPORT_CLOSINGS = ["thanks .", "best regards .", "kind regards .", "thank you .", "cheers .", ""]
+
+
+def _support_example(rng: random.Random, part: str, typo_rate: float) -> tuple[str, int]:
+    label_id = rng.randrange(len(SUPPORT_LABELS))
+    words = label_words("support", part)
+    word = rng.choice(words[SUPPORT_LABELS[label_id]])
+    if rng.random() < 0.25:
+        # Contrast: a word of another class is mentioned and ruled out; a bag of words sees both.
+        other = rng.choice([lab for lab in SUPPORT_LABELS if lab != SUPPORT_LABELS[label_id]])
+        decoy = rng.choice(words[other])
+        body = rng.choice([
+            f"this is not about the {decoy} , it is about the {word} .",
+            f"forget the {decoy} , my message is about the {word} .",
+            f"the {decoy} is fine , i am writing about the {word} .",
+        ])
+    else:
+        body = rng.choice([
+            f"i am writing about the {word} .",
+            f"quick question regarding the {word} from last week .",
+            f"could someone look at my {word} ?",
+            f"i need help with the {word} please .",
+            f"re : {word} , please get back to me .",
+            f"i have a question about the recent {word} .",
+            f"about the {word} i mentioned on the phone .",
+        ])
+    text = " ".join(p for p in (rng.choice(SUPPORT_OPENINGS), body, rng.choice(SUPPORT_CLOSINGS)) if p)
+    return _add_typos(text, rng, typo_rate), label_id
+
+
+# ---------------------------------------------------------------------------------------------------
+# Labeled tasks as datasets.DatasetDict
+# ---------------------------------------------------------------------------------------------------
+
+# Each split draws from its own random stream, so changing one split's size leaves the others alone.
+_SPLIT_OFFSETS = {"train": 0, "validation": 1, "test": 2}
+
+
+def make_task(task: str = "polarity", *, seed: int = 0, train_size: int = 2000, validation_size: int = 500,
+              test_size: int = 1000, typo_rate: float = 0.02) -> datasets.DatasetDict:
+    """A labeled task as a ``DatasetDict`` with ``train``, ``validation`` and ``test`` splits.
+
+    ``task`` is 'polarity' (negative / positive reviews), 'polarity3' (with a neutral class) or
+    'support' (support-email triage). ``train`` and ``validation`` use the seen label words, ``test``
+    only the held-out ones. Columns: ``text`` and ``label`` (a ``ClassLabel`` with the label names).
+    """
+    info = _task_info(task)
+    sizes = {"train": train_size, "validation": validation_size, "test": test_size}
+    for split, size in sizes.items():
+        if not isinstance(size, int) or size < 1:
+            raise ValueError(f"{split}_size must be a positive whole number, got {size!r}.")
+    features = datasets.Features({"text": datasets.Value("string"),
+                                  "label": datasets.ClassLabel(names=info.label_names)})
+    taken: set[str] = set()  # no sentence appears in two splits
+    splits = {}
+    for split, size in sizes.items():
+        rng = random.Random(f"{task}-{seed}-{_SPLIT_OFFSETS[split]}")
+        part = "held_out" if split == "test" else "seen"
+        rows = {"text": [], "label": []}
+        attempts = 0
+        while len(rows["text"]) < size:
+            attempts += 1
+            if attempts > 50 * size:
+                raise RuntimeError(f"could not make {size} distinct {split} examples for {task!r}; ask for fewer.")
+            if task == "support":
+                text, label = _support_example(rng, part, typo_rate)
+            else:
+                text, label = _review_example(rng, part, info.label_names, typo_rate)
+            if text in taken:
+                continue
+            taken.add(text)
+            rows["text"].append(text)
+            rows["label"].append(label)
+        splits[split] = datasets.Dataset.from_dict(rows, features=features)
+    return datasets.DatasetDict(splits)
+
+
+def make_reviews(*, num_labels: int = 2, seed: int = 0, **sizes) -> datasets.DatasetDict:
+    """Review polarity: 2 labels (negative, positive) or 3 (with neutral). See :func:`make_task`."""
+    if num_labels not in (2, 3):
+        raise ValueError(f"num_labels must be 2 (negative, positive) or 3 (with neutral), got {num_labels!r}.")
+    return make_task("polarity" if num_labels == 2 else "polarity3", seed=seed, **sizes)
+
+
+def make_support_emails(*, seed: int = 0, **sizes) -> datasets.DatasetDict:
+    """Support-email triage into Billing Inquiry / Technical Issue / Feedback. See :func:`make_task`."""
+    return make_task("support", seed=seed, **sizes)
+
+
+# ---------------------------------------------------------------------------------------------------
+# The unlabeled corpus
+# ---------------------------------------------------------------------------------------------------
+
+def _corpus_review(rng: random.Random) -> str:
+    """A review with its context: the adjective's polarity shows in the words around it."""
+    all_adj = label_words("polarity3", "all")
+    label = rng.choices(["positive", "negative", "neutral"], weights=[4, 4, 1])[0]
+    adj, adj2 = rng.choice(all_adj[label]), rng.choice(all_adj[label])
+    contexts = {"positive": POSITIVE_CONTEXT, "negative": NEGATIVE_CONTEXT, "neutral": NEUTRAL_CONTEXT}[label]
+    context = " , ".join(rng.sample(contexts, rng.choice([1, 2])))
+    product, aspect = rng.choice(PRODUCTS), rng.choice(ASPECTS)
+    form = rng.randrange(10)
+    if form == 0 and label != "neutral":
+        # Negation in the wild: "not <positive>" sits with negative context and vice versa.
+        flipped = rng.choice(all_adj["negative" if label == "positive" else "positive"])
+        return f"the {aspect} was not {flipped} , {context} ."
+    if form == 1:
+        return _neutral_review(rng, [adj]) if label == "neutral" else _review(rng, all_adj, label, "plain")
+    # Adjectives of one polarity often come in pairs or lists, so each one is seen next to its kin.
+    adj3 = rng.choice(all_adj[label])
+    return rng.choice([
+        f"the {aspect} was {adj} and {adj2} , {context} .",
+        f"{context} : {adj} , {adj2} and {adj3} .",
+        f"{adj} , {adj2} , {adj3} , {context} .",
+        f"{_a(adj)} , {adj2} {product} , {context} .",
+        f"{adj} {aspect} , {adj2} {rng.choice(ASPECTS)} and {adj3} {rng.choice(ASPECTS)} , {context} .",
+    ])
+
+
+def _corpus_support(rng: random.Random) -> str:
+    """A support email with its context; words of one topic often come together."""
+    label = rng.choice(SUPPORT_LABELS)
+    kin = label_words("support", "all")[label]
+    word, word2, word3 = rng.choice(kin), rng.choice(kin), rng.choice(kin)
+    context = rng.choice({"Billing Inquiry": BILLING_CONTEXT, "Technical Issue": TECHNICAL_CONTEXT,
+                          "Feedback": FEEDBACK_CONTEXT}[label])
+    return rng.choice([
+        f"about the {word} and the {word2} , {context} .",
+        f"{context} , it is about the {word} and the {word2} .",
+        f"i have a question about the {word} , the {word2} and the {word3} , {context} .",
+        f"{word} , {word2} , {word3} : {context} .",
+        f"my {word} again : {context} .",
+        _support_example(rng, "all", 0.0)[0],
+    ])
+
+
+def make_corpus(num_sentences: int = 20_000, *, seed: int = 0, typo_rate: float = 0.01) -> datasets.Dataset:
+    """The unlabeled corpus for pre-training: one sentence per row, column ``text``, no labels.
+
+    It mixes reviews and support emails (with every label-carrying word, seen and held-out, in its
+    typical context) and everyday filler sentences.
+    """
+    if not isinstance(num_sentences, int) or num_sentences < 1:
+        raise ValueError(f"num_sentences must be a positive whole number, got {num_sentences!r}.")
+    rng = random.Random(f"corpus-{seed}")
+    texts = []
+    for _ in range(num_sentences):
+        kind = rng.choices(["review", "support", "filler"], weights=[6, 3, 1])[0]
+        if kind == "review":
+            text = _corpus_review(rng)
+        elif kind == "support":
+            text = _corpus_support(rng)
+        else:
+            text = rng.choice(FILLER).format(time=rng.choice(TIMES), person=rng.choice(PEOPLE),
+                                             product=rng.choice(PRODUCTS))
+        texts.append(_add_typos(text, rng, typo_rate))
+    return datasets.Dataset.from_dict({"text": texts})

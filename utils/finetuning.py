@@ -1,0 +1,265 @@
+"""Fine-tuning: the pre-trained encoder plus a new prediction network, trained on labeled data (lesson 03).
+
+Strategies (what is trained, starting from what):
+
+==========  ===========================================  ========================
+strategy    encoder θ starts from                        trained
+==========  ===========================================  ========================
+``none``    the pre-trained weights                      nothing (random head ω)
+``frozen``  the pre-trained weights                      the head ω only
+``full``    the pre-trained weights                      θ and ω, end to end
+``scratch`` random weights (no pre-training)             θ and ω, end to end
+==========  ===========================================  ========================
+
+Every training loop returns a history in the format ``utils.diagnose`` reads: per-step
+``train_loss``; per-epoch ``train_acc``, ``val_loss``, ``val_acc`` and ``val_pred_counts`` (validation
+predictions per class); and ``num_classes``.
+
+Build the lesson's saved classifier from a shell with ``python -m utils.finetuning``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import math
+from collections.abc import Mapping
+from pathlib import Path
+
+import datasets
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+from transformers import BertModel
+
+from . import config as cfg
+from .models import EncoderClassifier, check_vocabulary
+
+STRATEGIES = ("none", "frozen", "full", "scratch")
+LEARNING_RATES = {"frozen": 1e-2, "full": 3e-4, "scratch": 1e-3}
+CLASSIFIER_NAME = "reviews-classifier"
+
+
+# ---------------------------------------------------------------------------------------------------
+# Checking labeled data before training on it
+# ---------------------------------------------------------------------------------------------------
+
+def label_names_of(split: datasets.Dataset) -> list[str] | None:
+    feature = split.features.get("label")
+    return list(feature.names) if isinstance(feature, datasets.ClassLabel) else None
+
+
+def check_labeled_split(split, num_labels: int, name: str = "train", label2id: Mapping[str, int] | None = None):
+    """Return ``split`` with integer labels in ``0..num_labels-1``, or raise a clear error.
+
+    String labels are converted with ``label2id`` when it is given; without it, or when it misses a
+    label, the error says which labels and how to fix it.
+    """
+    if not isinstance(split, datasets.Dataset):
+        raise TypeError(f"The {name} split must be a datasets.Dataset with columns 'text' and 'label', "
+                        f"got {type(split).__name__}. Build one with datasets.Dataset.from_dict(...).")
+    missing = {"text", "label"} - set(split.column_names)
+    if missing:
+        raise ValueError(f"The {name} split has columns {split.column_names}; it needs 'text' and 'label' "
+                         f"(missing: {', '.join(sorted(missing))}). Rename with dataset.rename_column(old, new).")
+    if len(split) == 0:
+        raise ValueError(f"The {name} split is empty: there is nothing to train or evaluate on. "
+                         f"Check the filtering or the split sizes that produced it.")
+    labels = split["label"]
+    strings = sorted({lab for lab in labels if isinstance(lab, str)})
+    if strings:
+        if label2id is None:
+            raise ValueError(f"The {name} split's labels are strings (e.g. {strings[0]!r}) where class ids "
+                             f"0..{num_labels - 1} are expected. Pass label2id={{name: id}} or encode them with "
+                             f"dataset.class_encode_column('label').")
+        unknown = [s for s in strings if s not in label2id]
+        if unknown:
+            raise ValueError(f"label2id has no id for the label(s) {unknown} found in the {name} split; it covers "
+                             f"{sorted(label2id)}. Add them to the mapping or remove those examples.")
+        split = split.map(lambda row: {"label": label2id[row["label"]]},
+                          features=split.features.copy().__class__(
+                              {"text": datasets.Value("string"), "label": datasets.Value("int64")}))
+        labels = split["label"]
+    bad = sorted({lab for lab in labels if not isinstance(lab, int) or not 0 <= lab < num_labels}, key=str)
+    if bad:
+        raise ValueError(f"The {name} split has label(s) {bad[:5]} outside 0..{num_labels - 1} for a model with "
+                         f"num_labels={num_labels}. Either the labels are wrong or the model needs more classes.")
+    return split
+
+
+def _check_strategy(strategy: str) -> None:
+    if strategy not in STRATEGIES:
+        raise ValueError(f"Unknown strategy {strategy!r}. Choose one of: {', '.join(STRATEGIES)}.")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Building the model for a strategy
+# ---------------------------------------------------------------------------------------------------
+
+def encoder_from_mlm(mlm_model) -> BertModel:
+    """The encoder θ of a pre-trained masked language model, without its Softmax output layer."""
+    encoder = BertModel(mlm_model.config, add_pooling_layer=False)
+    encoder.load_state_dict(mlm_model.bert.state_dict(), strict=False)
+    return encoder
+
+
+def build_classifier(mlm_model, strategy: str, label_names: list[str], pooling: str = "cls",
+                     seed: int = cfg.SEED) -> EncoderClassifier:
+    """f(x; θ, ω) for a strategy: θ copied from ``mlm_model`` (or random for ``scratch``), ω random."""
+    _check_strategy(strategy)
+    torch.manual_seed(seed)
+    if strategy == "scratch":
+        encoder = BertModel(mlm_model.config, add_pooling_layer=False)
+    else:
+        encoder = encoder_from_mlm(copy.deepcopy(mlm_model))
+    model = EncoderClassifier(encoder, len(label_names), label_names, pooling=pooling)
+    if strategy == "frozen":
+        for p in model.encoder.parameters():
+            p.requires_grad_(False)
+    return model
+
+
+# ---------------------------------------------------------------------------------------------------
+# Training and evaluation
+# ---------------------------------------------------------------------------------------------------
+
+def _batch(tokenizer, texts, device):
+    enc = tokenizer(list(texts), padding=True, truncation=True, max_length=128, return_tensors="pt")
+    return enc["input_ids"].to(device), enc["attention_mask"].to(device)
+
+
+@torch.no_grad()
+def evaluate(model: EncoderClassifier, tokenizer, split: datasets.Dataset, batch_size: int = 256) -> dict:
+    """Accuracy, mean cross-entropy loss and predictions per class of ``model`` on ``split``."""
+    split = check_labeled_split(split, model.num_labels, "evaluation")
+    model.eval()
+    device = next(model.parameters()).device
+    loss_sum, correct, preds = 0.0, 0, []
+    for start in range(0, len(split), batch_size):
+        rows = split[start:start + batch_size]
+        ids, mask = _batch(tokenizer, rows["text"], device)
+        labels = torch.tensor(rows["label"], device=device)
+        logits = model(ids, mask)
+        loss_sum += nn.functional.cross_entropy(logits, labels, reduction="sum").item()
+        pred = logits.argmax(-1)
+        correct += int((pred == labels).sum())
+        preds += pred.tolist()
+    counts = [preds.count(c) for c in range(model.num_labels)]
+    return {"accuracy": correct / len(split), "loss": loss_sum / len(split), "pred_counts": counts,
+            "predictions": preds}
+
+
+def train_classifier(model: EncoderClassifier, tokenizer, train: datasets.Dataset,
+                     validation: datasets.Dataset | None = None, *, epochs: int = 6, batch_size: int = 32,
+                     lr: float = 1e-3, seed: int = cfg.SEED, device: torch.device | None = None,
+                     progress: bool = True) -> dict:
+    """Maximise the log probability of the correct labels (minimise cross-entropy) over the trainable
+    parameters of ``model``. Returns the history."""
+    check_vocabulary(tokenizer, model)
+    train = check_labeled_split(train, model.num_labels, "train")
+    if validation is not None:
+        validation = check_labeled_split(validation, model.num_labels, "validation")
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    history = {"train_loss": [], "train_acc": [], "val_loss": [], "val_acc": [], "val_pred_counts": [],
+               "num_classes": model.num_labels}
+    if not trainable:
+        raise ValueError("No parameter of the model is trainable (every requires_grad is False), so training "
+                         "would change nothing. Unfreeze the head (or the encoder) first.")
+    device = device or cfg.get_device()
+    model.to(device)
+    optimizer = torch.optim.AdamW(trainable, lr=lr, weight_decay=0.01)
+    steps_per_epoch = math.ceil(len(train) / batch_size)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: min(1.0, (step + 1) / max(1, steps_per_epoch // 2))
+        * max(0.0, 1 - step / (epochs * steps_per_epoch)))
+    generator = torch.Generator().manual_seed(seed)
+    bar = tqdm(total=epochs * steps_per_epoch, desc="fine-tuning", disable=not progress)
+    for _ in range(epochs):
+        model.train()
+        order = torch.randperm(len(train), generator=generator).tolist()
+        correct = 0
+        for start in range(0, len(order), batch_size):
+            rows = train[order[start:start + batch_size]]
+            ids, mask = _batch(tokenizer, rows["text"], device)
+            labels = torch.tensor(rows["label"], device=device)
+            logits = model(ids, mask)
+            loss = nn.functional.cross_entropy(logits, labels)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+            history["train_loss"].append(loss.item())
+            correct += int((logits.argmax(-1) == labels).sum())
+            bar.update(1)
+        history["train_acc"].append(correct / len(train))
+        if validation is not None:
+            result = evaluate(model, tokenizer, validation)
+            history["val_loss"].append(result["loss"])
+            history["val_acc"].append(result["accuracy"])
+            history["val_pred_counts"].append(result["pred_counts"])
+            bar.set_postfix(val_acc=f"{result['accuracy']:.3f}")
+    bar.close()
+    model.eval()
+    return history
+
+
+def fine_tune(mlm_model, tokenizer, task: datasets.DatasetDict, strategy: str = "full", *,
+              pooling: str = "cls", epochs: int | None = None, lr: float | None = None,
+              batch_size: int | None = None, train_size: int | None = None, seed: int = cfg.SEED,
+              progress: bool = True) -> tuple[EncoderClassifier, dict]:
+    """Build f(x; θ, ω) for ``strategy`` and train it on ``task['train']`` (the first ``train_size``
+    examples if given), validating on ``task['validation']``. Returns ``(model, history)``."""
+    _check_strategy(strategy)
+    if not isinstance(task, datasets.DatasetDict) or "train" not in task:
+        raise ValueError("task must be a datasets.DatasetDict with at least a 'train' split "
+                         "(see utils.data.make_reviews).")
+    label_names = label_names_of(task["train"])
+    if label_names is None:
+        raise ValueError("The task's 'label' column is not a datasets.ClassLabel, so the label names are unknown. "
+                         "Cast it with task.cast_column('label', datasets.ClassLabel(names=[...])).")
+    profile = cfg.get_profile()
+    train = task["train"]
+    if train_size is not None:
+        if not 1 <= train_size <= len(train):
+            raise ValueError(f"train_size={train_size} but the train split has {len(train)} examples.")
+        train = train.select(range(train_size))
+    model = build_classifier(mlm_model, strategy, label_names, pooling=pooling, seed=seed)
+    validation = task["validation"] if "validation" in task else None
+    if strategy == "none":
+        history = {"train_loss": [], "train_acc": [], "val_loss": [], "val_acc": [], "val_pred_counts": [],
+                   "num_classes": model.num_labels}
+        if validation is not None:
+            result = evaluate(model, tokenizer, validation)
+            history.update(val_loss=[result["loss"]], val_acc=[result["accuracy"]],
+                           val_pred_counts=[result["pred_counts"]])
+        return model, history
+    history = train_classifier(model, tokenizer, train, validation,
+                               epochs=epochs or profile.finetune_epochs,
+                               batch_size=batch_size or profile.finetune_batch_size,
+                               lr=lr or LEARNING_RATES[strategy], seed=seed, progress=progress)
+    return model, history
+
+
+def classifier_dir(name: str = CLASSIFIER_NAME) -> Path:
+    return cfg.artifacts_dir() / name
+
+
+def main(argv: list[str] | None = None) -> None:
+    from .data import make_reviews
+    from .pretraining import load_or_pretrain
+
+    parser = argparse.ArgumentParser(description="Fine-tune the pre-trained tiny BERT on review polarity and "
+                                                 "save it to artifacts/reviews-classifier/.")
+    parser.add_argument("--strategy", default="full", choices=[s for s in STRATEGIES if s != "none"])
+    parser.add_argument("--profile", default=None, help="laptop (default) or full; or set WORKBOOK_PROFILE")
+    args = parser.parse_args(argv)
+    mlm_model, tokenizer, _ = load_or_pretrain(args.profile)
+    task = make_reviews()
+    model, _ = fine_tune(mlm_model, tokenizer, task, args.strategy)
+    test = evaluate(model, tokenizer, task["test"])
+    out = model.save_pretrained(classifier_dir(), tokenizer)
+    print(f"saved {out}  test accuracy (unseen label words): {test['accuracy']:.3f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,192 @@
+"""Self-supervised pre-training by masked language modelling (lesson 01).
+
+``mask_tokens`` is the masking rule written out by hand; lesson 01 and the tests show it agrees with
+``transformers.DataCollatorForLanguageModeling``. ``pretrain`` is the training loop, and
+``load_or_pretrain`` caches its result in ``artifacts/tiny-bert-mlm/`` in Hugging Face format, so that
+``transformers.pipeline("fill-mask", model="artifacts/tiny-bert-mlm")`` loads it.
+
+Build the checkpoint from a shell with ``python -m utils.pretraining``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+from transformers import AutoTokenizer, BertForMaskedLM, get_linear_schedule_with_warmup
+
+from . import config as cfg
+from .data import make_corpus
+from .models import build_mlm_model, check_vocabulary, count_parameters, tiny_bert_config
+from .tokenization import train_tokenizer
+
+CHECKPOINT_NAME = "tiny-bert-mlm"
+SETTINGS_FILE = "workbook_settings.json"
+HISTORY_FILE = "pretraining_history.json"
+IGNORE_INDEX = -100  # label value the cross-entropy loss skips
+
+
+def mask_tokens(input_ids: torch.Tensor, tokenizer, mlm_probability: float = 0.15,
+                generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """BERT's masking rule. Returns ``(masked_input_ids, labels)``.
+
+    Each non-special token is chosen with probability ``mlm_probability``. Of the chosen tokens, 80 %
+    are replaced by ``[MASK]``, 10 % by a random token and 10 % are left unchanged; the model must
+    predict the original token at every chosen position. ``labels`` holds the original id there and
+    -100 (ignored by the loss) everywhere else.
+    """
+    if not 0.0 < mlm_probability < 1.0:
+        raise ValueError(f"mlm_probability must be between 0 and 1, got {mlm_probability}.")
+    labels = input_ids.clone()
+    special = torch.tensor(
+        [tokenizer.get_special_tokens_mask(row, already_has_special_tokens=True) for row in input_ids.tolist()],
+        dtype=torch.bool)
+    chosen = (torch.rand(input_ids.shape, generator=generator) < mlm_probability) & ~special
+    labels[~chosen] = IGNORE_INDEX
+
+    masked = input_ids.clone()
+    roll = torch.rand(input_ids.shape, generator=generator)
+    to_mask = chosen & (roll < 0.8)
+    to_random = chosen & (roll >= 0.8) & (roll < 0.9)  # the last 10 % stay as they are
+    masked[to_mask] = tokenizer.mask_token_id
+    random_ids = torch.randint(len(tokenizer), input_ids.shape, generator=generator)
+    masked[to_random] = random_ids[to_random]
+    return masked, labels
+
+
+def _batches(encoded: list[list[int]], batch_size: int, pad_id: int, generator: torch.Generator):
+    """Endless shuffled batches of token ids, padded to the longest sequence in the batch."""
+    while True:
+        order = torch.randperm(len(encoded), generator=generator).tolist()
+        for start in range(0, len(order) - batch_size + 1, batch_size):
+            rows = [encoded[i] for i in order[start:start + batch_size]]
+            width = max(len(r) for r in rows)
+            ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+            for i, r in enumerate(rows):
+                ids[i, :len(r)] = torch.tensor(r)
+            yield ids, (ids != pad_id).long()
+
+
+def pretrain(model: BertForMaskedLM, tokenizer, texts: list[str], *, steps: int, batch_size: int = 64,
+             lr: float = 2e-3, seed: int = cfg.SEED, device: torch.device | None = None,
+             progress: bool = True) -> dict:
+    """Masked language modelling for ``steps`` optimizer steps. Returns the history: per-step
+    ``train_loss``, plus ``steps``, ``seconds`` and ``tokens_seen``."""
+    if not texts:
+        raise ValueError("The corpus is empty: pre-training needs unlabeled sentences (see utils.data.make_corpus).")
+    check_vocabulary(tokenizer, model)
+    device = device or cfg.get_device()
+    model.to(device).train()
+    generator = torch.Generator().manual_seed(seed)
+    encoded = tokenizer(list(texts), truncation=True, max_length=model.config.max_position_embeddings)["input_ids"]
+    batches = _batches(encoded, min(batch_size, len(encoded)), tokenizer.pad_token_id, generator)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
+    schedule = get_linear_schedule_with_warmup(optimizer, num_warmup_steps=max(1, steps // 20),
+                                               num_training_steps=steps)
+    history = {"train_loss": [], "steps": steps, "tokens_seen": 0}
+    start = time.perf_counter()
+    bar = tqdm(range(steps), desc="pre-training", disable=not progress)
+    for step in bar:
+        ids, attention = next(batches)
+        inputs, labels = mask_tokens(ids, tokenizer, generator=generator)
+        out = model(input_ids=inputs.to(device), attention_mask=attention.to(device), labels=labels.to(device))
+        optimizer.zero_grad()
+        out.loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        schedule.step()
+        history["train_loss"].append(out.loss.item())
+        history["tokens_seen"] += int(attention.sum())
+        if step % 20 == 0:
+            bar.set_postfix(loss=f"{out.loss.item():.3f}")
+    history["seconds"] = time.perf_counter() - start
+    model.eval()
+    return history
+
+
+@torch.no_grad()
+def masked_token_accuracy(model: BertForMaskedLM, tokenizer, texts: list[str], seed: int = 0,
+                          batch_size: int = 256) -> float:
+    """Share of masked positions where the model's top prediction is the original token."""
+    model.eval()
+    device = next(model.parameters()).device
+    generator = torch.Generator().manual_seed(seed)
+    correct = total = 0
+    for start in range(0, len(texts), batch_size):
+        enc = tokenizer(list(texts[start:start + batch_size]), padding=True, return_tensors="pt")
+        inputs, labels = mask_tokens(enc["input_ids"], tokenizer, generator=generator)
+        logits = model(input_ids=inputs.to(device), attention_mask=enc["attention_mask"].to(device)).logits
+        chosen = labels != IGNORE_INDEX
+        correct += int((logits.argmax(-1).cpu()[chosen] == labels[chosen]).sum())
+        total += int(chosen.sum())
+    return correct / max(total, 1)
+
+
+def checkpoint_dir() -> Path:
+    return cfg.artifacts_dir() / CHECKPOINT_NAME
+
+
+def _settings(profile: cfg.Profile, seed: int) -> dict:
+    keys = ("corpus_sentences", "vocab_size", "pretrain_steps", "pretrain_batch_size", "pretrain_lr")
+    return {"seed": seed, **{k: getattr(profile, k) for k in keys}}
+
+
+def load_pretrained(directory: str | Path | None = None) -> tuple[BertForMaskedLM, object, dict]:
+    """Load a pre-trained checkpoint: ``(model, tokenizer, history)``."""
+    directory = Path(directory) if directory is not None else checkpoint_dir()
+    if not (directory / "config.json").is_file():
+        raise FileNotFoundError(f"No pre-trained checkpoint in {directory}. Build it with "
+                                f"`python -m utils.pretraining` (or run lesson 01), then try again.")
+    model = BertForMaskedLM.from_pretrained(directory)
+    tokenizer = AutoTokenizer.from_pretrained(directory)
+    check_vocabulary(tokenizer, model)
+    history_path = directory / HISTORY_FILE
+    history = json.loads(history_path.read_text()) if history_path.is_file() else {}
+    return model.eval(), tokenizer, history
+
+
+def load_or_pretrain(profile: str | None = None, *, seed: int = cfg.SEED, directory: str | Path | None = None,
+                     progress: bool = True) -> tuple[BertForMaskedLM, object, dict]:
+    """The pre-trained tiny BERT for a profile: loaded from its checkpoint when one was saved with the
+    same settings, otherwise trained (tokenizer and model) and saved. Returns ``(model, tokenizer, history)``."""
+    prof = cfg.get_profile(profile)
+    directory = Path(directory) if directory is not None else checkpoint_dir()
+    wanted = _settings(prof, seed)
+    settings_path = directory / SETTINGS_FILE
+    if settings_path.is_file() and json.loads(settings_path.read_text()) == wanted:
+        return load_pretrained(directory)
+
+    corpus = make_corpus(prof.corpus_sentences, seed=seed)["text"]
+    tokenizer = train_tokenizer(corpus, vocab_size=prof.vocab_size)
+    model = build_mlm_model(tiny_bert_config(len(tokenizer)), seed=seed)
+    history = pretrain(model, tokenizer, corpus, steps=prof.pretrain_steps, batch_size=prof.pretrain_batch_size,
+                       lr=prof.pretrain_lr, seed=seed, progress=progress)
+    history["final_loss"] = sum(history["train_loss"][-20:]) / len(history["train_loss"][-20:])
+    history["perplexity"] = math.exp(history["final_loss"])
+    history["parameters"] = count_parameters(model)
+    directory.mkdir(parents=True, exist_ok=True)
+    model.to("cpu").save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    (directory / HISTORY_FILE).write_text(json.dumps(history))
+    settings_path.write_text(json.dumps(wanted, indent=2))  # written last: it marks the checkpoint complete
+    return model, tokenizer, history
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Pre-train the tiny BERT by masked language modelling "
+                                                 "and save it to artifacts/tiny-bert-mlm/.")
+    parser.add_argument("--profile", default=None, help="laptop (default) or full; or set WORKBOOK_PROFILE")
+    parser.add_argument("--seed", type=int, default=cfg.SEED)
+    args = parser.parse_args(argv)
+    model, tokenizer, history = load_or_pretrain(args.profile, seed=args.seed)
+    print(f"checkpoint: {checkpoint_dir()}  parameters: {count_parameters(model):,}  "
+          f"final loss: {history['final_loss']:.3f}  ({history['seconds']:.0f} s of training)")
+
+
+if __name__ == "__main__":
+    main()
