@@ -216,8 +216,8 @@ def _neutral_review(rng: random.Random, adjectives: list[str]) -> str:
 REVIEW_STYLES = {"plain": 0.55, "negation": 0.25, "contrast": 0.20}
 
 
-def _review_example(rng: random.Random, part: str, label_names: list[str], typo_rate: float) -> tuple[str, int]:
-    label_id = rng.randrange(len(label_names))
+def _review_example(rng: random.Random, part: str, label_names: list[str], typo_rate: float,
+                    label_id: int) -> tuple[str, int]:
     label = label_names[label_id]
     adjectives = label_words("polarity3", part)
     if label == "neutral":
@@ -236,8 +236,9 @@ SUPPORT_OPENINGS = ["hello ,", "hi team ,", "dear support ,", "good morning ,", 
 SUPPORT_CLOSINGS = ["thanks .", "best regards .", "kind regards .", "thank you .", "cheers .", ""]
 
 
-def _support_example(rng: random.Random, part: str, typo_rate: float) -> tuple[str, int]:
-    label_id = rng.randrange(len(SUPPORT_LABELS))
+def _support_example(rng: random.Random, part: str, typo_rate: float, label_id: int | None = None) -> tuple[str, int]:
+    if label_id is None:
+        label_id = rng.randrange(len(SUPPORT_LABELS))
     words = label_words("support", part)
     word = rng.choice(words[SUPPORT_LABELS[label_id]])
     if rng.random() < 0.25:
@@ -294,15 +295,19 @@ def make_task(task: str = "polarity", *, seed: int = 0, train_size: int = 2000, 
         rows = {"text": [], "label": []}
         attempts = 0
         while len(rows["text"]) < size:
-            attempts += 1
-            if attempts > 50 * size:
-                raise RuntimeError(f"could not make {size} distinct {split} examples for {task!r}; ask for fewer.")
-            if task == "support":
-                text, label = _support_example(rng, part, typo_rate)
-            else:
-                text, label = _review_example(rng, part, info.label_names, typo_rate)
-            if text in taken:
-                continue
+            # The label is drawn first and kept until a new sentence for it turns up, so a class with
+            # fewer possible sentences is not starved by duplicates.
+            wanted = rng.randrange(len(info.label_names))
+            while True:
+                attempts += 1
+                if attempts > 50 * size:
+                    raise RuntimeError(f"could not make {size} distinct {split} examples for {task!r}; ask for fewer.")
+                if task == "support":
+                    text, label = _support_example(rng, part, typo_rate, wanted)
+                else:
+                    text, label = _review_example(rng, part, info.label_names, typo_rate, wanted)
+                if text not in taken:
+                    break
             taken.add(text)
             rows["text"].append(text)
             rows["label"].append(label)

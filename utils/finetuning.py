@@ -76,11 +76,16 @@ def check_labeled_split(split, num_labels: int, name: str = "train", label2id: M
         if unknown:
             raise ValueError(f"label2id has no id for the label(s) {unknown} found in the {name} split; it covers "
                              f"{sorted(label2id)}. Add them to the mapping or remove those examples.")
-        split = split.map(lambda row: {"label": label2id[row["label"]]},
-                          features=split.features.copy().__class__(
-                              {"text": datasets.Value("string"), "label": datasets.Value("int64")}))
+        features = split.features.copy()
+        features["label"] = datasets.Value("int64")
+        split = split.map(lambda row: {"label": label2id[row["label"]]}, features=features)
         labels = split["label"]
-    bad = sorted({lab for lab in labels if not isinstance(lab, int) or not 0 <= lab < num_labels}, key=str)
+    not_whole = sorted({lab for lab in labels if not isinstance(lab, int) or isinstance(lab, bool)}, key=str)
+    if not_whole:
+        raise ValueError(f"The {name} split has label(s) {not_whole[:5]} that are not whole-number class ids; "
+                         f"labels must be integers 0..{num_labels - 1}. Cast them with "
+                         f"dataset.cast_column('label', datasets.Value('int64')).")
+    bad = sorted({lab for lab in labels if not 0 <= lab < num_labels})
     if bad:
         raise ValueError(f"The {name} split has label(s) {bad[:5]} outside 0..{num_labels - 1} for a model with "
                          f"num_labels={num_labels}. Either the labels are wrong or the model needs more classes.")

@@ -1,0 +1,41 @@
+# The course's commands. `make lab` opens the course, `make test` runs every test.
+# Both create the virtual environment .venv from requirements.txt first if it is missing or stale.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+READY := $(VENV)/.ready
+LESSONS := $(sort $(wildcard notebooks/*.ipynb))
+SOLUTIONS := $(sort $(wildcard solutions/*.ipynb))
+
+.PHONY: setup lab test unit execute bench clean
+
+setup: $(READY)
+
+$(READY): requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e . || \
+		$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $(READY)
+
+lab: setup  ## open the course in JupyterLab
+	$(BIN)/jupyter lab notebooks/
+
+test: setup  ## unit tests, then every lesson and solution notebook re-run with nbval
+	$(BIN)/python -m pytest tests notebooks solutions --nbval-lax --durations=5
+
+unit: setup  ## unit tests only (seconds)
+	$(BIN)/python -m pytest tests
+
+execute: setup  ## re-run lessons and solutions in place so their stored outputs are fresh
+	for nb in $(LESSONS) $(SOLUTIONS); do \
+		$(BIN)/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=900 $$nb || exit 1; \
+	done
+
+bench: setup  ## each lesson headless from a cold cache: wall seconds, peak memory, headline numbers
+	$(BIN)/python tests/bench.py
+
+clean:
+	rm -rf artifacts build

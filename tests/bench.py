@@ -1,0 +1,61 @@
+"""Run each lesson headless in a fresh kernel, from a cold cache, and report wall seconds, peak memory
+and the lesson's headline numbers (its ``lesson_results``). Run with ``make bench``.
+
+Lessons run in order in one temporary artifacts folder, as a learner runs them: lesson 01 trains the
+checkpoint, later lessons load it. The table is printed as Markdown and written to build/bench.md.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parent.parent
+PROBE = """
+import json, resource
+print("BENCH" + json.dumps({"peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                            "results": globals().get("lesson_results", {})}, default=str))
+"""
+
+
+def run(path: Path) -> dict:
+    nb = nbformat.read(path, as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell(PROBE))
+    start = time.perf_counter()
+    NotebookClient(nb, timeout=1800, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
+    seconds = time.perf_counter() - start
+    text = "".join(o.get("text", "") for o in nb.cells[-1].outputs if o.output_type == "stream")
+    probe = json.loads(text.split("BENCH", 1)[1])
+    return {"seconds": seconds, **probe}
+
+
+def main() -> None:
+    lessons = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    with tempfile.TemporaryDirectory() as artifacts:
+        os.environ["WORKBOOK_ARTIFACTS"] = artifacts
+        rows = []
+        for path in lessons:
+            print(f"running {path.name} ...", file=sys.stderr, flush=True)
+            rows.append((path.stem, run(path)))
+    machine = f"{platform.machine()}, {os.cpu_count()} CPU cores, Python {platform.python_version()}"
+    lines = [f"Measured with `make bench` on {machine} (cold cache: lesson 01 trains the checkpoint).", "",
+             "| lesson | wall s | peak memory MB | headline numbers |", "| --- | ---: | ---: | --- |"]
+    for name, r in rows:
+        numbers = "; ".join(f"{k}: {v}" for k, v in r["results"].items())
+        lines.append(f"| {name} | {r['seconds']:.0f} | {r['peak_mb']:.0f} | {numbers} |")
+    table = "\n".join(lines)
+    print(table)
+    (ROOT / "build").mkdir(exist_ok=True)
+    (ROOT / "build" / "bench.md").write_text(table + "\n")
+
+
+if __name__ == "__main__":
+    main()

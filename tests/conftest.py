@@ -1,0 +1,97 @@
+"""Shared fixtures for the unit tests.
+
+* Everything runs offline: the Hugging Face hub is switched off before transformers is imported.
+* ``WORKBOOK_ARTIFACTS`` points at a temporary folder for the whole session, so no test writes to the
+  repository's ``artifacts/``.
+* torch uses one thread (much faster for these tiny tensors on a small CPU).
+* One tiny pre-trained checkpoint (a few hundred sentences, a few optimizer steps) is built once per
+  session and reused; no test runs the full default pre-training.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+# Before transformers / datasets / huggingface_hub are imported anywhere: never reach for the network.
+for _flag in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):
+    os.environ[_flag] = "1"
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+# The tiny model's tensors are far too small to gain from intra-op threads; on a busy 2-core machine the
+# thread hand-offs made a 4-step fine-tuning run take seconds instead of a fraction of one.
+torch.set_num_threads(1)
+
+from utils.config import Profile  # noqa: E402
+
+TINY_PROFILE = Profile("tiny-test", corpus_sentences=300, vocab_size=200, pretrain_steps=5,
+                       pretrain_batch_size=8, pretrain_lr=2e-3, finetune_epochs=1, finetune_batch_size=16,
+                       train_size=64)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def workbook_environment(tmp_path_factory):
+    """Send every checkpoint to a temporary folder and pin the default profile for the session."""
+    artifacts = tmp_path_factory.mktemp("artifacts")
+    patch = pytest.MonkeyPatch()
+    patch.setenv("WORKBOOK_ARTIFACTS", str(artifacts))
+    patch.delenv("WORKBOOK_PROFILE", raising=False)
+    yield artifacts
+    patch.undo()
+
+
+@pytest.fixture(scope="session")
+def tiny_profile() -> Profile:
+    return TINY_PROFILE
+
+
+@pytest.fixture(scope="session")
+def pretrained_dir(tmp_path_factory, tiny_profile) -> Path:
+    """A tiny pre-trained checkpoint, built once for the whole session."""
+    from utils.pretraining import load_or_pretrain
+
+    directory = tmp_path_factory.mktemp("pretrained") / "tiny-bert-mlm"
+    load_or_pretrain(tiny_profile, directory=directory, progress=False)
+    return directory
+
+
+@pytest.fixture(scope="session")
+def pretrained(pretrained_dir, tiny_profile):
+    """``(mlm_model, tokenizer, history)`` of the session's tiny checkpoint. Do not modify the model."""
+    from utils.pretraining import load_or_pretrain
+
+    return load_or_pretrain(tiny_profile, directory=pretrained_dir, progress=False)
+
+
+@pytest.fixture(scope="session")
+def mlm_model(pretrained):
+    return pretrained[0]
+
+
+@pytest.fixture(scope="session")
+def tokenizer(pretrained):
+    return pretrained[1]
+
+
+@pytest.fixture(scope="session")
+def default_corpus():
+    """The unlabeled corpus with its default size (about half a second to make)."""
+    from utils.data import make_corpus
+
+    return make_corpus()
+
+
+@pytest.fixture(scope="session")
+def small_reviews():
+    """A small review-polarity task for the fine-tuning tests."""
+    from utils.data import make_reviews
+
+    return make_reviews(train_size=64, validation_size=40, test_size=40)

@@ -1,0 +1,235 @@
+"""utils.data: the synthetic corpus and labeled tasks, and above all the seen / held-out split."""
+
+from __future__ import annotations
+
+from collections import Counter
+from itertools import combinations
+
+import datasets
+import pytest
+
+from utils import data
+
+TASKS = ["polarity", "polarity3", "support"]
+EXPECTED_LABELS = {
+    "polarity": ["negative", "positive"],
+    "polarity3": ["negative", "neutral", "positive"],
+    "support": ["Billing Inquiry", "Technical Issue", "Feedback"],
+}
+
+
+def _words(text: str) -> set[str]:
+    return set(text.split())
+
+
+def _all_words(task: str, part: str) -> set[str]:
+    return {w for words in data.label_words(task, part).values() for w in words}
+
+
+@pytest.fixture(scope="module", params=TASKS)
+def task(request):
+    """Each task at its default sizes: (name, DatasetDict)."""
+    return request.param, data.make_task(request.param)
+
+
+# --- reproducibility -------------------------------------------------------------------------------
+
+def test_same_seed_gives_identical_corpus():
+    assert data.make_corpus(500, seed=3)["text"] == data.make_corpus(500, seed=3)["text"]
+
+
+def test_different_seed_gives_different_corpus():
+    assert data.make_corpus(500, seed=3)["text"] != data.make_corpus(500, seed=4)["text"]
+
+
+@pytest.mark.parametrize("name", TASKS)
+def test_same_seed_gives_identical_task(name):
+    first = data.make_task(name, seed=5, train_size=200, validation_size=50, test_size=50)
+    second = data.make_task(name, seed=5, train_size=200, validation_size=50, test_size=50)
+    for split in ("train", "validation", "test"):
+        assert first[split]["text"] == second[split]["text"]
+        assert first[split]["label"] == second[split]["label"]
+
+
+@pytest.mark.parametrize("name", TASKS)
+def test_different_seed_gives_different_task(name):
+    first = data.make_task(name, seed=5, train_size=200, validation_size=50, test_size=50)
+    second = data.make_task(name, seed=6, train_size=200, validation_size=50, test_size=50)
+    for split in ("train", "validation", "test"):
+        assert first[split]["text"] != second[split]["text"]
+
+
+def test_make_reviews_and_make_support_emails_are_the_named_tasks():
+    sizes = dict(train_size=30, validation_size=10, test_size=10)
+    assert data.make_reviews(**sizes)["train"]["text"] == data.make_task("polarity", **sizes)["train"]["text"]
+    assert (data.make_reviews(num_labels=3, **sizes)["test"]["text"]
+            == data.make_task("polarity3", **sizes)["test"]["text"])
+    assert (data.make_support_emails(**sizes)["validation"]["text"]
+            == data.make_task("support", **sizes)["validation"]["text"])
+
+
+# --- shape of the data -----------------------------------------------------------------------------
+
+def test_default_corpus_has_at_least_20000_sentences(default_corpus):
+    assert isinstance(default_corpus, datasets.Dataset)
+    assert default_corpus.column_names == ["text"]
+    assert len(default_corpus) >= 20_000
+    assert all(isinstance(t, str) and t.strip() for t in default_corpus["text"][:1000])
+
+
+def test_task_is_a_datasetdict_with_train_validation_test_splits_of_the_requested_sizes():
+    task = data.make_task("polarity", train_size=120, validation_size=30, test_size=40)
+    assert isinstance(task, datasets.DatasetDict)
+    assert set(task) == {"train", "validation", "test"}
+    assert {split: len(task[split]) for split in task} == {"train": 120, "validation": 30, "test": 40}
+
+
+def test_task_columns_are_text_and_label_with_class_label_names(task):
+    name, dd = task
+    for split in ("train", "validation", "test"):
+        assert dd[split].column_names == ["text", "label"]
+        feature = dd[split].features["label"]
+        assert isinstance(feature, datasets.ClassLabel)
+        assert feature.names == EXPECTED_LABELS[name]
+        assert set(dd[split]["label"]) <= set(range(len(EXPECTED_LABELS[name])))
+
+
+def test_polarity_label_names_are_negative_positive_and_support_names_are_the_three_topics():
+    assert data.make_reviews(train_size=5, validation_size=5, test_size=5)["train"].features["label"].names == [
+        "negative", "positive"]
+    assert data.make_support_emails(train_size=5, validation_size=5, test_size=5)["train"].features[
+        "label"].names == ["Billing Inquiry", "Technical Issue", "Feedback"]
+
+
+# --- the seen / held-out split ---------------------------------------------------------------------
+
+def test_seen_and_held_out_label_words_do_not_overlap():
+    for name in TASKS:
+        seen, held_out = _all_words(name, "seen"), _all_words(name, "held_out")
+        assert seen and held_out
+        assert not seen & held_out
+        assert _all_words(name, "all") == seen | held_out
+
+
+def test_no_held_out_label_word_occurs_in_train_or_validation(task):
+    name, dd = task
+    held_out = _all_words(name, "held_out")
+    for split in ("train", "validation"):
+        offenders = [t for t in dd[split]["text"] if _words(t) & held_out]
+        assert offenders == [], f"{name}/{split}: held-out words in {offenders[:3]}"
+
+
+def test_no_seen_label_word_occurs_in_test(task):
+    name, dd = task
+    seen = _all_words(name, "seen")
+    offenders = [t for t in dd["test"]["text"] if _words(t) & seen]
+    assert offenders == [], f"{name}/test: seen words in {offenders[:3]}"
+
+
+def test_test_texts_carry_held_out_label_words(task):
+    # Typos can alter a word, so a few test texts may have lost theirs; nearly all must have one.
+    name, dd = task
+    held_out = _all_words(name, "held_out")
+    with_word = sum(bool(_words(t) & held_out) for t in dd["test"]["text"])
+    assert with_word >= 0.95 * len(dd["test"])
+
+
+def test_train_texts_carry_seen_label_words(task):
+    name, dd = task
+    seen = _all_words(name, "seen")
+    with_word = sum(bool(_words(t) & seen) for t in dd["train"]["text"])
+    assert with_word >= 0.95 * len(dd["train"])
+
+
+@pytest.mark.parametrize("name", TASKS)
+def test_every_held_out_label_word_occurs_in_the_unlabeled_corpus(name, default_corpus):
+    corpus_words = set()
+    for text in default_corpus["text"]:
+        corpus_words.update(text.split())
+    missing = sorted(_all_words(name, "held_out") - corpus_words)
+    assert missing == []
+
+
+def test_no_text_occurs_in_two_splits(task):
+    name, dd = task
+    texts = {split: set(dd[split]["text"]) for split in dd}
+    for a, b in combinations(texts, 2):
+        assert not texts[a] & texts[b], f"{name}: {a} and {b} share texts"
+
+
+def test_no_text_is_repeated_within_a_split(task):
+    _, dd = task
+    for split in dd:
+        assert len(set(dd[split]["text"])) == len(dd[split])
+
+
+def test_binary_polarity_labels_are_roughly_balanced():
+    dd = data.make_reviews()
+    for split in dd:
+        counts = Counter(dd[split]["label"])
+        for label in (0, 1):
+            assert 0.25 <= counts[label] / len(dd[split]) <= 0.75, (split, counts)
+
+
+@pytest.mark.parametrize("name", [
+    "polarity3",
+    "support",
+])
+def test_three_class_labels_are_roughly_balanced(name):
+    dd = data.make_task(name)
+    for split in dd:
+        counts = Counter(dd[split]["label"])
+        for label in (0, 1, 2):
+            assert 0.2 <= counts[label] / len(dd[split]) <= 0.5, (split, counts)
+
+
+def test_negation_examples_exist_in_train_and_test():
+    dd = data.make_reviews()
+    for split in ("train", "test"):
+        negated = [t for t in dd[split]["text"] if " not " in f" {t} "]
+        assert len(negated) >= 0.05 * len(dd[split]), split
+
+
+def test_typos_are_rare_and_can_be_switched_off():
+    clean = data.make_task("polarity", train_size=300, validation_size=10, test_size=10, typo_rate=0.0)
+    typo = data.make_task("polarity", train_size=300, validation_size=10, test_size=10, typo_rate=0.5)
+    vocabulary = ({w for ws in data.label_words("polarity3", "all").values() for w in ws}
+                  | set(data.PRODUCTS) | set(data.ASPECTS))
+    clean_unknown = {w for t in clean["train"]["text"] for w in t.split() if w.isalpha() and len(w) >= 4} - vocabulary
+    typo_unknown = {w for t in typo["train"]["text"] for w in t.split() if w.isalpha() and len(w) >= 4} - vocabulary
+    assert len(typo_unknown) > len(clean_unknown)
+
+
+# --- bad arguments ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("size", [0, -3, 2.5])
+def test_non_positive_or_fractional_train_size_raises_value_error(size):
+    with pytest.raises(ValueError, match="train_size"):
+        data.make_task("polarity", train_size=size)
+
+
+def test_zero_test_size_raises_value_error_naming_it():
+    with pytest.raises(ValueError, match="test_size must be a positive"):
+        data.make_reviews(test_size=0)
+
+
+def test_unknown_task_name_raises_value_error_listing_the_tasks():
+    with pytest.raises(ValueError, match="Unknown task") as err:
+        data.make_task("sentiment")
+    for name in TASKS:
+        assert name in str(err.value)
+
+
+def test_make_reviews_with_five_labels_raises_value_error():
+    with pytest.raises(ValueError, match="num_labels"):
+        data.make_reviews(num_labels=5)
+
+
+def test_empty_corpus_request_raises_value_error():
+    with pytest.raises(ValueError, match="num_sentences"):
+        data.make_corpus(0)
+
+
+def test_unknown_label_word_part_raises_value_error():
+    with pytest.raises(ValueError, match="held_out"):
+        data.label_words("polarity", "unseen")

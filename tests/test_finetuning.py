@@ -1,0 +1,258 @@
+"""utils.finetuning: the four strategies, the history format, and clear errors on bad input."""
+
+from __future__ import annotations
+
+import datasets
+import pytest
+import torch
+
+from utils import config as cfg
+from utils.finetuning import (STRATEGIES, build_classifier, check_labeled_split, evaluate, fine_tune,
+                              train_classifier)
+from utils.tokenization import train_tokenizer
+
+FAST = dict(epochs=1, batch_size=16, train_size=64, progress=False)
+
+
+def _snapshot(module):
+    return {name: value.detach().clone() for name, value in module.state_dict().items()}
+
+
+def _pretrained_encoder_state(mlm_model):
+    return {name: value for name, value in mlm_model.bert.state_dict().items() if not name.startswith("pooler.")}
+
+
+def _same(state_a, state_b):
+    assert state_a.keys() == state_b.keys()
+    return all(torch.equal(state_a[k], state_b[k]) for k in state_a)
+
+
+def _labeled(texts, labels, label_feature=None):
+    features = None
+    if label_feature is not None:
+        features = datasets.Features({"text": datasets.Value("string"), "label": label_feature})
+    return datasets.Dataset.from_dict({"text": texts, "label": labels}, features=features)
+
+
+@pytest.fixture(scope="module")
+def runs(mlm_model, tokenizer, small_reviews):
+    """One short run of each strategy (64 examples, one epoch), shared by the tests below."""
+    before = _snapshot(mlm_model)
+    results = {s: fine_tune(mlm_model, tokenizer, small_reviews, s, **FAST) for s in STRATEGIES}
+    results["mlm_before"] = before
+    return results
+
+
+# --- what each strategy trains ---------------------------------------------------------------------
+
+def test_frozen_leaves_every_encoder_parameter_equal_to_the_pretrained_one(runs, mlm_model):
+    model, _ = runs["frozen"]
+    assert _same(model.encoder.state_dict(), _pretrained_encoder_state(mlm_model))
+    assert all(not p.requires_grad for p in model.encoder.parameters())
+
+
+def test_frozen_changes_the_head(runs, mlm_model):
+    model, history = runs["frozen"]
+    untrained = build_classifier(mlm_model, "frozen", model.label_names)  # same seed: the starting head
+    assert len(history["train_loss"]) > 0
+    assert not _same(model.head.state_dict(), untrained.head.state_dict())
+
+
+def test_full_changes_the_encoder_and_the_head(runs, mlm_model):
+    model, _ = runs["full"]
+    untrained = build_classifier(mlm_model, "full", model.label_names)
+    assert _same(untrained.encoder.state_dict(), _pretrained_encoder_state(mlm_model))
+    assert not _same(model.encoder.state_dict(), _pretrained_encoder_state(mlm_model))
+    assert not _same(model.head.state_dict(), untrained.head.state_dict())
+
+
+def test_scratch_encoder_differs_from_the_pretrained_weights_before_training(mlm_model):
+    untrained = build_classifier(mlm_model, "scratch", ["negative", "positive"])
+    pretrained = _pretrained_encoder_state(mlm_model)
+    state = untrained.encoder.state_dict()
+    word_embeddings = "embeddings.word_embeddings.weight"
+    assert not torch.equal(state[word_embeddings], pretrained[word_embeddings])
+    assert not _same(state, pretrained)
+    assert all(p.requires_grad for p in untrained.parameters())
+
+
+def test_none_returns_a_history_with_empty_train_loss_and_one_validation_result(runs, small_reviews):
+    model, history = runs["none"]
+    assert history["train_loss"] == [] and history["train_acc"] == []
+    assert len(history["val_acc"]) == 1
+    assert sum(history["val_pred_counts"][0]) == len(small_reviews["validation"])
+
+
+def test_none_keeps_the_pretrained_encoder(runs, mlm_model):
+    model, _ = runs["none"]
+    assert _same(model.encoder.state_dict(), _pretrained_encoder_state(mlm_model))
+
+
+def test_fine_tuning_never_modifies_the_pretrained_model(runs, mlm_model):
+    assert _same(_snapshot(mlm_model), runs["mlm_before"])
+
+
+def test_fine_tuning_is_reproducible_with_the_same_seed(mlm_model, tokenizer, small_reviews, runs):
+    _, again = fine_tune(mlm_model, tokenizer, small_reviews, "frozen", **FAST)
+    assert again["train_loss"] == pytest.approx(runs["frozen"][1]["train_loss"])
+    assert again["val_pred_counts"] == runs["frozen"][1]["val_pred_counts"]
+
+
+# --- the history format ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("strategy", ["frozen", "full", "scratch"])
+def test_history_has_per_step_losses_and_per_epoch_metrics(runs, small_reviews, strategy):
+    _, history = runs[strategy]
+    assert set(history) >= {"train_loss", "train_acc", "val_loss", "val_acc", "val_pred_counts", "num_classes"}
+    assert history["num_classes"] == 2
+    steps = -(-FAST["train_size"] // FAST["batch_size"])
+    assert len(history["train_loss"]) == steps * FAST["epochs"]
+    for key in ("train_acc", "val_loss", "val_acc", "val_pred_counts"):
+        assert len(history[key]) == FAST["epochs"], key
+    for counts in history["val_pred_counts"]:
+        assert len(counts) == 2
+        assert sum(counts) == len(small_reviews["validation"])
+    assert all(0.0 <= a <= 1.0 for a in history["train_acc"] + history["val_acc"])
+
+
+def test_history_has_one_entry_per_epoch_for_two_epochs(mlm_model, tokenizer, small_reviews):
+    _, history = fine_tune(mlm_model, tokenizer, small_reviews, "frozen", epochs=2, batch_size=32,
+                           train_size=32, progress=False)
+    assert len(history["train_loss"]) == 2
+    assert len(history["val_acc"]) == len(history["val_loss"]) == len(history["val_pred_counts"]) == 2
+
+
+def test_evaluate_reports_accuracy_loss_and_predictions(runs, tokenizer, small_reviews):
+    model, history = runs["frozen"]
+    result = evaluate(model, tokenizer, small_reviews["validation"])
+    assert len(result["predictions"]) == len(small_reviews["validation"])
+    assert result["pred_counts"] == history["val_pred_counts"][-1]
+    correct = sum(p == y for p, y in zip(result["predictions"], small_reviews["validation"]["label"]))
+    assert result["accuracy"] == pytest.approx(correct / len(small_reviews["validation"]))
+    assert result["loss"] == pytest.approx(history["val_loss"][-1], rel=1e-5)
+
+
+# --- bad input, clear messages ---------------------------------------------------------------------
+
+def test_unknown_strategy_raises_value_error_listing_the_choices(mlm_model, tokenizer, small_reviews):
+    with pytest.raises(ValueError, match="Unknown strategy") as err:
+        fine_tune(mlm_model, tokenizer, small_reviews, "partial", **FAST)
+    for strategy in STRATEGIES:
+        assert strategy in str(err.value)
+
+
+def test_label_outside_the_class_range_raises_value_error_mentioning_the_range():
+    split = _labeled(["a", "b", "c"], [0, 1, 5])
+    with pytest.raises(ValueError, match=r"outside 0\.\.1") as err:
+        check_labeled_split(split, 2)
+    assert "[5]" in str(err.value)
+
+
+def test_negative_label_raises_value_error():
+    with pytest.raises(ValueError, match="outside"):
+        check_labeled_split(_labeled(["a", "b"], [0, -1]), 2)
+
+
+def test_string_labels_without_label2id_raise_value_error_mentioning_label2id():
+    split = _labeled(["good", "bad"], ["positive", "negative"])
+    with pytest.raises(ValueError, match="label2id"):
+        check_labeled_split(split, 2)
+
+
+def test_string_labels_with_an_incomplete_label2id_raise_value_error_naming_the_missing_label():
+    split = _labeled(["good", "bad", "meh"], ["positive", "negative", "neutral"])
+    with pytest.raises(ValueError, match="neutral") as err:
+        check_labeled_split(split, 3, label2id={"negative": 0, "positive": 2})
+    assert "positive" not in str(err.value).split("found")[0]
+
+
+def test_string_labels_with_a_complete_label2id_are_converted_to_int_labels():
+    split = _labeled(["good", "bad", "meh"], ["positive", "negative", "neutral"])
+    converted = check_labeled_split(split, 3, label2id={"negative": 0, "neutral": 1, "positive": 2})
+    assert converted["label"] == [2, 0, 1]
+    assert all(isinstance(label, int) for label in converted["label"])
+    assert converted["text"] == ["good", "bad", "meh"]
+
+
+def test_string_labels_are_converted_when_the_split_has_extra_columns():
+    split = datasets.Dataset.from_dict({"text": ["good", "bad"], "label": ["positive", "negative"], "idx": [0, 1]})
+    converted = check_labeled_split(split, 2, label2id={"negative": 0, "positive": 1})
+    assert converted["label"] == [1, 0]
+    assert converted["idx"] == [0, 1]
+
+
+def test_converted_string_labels_train_a_classifier(mlm_model, tokenizer):
+    split = _labeled(["the plot was superb .", "the plot was dreadful ."] * 8, ["positive", "negative"] * 8)
+    converted = check_labeled_split(split, 2, label2id={"negative": 0, "positive": 1})
+    model = build_classifier(mlm_model, "frozen", ["negative", "positive"])
+    history = train_classifier(model, tokenizer, converted, converted, epochs=1, batch_size=8, progress=False)
+    assert len(history["train_loss"]) == 2
+    assert sum(history["val_pred_counts"][0]) == 16
+
+
+def test_class_label_split_passes_unchanged():
+    split = _labeled(["a", "b"], [1, 0], datasets.ClassLabel(names=["negative", "positive"]))
+    assert check_labeled_split(split, 2)["label"] == [1, 0]
+
+
+def test_empty_dataset_raises_value_error_mentioning_empty():
+    empty = _labeled([], [], datasets.ClassLabel(names=["negative", "positive"]))
+    with pytest.raises(ValueError, match="empty"):
+        check_labeled_split(empty, 2)
+
+
+def test_empty_train_split_in_training_raises_value_error(mlm_model, tokenizer):
+    empty = _labeled([], [], datasets.ClassLabel(names=["negative", "positive"]))
+    model = build_classifier(mlm_model, "frozen", ["negative", "positive"])
+    with pytest.raises(ValueError, match="empty"):
+        train_classifier(model, tokenizer, empty, epochs=1, progress=False)
+
+
+def test_split_without_a_label_column_raises_value_error_naming_it():
+    with pytest.raises(ValueError, match="missing: label"):
+        check_labeled_split(datasets.Dataset.from_dict({"text": ["a"], "y": [0]}), 2)
+
+
+def test_a_non_dataset_split_raises_type_error():
+    with pytest.raises(TypeError, match="datasets.Dataset"):
+        check_labeled_split({"text": ["a"], "label": [0]}, 2)
+
+
+def test_tokenizer_and_model_vocabulary_mismatch_raises_value_error(mlm_model, tokenizer, small_reviews):
+    other = train_tokenizer(["the movie was great .", "the invoice was wrong ."] * 5, vocab_size=60)
+    assert len(other) != len(tokenizer)
+    model = build_classifier(mlm_model, "frozen", ["negative", "positive"])
+    with pytest.raises(ValueError, match="tokens but the model has embeddings"):
+        train_classifier(model, other, small_reviews["train"], epochs=1, progress=False)
+
+
+def test_model_with_no_trainable_parameter_raises_value_error(mlm_model, tokenizer, small_reviews):
+    model = build_classifier(mlm_model, "frozen", ["negative", "positive"])
+    for p in model.parameters():
+        p.requires_grad_(False)
+    before = _snapshot(model)
+    with pytest.raises(ValueError, match="No parameter of the model is trainable"):
+        train_classifier(model, tokenizer, small_reviews["train"], epochs=1, progress=False)
+    assert _same(_snapshot(model), before)
+
+
+def test_train_size_larger_than_the_train_split_raises_value_error(mlm_model, tokenizer, small_reviews):
+    with pytest.raises(ValueError, match="train_size=1000"):
+        fine_tune(mlm_model, tokenizer, small_reviews, "frozen", epochs=1, train_size=1000, progress=False)
+
+
+def test_task_that_is_not_a_datasetdict_raises_value_error(mlm_model, tokenizer, small_reviews):
+    with pytest.raises(ValueError, match="DatasetDict"):
+        fine_tune(mlm_model, tokenizer, small_reviews["train"], "frozen", **FAST)
+
+
+def test_unknown_profile_name_raises_value_error_listing_laptop_and_full():
+    with pytest.raises(ValueError, match="Unknown profile") as err:
+        cfg.get_profile("huge")
+    assert "laptop" in str(err.value) and "full" in str(err.value)
+
+
+def test_get_profile_returns_a_profile_object_as_it_is_and_defaults_to_laptop(tiny_profile):
+    assert cfg.get_profile(tiny_profile) is tiny_profile
+    assert cfg.get_profile().name == "laptop"
+    assert cfg.get_profile("full").corpus_sentences > cfg.get_profile("laptop").corpus_sentences

@@ -1,0 +1,315 @@
+"""utils.pretraining: the masking rule (checked against transformers' own collator) and the cached
+pre-training."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+import torch
+import transformers
+from transformers import BertForMaskedLM, DataCollatorForLanguageModeling
+
+from utils import config as cfg
+from utils import pretraining
+from utils.pretraining import IGNORE_INDEX, load_or_pretrain, load_pretrained, mask_tokens
+
+ROWS, WIDTH = 2000, 32
+SIGMAS = 5.0
+
+
+# --- a large batch of token ids: [CLS] words [SEP] [PAD]... -------------------------------------------
+
+@pytest.fixture(scope="module")
+def unpadded_rows(tokenizer):
+    """ROWS sequences of 8..WIDTH tokens, each [CLS] + ordinary token ids + [SEP], without padding."""
+    generator = torch.Generator().manual_seed(0)
+    special = set(tokenizer.all_special_ids)
+    ordinary = torch.tensor([i for i in range(len(tokenizer)) if i not in special])
+    rows = []
+    for _ in range(ROWS):
+        length = int(torch.randint(8, WIDTH + 1, (1,), generator=generator))
+        body = ordinary[torch.randint(len(ordinary), (length - 2,), generator=generator)].tolist()
+        rows.append([tokenizer.cls_token_id, *body, tokenizer.sep_token_id])
+    return rows
+
+
+@pytest.fixture(scope="module")
+def batch(unpadded_rows, tokenizer):
+    ids = torch.full((ROWS, WIDTH), tokenizer.pad_token_id, dtype=torch.long)
+    for i, row in enumerate(unpadded_rows):
+        ids[i, :len(row)] = torch.tensor(row)
+    return ids
+
+
+def _special_mask(ids, tokenizer):
+    special = torch.tensor(tokenizer.all_special_ids)
+    return torch.isin(ids, special)
+
+
+def _proportions(original, masked, labels, tokenizer):
+    """Counts behind the four proportions of BERT's rule: chosen among maskable tokens, then among the
+    chosen: replaced by [MASK], by another token, or left unchanged."""
+    maskable = ~_special_mask(original, tokenizer)
+    chosen = labels != IGNORE_INDEX
+    n_maskable, n_chosen = int(maskable.sum()), int(chosen.sum())
+    to_mask = int((chosen & (masked == tokenizer.mask_token_id)).sum())
+    unchanged = int((chosen & (masked == original)).sum())
+    other = n_chosen - to_mask - unchanged
+    return {"chosen": (n_chosen, n_maskable), "mask": (to_mask, n_chosen), "random": (other, n_chosen),
+            "unchanged": (unchanged, n_chosen)}
+
+
+def _expected(vocab_size):
+    # A random replacement can land on [MASK] or on the original token (1 / V each).
+    return {"chosen": 0.15, "mask": 0.8 + 0.1 / vocab_size, "random": 0.1 * (1 - 2 / vocab_size),
+            "unchanged": 0.1 + 0.1 / vocab_size}
+
+
+# --- mask_tokens: the rule -------------------------------------------------------------------------
+
+def test_special_tokens_are_never_chosen_for_masking(batch, tokenizer):
+    masked, labels = mask_tokens(batch, tokenizer, generator=torch.Generator().manual_seed(1))
+    special = _special_mask(batch, tokenizer)
+    assert special.any()
+    assert (labels[special] == IGNORE_INDEX).all()
+    assert torch.equal(masked[special], batch[special])
+    for token_id in (tokenizer.cls_token_id, tokenizer.sep_token_id, tokenizer.pad_token_id):
+        assert (labels[batch == token_id] == IGNORE_INDEX).all()
+
+
+def test_labels_are_ignore_index_exactly_where_not_chosen_and_original_ids_where_chosen(batch, tokenizer):
+    masked, labels = mask_tokens(batch, tokenizer, generator=torch.Generator().manual_seed(2))
+    chosen = labels != IGNORE_INDEX
+    assert chosen.any()
+    assert torch.equal(labels[chosen], batch[chosen])
+    assert (labels[~chosen] == IGNORE_INDEX).all()
+    # Only chosen positions may change.
+    assert torch.equal(masked[~chosen], batch[~chosen])
+
+
+def test_mask_tokens_does_not_modify_its_input(batch, tokenizer):
+    before = batch.clone()
+    mask_tokens(batch, tokenizer, generator=torch.Generator().manual_seed(3))
+    assert torch.equal(batch, before)
+
+
+def test_masking_proportions_are_15_percent_chosen_then_80_10_10(batch, tokenizer):
+    masked, labels = mask_tokens(batch, tokenizer, generator=torch.Generator().manual_seed(4))
+    counts = _proportions(batch, masked, labels, tokenizer)
+    expected = _expected(len(tokenizer))
+    assert counts["chosen"][1] > 20_000  # enough tokens for a tight test
+    for key, (hits, total) in counts.items():
+        p = expected[key]
+        standard_error = math.sqrt(p * (1 - p) / total)
+        assert abs(hits / total - p) < SIGMAS * standard_error, (key, hits / total, p)
+
+
+def test_masking_proportions_agree_with_transformers_data_collator(unpadded_rows, batch, tokenizer):
+    ours_masked, ours_labels = mask_tokens(batch, tokenizer, generator=torch.Generator().manual_seed(5))
+    ours = _proportions(batch, ours_masked, ours_labels, tokenizer)
+
+    torch.manual_seed(1234)  # a different stream from ours, so the comparison is a statistical one
+    collator = DataCollatorForLanguageModeling(tokenizer, mlm_probability=0.15)
+    out = collator([{"input_ids": row} for row in unpadded_rows])
+    theirs_original = torch.full_like(out["input_ids"], tokenizer.pad_token_id)
+    for i, row in enumerate(unpadded_rows):
+        theirs_original[i, :len(row)] = torch.tensor(row)
+    # The collator also leaves special tokens alone and marks the rest with -100.
+    assert (out["labels"][_special_mask(theirs_original, tokenizer)] == IGNORE_INDEX).all()
+    chosen = out["labels"] != IGNORE_INDEX
+    assert torch.equal(out["labels"][chosen], theirs_original[chosen])
+    theirs = _proportions(theirs_original, out["input_ids"], out["labels"], tokenizer)
+
+    for key in ours:
+        (h1, n1), (h2, n2) = ours[key], theirs[key]
+        p1, p2 = h1 / n1, h2 / n2
+        pooled = (h1 + h2) / (n1 + n2)
+        standard_error = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
+        assert abs(p1 - p2) < SIGMAS * standard_error, (key, p1, p2)
+
+
+def test_same_generator_seed_gives_the_same_masking(batch, tokenizer):
+    a = mask_tokens(batch, tokenizer, generator=torch.Generator().manual_seed(7))
+    b = mask_tokens(batch, tokenizer, generator=torch.Generator().manual_seed(7))
+    c = mask_tokens(batch, tokenizer, generator=torch.Generator().manual_seed(8))
+    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+    assert not torch.equal(a[1], c[1])
+
+
+@pytest.mark.parametrize("probability", [0.0, 1.0, -0.1, 1.5])
+def test_mlm_probability_outside_zero_one_raises_value_error(batch, tokenizer, probability):
+    with pytest.raises(ValueError, match="mlm_probability"):
+        mask_tokens(batch[:2], tokenizer, mlm_probability=probability)
+
+
+def test_higher_mlm_probability_chooses_more_tokens(batch, tokenizer):
+    _, low = mask_tokens(batch, tokenizer, 0.1, generator=torch.Generator().manual_seed(9))
+    _, high = mask_tokens(batch, tokenizer, 0.5, generator=torch.Generator().manual_seed(9))
+    assert (high != IGNORE_INDEX).sum() > 3 * (low != IGNORE_INDEX).sum()
+
+
+# --- load_or_pretrain: caching ---------------------------------------------------------------------
+
+def _count_calls(monkeypatch):
+    calls = []
+    original = pretraining.pretrain
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs.get("steps"))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(pretraining, "pretrain", spy)
+    return calls
+
+
+def test_checkpoint_holds_model_tokenizer_history_and_settings(pretrained_dir, tiny_profile):
+    names = {p.name for p in pretrained_dir.iterdir()}
+    assert {"config.json", "tokenizer.json", pretraining.HISTORY_FILE, pretraining.SETTINGS_FILE} <= names
+    settings = json.loads((pretrained_dir / pretraining.SETTINGS_FILE).read_text())
+    assert settings["pretrain_steps"] == tiny_profile.pretrain_steps
+    assert settings["vocab_size"] == tiny_profile.vocab_size
+    assert settings["seed"] == cfg.SEED
+
+
+def test_history_has_one_loss_per_step_and_summary_numbers(pretrained, tiny_profile):
+    model, tokenizer, history = pretrained
+    assert len(history["train_loss"]) == tiny_profile.pretrain_steps
+    assert all(math.isfinite(x) and x > 0 for x in history["train_loss"])
+    assert history["perplexity"] == pytest.approx(math.exp(history["final_loss"]))
+    assert history["parameters"] == sum(p.numel() for p in model.parameters())
+    assert history["tokens_seen"] > 0
+
+
+def test_pretrained_model_and_tokenizer_share_one_vocabulary(pretrained, tiny_profile):
+    model, tokenizer, _ = pretrained
+    assert isinstance(model, BertForMaskedLM)
+    assert len(tokenizer) <= tiny_profile.vocab_size
+    assert model.get_input_embeddings().num_embeddings == len(tokenizer)
+    assert not model.training
+
+
+def test_second_call_with_the_same_settings_loads_instead_of_training(pretrained_dir, pretrained, tiny_profile,
+                                                                        monkeypatch):
+    calls = _count_calls(monkeypatch)
+    weights = pretrained_dir / "model.safetensors"
+    mtime = os.stat(weights).st_mtime_ns
+    start = time.perf_counter()
+    model, tokenizer, history = load_or_pretrain(tiny_profile, directory=pretrained_dir, progress=False)
+    assert calls == []
+    assert time.perf_counter() - start < 10
+    assert os.stat(weights).st_mtime_ns == mtime
+    assert history == pretrained[2]
+    for (name, a), (_, b) in zip(model.state_dict().items(), pretrained[0].state_dict().items()):
+        assert torch.equal(a, b), name
+
+
+def test_changing_a_setting_retrains(pretrained_dir, tiny_profile, tmp_path, monkeypatch):
+    directory = tmp_path / "ckpt"
+    shutil.copytree(pretrained_dir, directory)
+    calls = _count_calls(monkeypatch)
+    changed = dataclasses.replace(tiny_profile, pretrain_steps=3)
+    _, _, history = load_or_pretrain(changed, directory=directory, progress=False)
+    assert calls == [3]
+    assert len(history["train_loss"]) == 3
+    assert json.loads((directory / pretraining.SETTINGS_FILE).read_text())["pretrain_steps"] == 3
+    # The new checkpoint is the one loaded next time, without training again.
+    _, _, again = load_or_pretrain(changed, directory=directory, progress=False)
+    assert calls == [3]
+    assert again["train_loss"] == history["train_loss"]
+
+
+def test_changing_the_seed_retrains(pretrained_dir, tiny_profile, tmp_path, monkeypatch):
+    directory = tmp_path / "ckpt"
+    shutil.copytree(pretrained_dir, directory)
+    calls = _count_calls(monkeypatch)
+    load_or_pretrain(tiny_profile, seed=cfg.SEED + 1, directory=directory, progress=False)
+    assert len(calls) == 1
+    assert json.loads((directory / pretraining.SETTINGS_FILE).read_text())["seed"] == cfg.SEED + 1
+
+
+def test_default_checkpoint_directory_is_under_workbook_artifacts(workbook_environment):
+    assert pretraining.checkpoint_dir() == Path(workbook_environment) / pretraining.CHECKPOINT_NAME
+    assert cfg.artifacts_dir() == Path(workbook_environment)
+    assert cfg.ROOT not in pretraining.checkpoint_dir().parents
+
+
+def test_checkpoint_loads_in_a_fill_mask_pipeline(pretrained_dir):
+    fill = transformers.pipeline("fill-mask", model=str(pretrained_dir))
+    predictions = fill("the plot of this movie was [MASK] .")
+    assert len(predictions) >= 1
+    for p in predictions:
+        assert "token_str" in p and isinstance(p["token_str"], str)
+        assert 0.0 <= p["score"] <= 1.0
+
+
+def test_load_pretrained_returns_the_saved_model(pretrained_dir, pretrained):
+    model, tokenizer, history = load_pretrained(pretrained_dir)
+    assert history == pretrained[2]
+    assert tokenizer.get_vocab() == pretrained[1].get_vocab()
+    ids = tokenizer(["the movie was great ."], return_tensors="pt")["input_ids"]
+    with torch.no_grad():
+        assert torch.allclose(model(input_ids=ids).logits, pretrained[0](input_ids=ids).logits)
+
+
+def test_load_pretrained_on_a_missing_directory_says_how_to_build_it(tmp_path):
+    with pytest.raises(FileNotFoundError, match="python -m utils.pretraining"):
+        load_pretrained(tmp_path / "nowhere")
+
+
+def test_pretrain_on_an_empty_corpus_raises_value_error(pretrained):
+    model, tokenizer, _ = pretrained
+    with pytest.raises(ValueError, match="empty"):
+        pretraining.pretrain(model, tokenizer, [], steps=1)
+
+
+# --- masked_token_accuracy -------------------------------------------------------------------------
+
+def test_masked_token_accuracy_is_a_float_between_zero_and_one(pretrained):
+    model, tokenizer, _ = pretrained
+    texts = ["the plot of this movie was superb .", "i need help with the invoice please ."] * 20
+    accuracy = pretraining.masked_token_accuracy(model, tokenizer, texts)
+    assert isinstance(accuracy, float)
+    assert 0.0 <= accuracy <= 1.0
+    assert pretraining.masked_token_accuracy(model, tokenizer, texts) == accuracy  # same seed, same masks
+
+
+def test_masked_token_accuracy_is_one_for_a_model_that_copies_the_input(tokenizer):
+    """A stand-in 'model' whose logits put all weight on the original token scores 1.0."""
+    texts = ["the plot of this movie was superb .", "i need help with the invoice please ."] * 10
+    originals = {}
+
+    class Oracle(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.dummy = torch.nn.Parameter(torch.zeros(1))
+
+        def forward(self, input_ids, attention_mask):
+            truth = originals["ids"]
+            logits = torch.nn.functional.one_hot(truth, len(tokenizer)).float()
+            return type("Out", (), {"logits": logits})()
+
+    original_tokenizer_call = tokenizer.__call__
+
+    def remember(*args, **kwargs):
+        enc = original_tokenizer_call(*args, **kwargs)
+        originals["ids"] = enc["input_ids"]
+        return enc
+
+    class Wrapped:
+        def __getattr__(self, name):
+            return getattr(tokenizer, name)
+
+        def __len__(self):
+            return len(tokenizer)
+
+        def __call__(self, *args, **kwargs):
+            return remember(*args, **kwargs)
+
+    assert pretraining.masked_token_accuracy(Oracle(), Wrapped(), texts) == 1.0

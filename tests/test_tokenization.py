@@ -1,0 +1,114 @@
+"""utils.tokenization.train_tokenizer: a WordPiece vocabulary wrapped as a Hugging Face BERT tokenizer."""
+
+from __future__ import annotations
+
+import pytest
+from transformers import AutoTokenizer, BertTokenizerFast
+
+from utils.data import make_corpus
+from utils.tokenization import SPECIAL_TOKENS, train_tokenizer
+
+VOCAB_SIZE = 400
+TEXTS = ["the plot of this movie was superb .", "I found the ACTING rather dull .",
+         "hi team , could someone look at my restuarant invoice ?", "an utterly unforgettable film !"]
+
+
+@pytest.fixture(scope="module")
+def corpus_texts():
+    return make_corpus(2000, seed=1)["text"]
+
+
+@pytest.fixture(scope="module")
+def trained(corpus_texts):
+    return train_tokenizer(corpus_texts, vocab_size=VOCAB_SIZE)
+
+
+def test_result_is_a_fast_bert_tokenizer(trained):
+    assert isinstance(trained, BertTokenizerFast)
+    assert trained.is_fast
+
+
+def test_vocabulary_is_at_most_the_requested_size_and_holds_the_special_tokens(trained):
+    assert len(trained) <= VOCAB_SIZE
+    vocab = trained.get_vocab()
+    for token in SPECIAL_TOKENS:
+        assert token in vocab
+    assert trained.pad_token == "[PAD]" and trained.mask_token == "[MASK]" and trained.unk_token == "[UNK]"
+    assert trained.pad_token_id == 0
+
+
+def test_encoding_starts_with_cls_and_ends_with_sep(trained):
+    for text in TEXTS:
+        ids = trained(text)["input_ids"]
+        assert ids[0] == trained.cls_token_id
+        assert ids[-1] == trained.sep_token_id
+        assert trained.cls_token_id not in ids[1:-1] and trained.sep_token_id not in ids[1:-1]
+
+
+def test_sentence_pair_is_cls_a_sep_b_sep(trained):
+    enc = trained("the plot", "was great")
+    tokens = trained.convert_ids_to_tokens(enc["input_ids"])
+    assert tokens == ["[CLS]", "the", "plot", "[SEP]", "was", "great", "[SEP]"]
+    assert enc["token_type_ids"] == [0, 0, 0, 0, 1, 1, 1]
+
+
+def test_tokenizer_lowercases(trained):
+    assert trained("THE Movie WAS Great")["input_ids"] == trained("the movie was great")["input_ids"]
+    tokens = trained.tokenize("HELLO Team")
+    assert all(t == t.lower() for t in tokens)
+
+
+def test_frequent_corpus_words_are_single_tokens(trained):
+    for word in ["the", "was", "great", "superb", "about"]:
+        assert trained.tokenize(word) == [word]
+
+
+def test_misspelled_word_is_split_into_continuation_pieces(trained):
+    word = "restuarant"
+    assert word not in trained.get_vocab()
+    pieces = trained.tokenize(word)
+    assert len(pieces) > 1
+    assert not pieces[0].startswith("##")
+    assert all(p.startswith("##") for p in pieces[1:])
+    assert "[UNK]" not in pieces
+    assert "".join(p.removeprefix("##") for p in pieces) == word
+
+
+def test_punctuation_is_split_off(trained):
+    assert trained.tokenize("great,superb.") == ["great", ",", "superb", "."]
+
+
+def test_decode_reverses_the_word_pieces(trained):
+    ids = trained("the restuarant invoice", add_special_tokens=False)["input_ids"]
+    assert trained.decode(ids) == "the restuarant invoice"
+
+
+def test_save_and_auto_tokenizer_round_trip_gives_identical_ids(trained, tmp_path):
+    trained.save_pretrained(tmp_path)
+    loaded = AutoTokenizer.from_pretrained(tmp_path)
+    assert len(loaded) == len(trained)
+    assert loaded.get_vocab() == trained.get_vocab()
+    for text in TEXTS:
+        assert loaded(text)["input_ids"] == trained(text)["input_ids"]
+    batch = loaded(TEXTS, padding=True)["input_ids"]
+    assert batch == trained(TEXTS, padding=True)["input_ids"]
+    assert loaded.mask_token_id == trained.mask_token_id
+
+
+def test_same_texts_give_the_same_tokens_and_word_pieces(corpus_texts, trained):
+    # The set of tokens and the way words are cut are reproducible. (The ids of the single letters are
+    # not: the tokenizers trainer orders its alphabet differently from run to run.)
+    again = train_tokenizer(corpus_texts, vocab_size=VOCAB_SIZE)
+    assert set(again.get_vocab()) == set(trained.get_vocab())
+    for text in TEXTS:
+        assert again.tokenize(text) == trained.tokenize(text)
+
+
+def test_empty_text_list_raises_value_error():
+    with pytest.raises(ValueError, match="non-empty"):
+        train_tokenizer([])
+
+
+def test_too_small_vocabulary_raises_value_error():
+    with pytest.raises(ValueError, match="too small"):
+        train_tokenizer(["the movie was great ."], vocab_size=10)

@@ -1,0 +1,51 @@
+"""The few plotting helpers the lessons share (loss curves, accuracy curves, embeddings)."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+
+def smooth(values, window: int = 20) -> np.ndarray:
+    """Moving average, so the trend of a noisy per-step loss is visible."""
+    values = np.asarray(values, dtype=float)
+    if len(values) < window:
+        return values
+    return np.convolve(values, np.ones(window) / window, mode="valid")
+
+
+def plot_loss(history: dict, title: str = "training loss", ax=None, label: str | None = None):
+    """Per-step training loss, raw (faint) and smoothed."""
+    ax = ax or plt.subplots(figsize=(6, 3.5))[1]
+    losses = history["train_loss"]
+    line = ax.plot(losses, alpha=0.25)[0]
+    window = max(1, len(losses) // 50)
+    ax.plot(np.arange(len(smooth(losses, window))) + window - 1, smooth(losses, window),
+            color=line.get_color(), label=label)
+    ax.set_xlabel("optimizer step")
+    ax.set_ylabel("cross-entropy loss")
+    ax.set_title(title)
+    if label:
+        ax.legend()
+    return ax
+
+
+def plot_embeddings_2d(vectors: np.ndarray, words: list[str], groups: list[str], markers: list[str] | None = None,
+                       title: str = "", ax=None):
+    """Project vectors to 2-D with PCA and draw each word, coloured by its group."""
+    centered = vectors - vectors.mean(axis=0)
+    _, _, vt = np.linalg.svd(centered, full_matrices=False)
+    xy = centered @ vt[:2].T
+    ax = ax or plt.subplots(figsize=(6, 5))[1]
+    colours = dict(zip(sorted(set(groups)), plt.rcParams["axes.prop_cycle"].by_key()["color"]))
+    markers = markers or ["o"] * len(words)
+    for (x, y), word, group, marker in zip(xy, words, groups, markers):
+        ax.scatter(x, y, color=colours[group], marker=marker)
+        ax.annotate(word, (x, y), fontsize=8, xytext=(3, 3), textcoords="offset points")
+    for group, colour in colours.items():
+        ax.scatter([], [], color=colour, label=group)
+    ax.legend(fontsize=8)
+    ax.set_title(title)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    return ax
