@@ -30,8 +30,9 @@ unit: setup  ## unit tests only (seconds)
 	$(BIN)/python -m pytest tests
 
 execute: setup  ## re-run lessons and solutions in place so their stored outputs are fresh
+	# Progress bars are switched off in the stored outputs: a frozen bar reads badly on GitHub.
 	for nb in $(LESSONS) $(SOLUTIONS); do \
-		$(BIN)/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=900 $$nb || exit 1; \
+		TQDM_DISABLE=1 HF_HUB_DISABLE_PROGRESS_BARS=1 $(BIN)/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=900 $$nb || exit 1; \
 	done
 
 bench: setup  ## each lesson headless from a cold cache: wall seconds, peak memory, headline numbers

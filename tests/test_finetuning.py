@@ -153,6 +153,11 @@ def test_negative_label_raises_value_error():
         check_labeled_split(_labeled(["a", "b"], [0, -1]), 2)
 
 
+def test_fractional_labels_raise_value_error_asking_for_whole_numbers():
+    with pytest.raises(ValueError, match="whole-number"):
+        check_labeled_split(_labeled(["a", "b"], [0.0, 1.0]), 2)
+
+
 def test_string_labels_without_label2id_raise_value_error_mentioning_label2id():
     split = _labeled(["good", "bad"], ["positive", "negative"])
     with pytest.raises(ValueError, match="label2id"):

@@ -79,6 +79,16 @@ def get_device() -> torch.device:
     return torch.device("cpu")
 
 
+def progress_bar(iterable=None, *, enabled: bool = True, **kwargs):
+    """A ``tqdm.auto`` progress bar, switched off when ``enabled`` is false or the environment sets
+    ``TQDM_DISABLE=1`` (as ``make execute`` does: a bar stored in a notebook reads badly on GitHub)."""
+    from tqdm.auto import tqdm
+
+    if not enabled or os.environ.get("TQDM_DISABLE", "").lower() in ("1", "true", "yes"):
+        kwargs["disable"] = True
+    return tqdm(iterable, **kwargs)
+
+
 def set_seed(seed: int = SEED) -> None:
     """Seed Python, NumPy and torch so a run can be repeated."""
     random.seed(seed)

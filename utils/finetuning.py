@@ -29,7 +29,6 @@ from pathlib import Path
 import datasets
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 from transformers import BertModel
 
 from . import config as cfg
@@ -178,7 +177,7 @@ def train_classifier(model: EncoderClassifier, tokenizer, train: datasets.Datase
         optimizer, lambda step: min(1.0, (step + 1) / max(1, steps_per_epoch // 2))
         * max(0.0, 1 - step / (epochs * steps_per_epoch)))
     generator = torch.Generator().manual_seed(seed)
-    bar = tqdm(total=epochs * steps_per_epoch, desc="fine-tuning", disable=not progress)
+    bar = cfg.progress_bar(total=epochs * steps_per_epoch, enabled=progress, desc="fine-tuning")
     for _ in range(epochs):
         model.train()
         order = torch.randperm(len(train), generator=generator).tolist()

@@ -17,7 +17,6 @@ import time
 from pathlib import Path
 
 import torch
-from tqdm.auto import tqdm
 from transformers import AutoTokenizer, BertForMaskedLM, get_linear_schedule_with_warmup
 
 from . import config as cfg
@@ -90,7 +89,7 @@ def pretrain(model: BertForMaskedLM, tokenizer, texts: list[str], *, steps: int,
                                                num_training_steps=steps)
     history = {"train_loss": [], "steps": steps, "tokens_seen": 0}
     start = time.perf_counter()
-    bar = tqdm(range(steps), desc="pre-training", disable=not progress)
+    bar = cfg.progress_bar(range(steps), enabled=progress, desc="pre-training")
     for step in bar:
         ids, attention = next(batches)
         inputs, labels = mask_tokens(ids, tokenizer, generator=generator)

@@ -32,8 +32,10 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int = 1024, min_frequency:
                                         special_tokens=SPECIAL_TOKENS, continuing_subword_prefix="##",
                                         show_progress=False)
     tok.train_from_iterator(texts, trainer=trainer)
-    # The trainer numbers some pieces in a different order from run to run; renumber them (special
-    # tokens first, then alphabetical) so the same corpus always gives the same token ids.
+    # Number the pieces in a fixed order (special tokens first, then alphabetical), so two tokenizers
+    # with the same pieces give the same ids. Which rare pieces get learned can still differ between
+    # runs, because the trainer breaks ties between equally frequent pairs in no fixed order: that is
+    # one reason a tokenizer is always saved, and loaded, together with its model.
     learned = sorted(set(tok.get_vocab()) - set(SPECIAL_TOKENS))
     vocab = {token: i for i, token in enumerate(SPECIAL_TOKENS + learned)}
     tok.model = models.WordPiece(vocab=vocab, unk_token="[UNK]", continuing_subword_prefix="##")
