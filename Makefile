@@ -20,8 +20,11 @@ $(READY): requirements.txt pyproject.toml
 		$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(READY)
 
+# Jupyter refuses to run as root (containers, cloud machines) unless told it may.
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
+
 lab: setup  ## open the course in JupyterLab
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab $(ALLOW_ROOT) notebooks/
 
 test: setup  ## unit tests, then every lesson and solution notebook re-run with nbval
 	$(BIN)/python -m pytest tests notebooks solutions --nbval-lax --durations=5
