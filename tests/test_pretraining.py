@@ -313,3 +313,12 @@ def test_masked_token_accuracy_is_one_for_a_model_that_copies_the_input(tokenize
             return remember(*args, **kwargs)
 
     assert pretraining.masked_token_accuracy(Oracle(), Wrapped(), texts) == 1.0
+
+
+def test_command_line_rejects_an_unknown_profile_with_a_message_not_a_traceback(capsys):
+    from utils.pretraining import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--profile", "huge"])
+    assert exit_info.value.code == 2
+    assert "Unknown profile 'huge'" in capsys.readouterr().err

@@ -257,8 +257,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--strategy", default="full", choices=[s for s in STRATEGIES if s != "none"])
     parser.add_argument("--profile", default=None, help="laptop (default) or full; or set WORKBOOK_PROFILE")
     args = parser.parse_args(argv)
-    mlm_model, tokenizer, _ = load_or_pretrain(args.profile)
-    task = make_reviews()
+    try:
+        mlm_model, tokenizer, _ = load_or_pretrain(args.profile)
+    except (ValueError, FileNotFoundError) as error:
+        parser.error(str(error))
+    task = make_reviews(seed=cfg.SEED)
     model, _ = fine_tune(mlm_model, tokenizer, task, args.strategy)
     test = evaluate(model, tokenizer, task["test"])
     out = model.save_pretrained(classifier_dir(), tokenizer)

@@ -182,7 +182,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--profile", default=None, help="laptop (default) or full; or set WORKBOOK_PROFILE")
     parser.add_argument("--seed", type=int, default=cfg.SEED)
     args = parser.parse_args(argv)
-    model, tokenizer, history = load_or_pretrain(args.profile, seed=args.seed)
+    try:
+        model, tokenizer, history = load_or_pretrain(args.profile, seed=args.seed)
+    except (ValueError, FileNotFoundError) as error:
+        parser.error(str(error))
     print(f"checkpoint: {checkpoint_dir()}  parameters: {count_parameters(model):,}  "
           f"final loss: {history['final_loss']:.3f}  ({history['seconds']:.0f} s of training)")
 
