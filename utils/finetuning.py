@@ -103,7 +103,7 @@ def _check_strategy(strategy: str) -> None:
 def encoder_from_mlm(mlm_model) -> BertModel:
     """The encoder θ of a pre-trained masked language model, without its Softmax output layer."""
     encoder = BertModel(mlm_model.config, add_pooling_layer=False)
-    encoder.load_state_dict(mlm_model.bert.state_dict(), strict=False)
+    encoder.load_state_dict(mlm_model.bert.state_dict())
     return encoder
 
 

@@ -105,7 +105,9 @@ class EncoderClassifier(nn.Module):
         config.architectures = ["BertForSequenceClassification"]
         exported = BertForSequenceClassification(config)
         encoder_state = {k: v for k, v in self.encoder.state_dict().items() if not k.startswith("pooler.")}
-        exported.bert.load_state_dict(encoder_state, strict=False)
+        # The exported encoder differs only by its pooler, which takes the head's hidden layer below.
+        result = exported.bert.load_state_dict(encoder_state, strict=False)
+        assert not result.unexpected_keys and all(k.startswith("pooler.") for k in result.missing_keys), result
         exported.bert.pooler.dense.load_state_dict(self.head.dense.state_dict())
         exported.classifier.load_state_dict(self.head.out.state_dict())
         directory = Path(directory)
