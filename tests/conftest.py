@@ -33,8 +33,7 @@ torch.set_num_threads(1)
 from utils.config import Profile  # noqa: E402
 
 TINY_PROFILE = Profile("tiny-test", corpus_sentences=300, vocab_size=200, pretrain_steps=5,
-                       pretrain_batch_size=8, pretrain_lr=2e-3, finetune_epochs=1, finetune_batch_size=16,
-                       train_size=64)
+                       pretrain_batch_size=8, pretrain_lr=2e-3, finetune_epochs=1, finetune_batch_size=16)
 
 
 @pytest.fixture(scope="session", autouse=True)

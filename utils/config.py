@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import random
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -35,19 +35,15 @@ class Profile:
     pretrain_lr: float
     finetune_epochs: int
     finetune_batch_size: int
-    train_size: int            # labeled training examples per task
-
-    def as_dict(self) -> dict:
-        return asdict(self)
 
 
 PROFILES = {
     "laptop": Profile("laptop", corpus_sentences=20_000, vocab_size=1024, pretrain_steps=1000,
                       pretrain_batch_size=64, pretrain_lr=2e-3, finetune_epochs=3,
-                      finetune_batch_size=32, train_size=2000),
+                      finetune_batch_size=32),
     "full": Profile("full", corpus_sentences=100_000, vocab_size=2048, pretrain_steps=5000,
                     pretrain_batch_size=128, pretrain_lr=1e-3, finetune_epochs=8,
-                    finetune_batch_size=32, train_size=5000),
+                    finetune_batch_size=32),
 }
 
 
