@@ -233,3 +233,52 @@ def test_empty_corpus_request_raises_value_error():
 def test_unknown_label_word_part_raises_value_error():
     with pytest.raises(ValueError, match="held_out"):
         data.label_words("polarity", "unseen")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Product topics: the task the corpus never distinguishes (lesson 02)
+# ---------------------------------------------------------------------------------------------------
+
+def _products_in(split) -> set[str]:
+    return {w for text in split["text"] for w in text.split() if w in data.PRODUCTS}
+
+
+def test_product_topics_train_on_seen_products_and_test_on_held_out_ones():
+    topics = data.make_product_topics(seed=3, train_size=300, validation_size=100, test_size=200)
+    seen = {w for group in data.PRODUCT_GROUPS.values() for w in group["seen"]}
+    held_out = {w for group in data.PRODUCT_GROUPS.values() for w in group["held_out"]}
+    assert _products_in(topics["train"]) == seen and _products_in(topics["validation"]) <= seen
+    assert _products_in(topics["test"]) == held_out
+    assert topics["test"].features["label"].names == data.PRODUCT_LABELS
+
+
+def test_product_topic_labels_match_the_product_named_in_each_sentence():
+    topics = data.make_product_topics(seed=4, train_size=200, validation_size=50, test_size=200)
+    group_of = {w: data.PRODUCT_LABELS.index(g) for g, parts in data.PRODUCT_GROUPS.items()
+                for words in parts.values() for w in words}
+    for split in topics.values():
+        for row in split:
+            (product,) = [w for w in row["text"].split() if w in data.PRODUCTS]
+            assert row["label"] == group_of[product]
+
+
+def test_product_topics_repeat_no_sentence_and_draw_both_classes():
+    topics = data.make_product_topics(seed=5)
+    texts = [t for split in topics.values() for t in split["text"]]
+    assert len(texts) == len(set(texts))
+    for split in topics.values():
+        share = sum(split["label"]) / len(split)
+        assert 0.4 < share < 0.6
+
+
+def test_product_topics_every_product_appears_in_the_corpus_alike():
+    corpus = " ".join(data.make_corpus(4000, seed=1)["text"]).split()
+    counts = {p: corpus.count(p) for p in data.PRODUCTS}
+    assert min(counts.values()) > 0.5 * max(counts.values()), counts
+
+
+def test_product_topics_too_many_examples_or_bad_size_raise_value_error():
+    with pytest.raises(ValueError, match="test_size"):
+        data.make_product_topics(test_size=0)
+    with pytest.raises(ValueError, match="ask for fewer"):
+        data.make_product_topics(test_size=100_000)

@@ -327,6 +327,49 @@ def make_support_emails(*, seed: int = 0, **sizes) -> datasets.DatasetDict:
     return make_task("support", seed=seed, **sizes)
 
 
+# A task the corpus never distinguishes: every product word is drawn uniformly, in the same sentences
+# as every other, so pre-training has no reason to place "film" near "movie" rather than near "hotel".
+PRODUCT_LABELS = ["media", "places and devices"]
+PRODUCT_GROUPS = {
+    "media": {"seen": ["movie", "book", "album"], "held_out": ["film", "game"]},
+    "places and devices": {"seen": ["restaurant", "hotel", "phone"], "held_out": ["laptop", "camera"]},
+}
+
+
+def make_product_topics(*, seed: int = 0, train_size: int = 1000, validation_size: int = 300,
+                        test_size: int = 500) -> datasets.DatasetDict:
+    """Is the review about media or about a place or device? ``train`` and ``validation`` name the seen
+    products, ``test`` only the held-out ones. Lesson 02 uses it to show where the two-stage model fails:
+    the classes rest on a distinction the unlabeled corpus never makes."""
+    features = datasets.Features({"text": datasets.Value("string"),
+                                  "label": datasets.ClassLabel(names=PRODUCT_LABELS)})
+    adjectives = [w for words in label_words("polarity3", "all").values() for w in words]
+    splits, taken = {}, set()
+    for split, size in {"train": train_size, "validation": validation_size, "test": test_size}.items():
+        if not isinstance(size, int) or size < 1:
+            raise ValueError(f"{split}_size must be a positive whole number, got {size!r}.")
+        rng = random.Random(f"products-{seed}-{_SPLIT_OFFSETS[split]}")
+        part = "held_out" if split == "test" else "seen"
+        rows = {"text": [], "label": []}
+        misses = 0  # draws in a row that gave only sentences already taken
+        while len(rows["text"]) < size and misses < 1000:
+            label = rng.randrange(len(PRODUCT_LABELS))
+            product = rng.choice(PRODUCT_GROUPS[PRODUCT_LABELS[label]][part])
+            adj, aspect = rng.choice(adjectives), rng.choice(ASPECTS)
+            text = rng.choice([f"the {aspect} of this {product} was {adj} .", f"{_a(adj)} {product} .",
+                               f"this {product} is {adj} .", f"the {product} has {_a(adj)} {aspect} ."])
+            misses += 1
+            if text not in taken:  # no sentence appears twice or in two splits
+                taken.add(text)
+                rows["text"].append(text)
+                rows["label"].append(label)
+                misses = 0
+        if len(rows["text"]) < size:
+            raise ValueError(f"could not make {size} distinct {split} examples of product topics; ask for fewer.")
+        splits[split] = datasets.Dataset.from_dict(rows, features=features)
+    return datasets.DatasetDict(splits)
+
+
 # ---------------------------------------------------------------------------------------------------
 # The unlabeled corpus
 # ---------------------------------------------------------------------------------------------------
