@@ -1,0 +1,479 @@
+"""The instructor's batch grader (``python -m utils.grade``): every submitted notebook run in a fresh
+kernel, then every registered exercise checked against what it defined; one CSV row per submission.
+
+How a submission is graded
+--------------------------
+1. The file is read; a missing, oversized, non-JSON or non-notebook file gets a row with the error.
+2. A fresh Python kernel (its own process, working in a new temporary folder, offline) runs the code
+   cells in order. A cell that raises is recorded and the run goes on, so that answers in later
+   cells are still graded (unlike "Run all", which stops at the first error). Outputs are thrown away
+   as they arrive; only the error names are kept.
+3. The cells share one time limit (``--timeout``). A cell still running when it is spent is stopped,
+   and so is a cell that kills its kernel; the notebook is then run again in a new kernel without
+   that cell (at most ``MAX_RUNS`` runs), so that the answers defined elsewhere are still graded.
+4. One more cell, sent only now, grades the answers: it loads a private copy of the check code from
+   the sources the grader read when it started (never the ``utils.grading`` the submission may have
+   changed), looks every answer up by the name its exercise declares (never by cell position), runs
+   each check with a time limit, and prints each verdict after a random token made for this run.
+   Only lines carrying the token, in that cell's output, count; points come from the grader's own
+   registry, so a verdict cannot claim more than the exercise is worth.
+
+What this defends against, and what not: see ``README.md`` (For instructors). In short, a submission
+that redefines ``check``, replaces or monkeypatches ``utils.grading``, prints fake verdicts, loops,
+crashes its kernel or floods its output gets a fair row. Code written to subvert the Python
+interpreter it runs in (for instance replacing IPython's cell execution to read the token) is not
+defended against: the checks must call the student's functions, in the student's process. Grade
+untrusted notebooks in a container or a throwaway account: nothing here sandboxes the file system
+or the network.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+from . import core
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+ROOT = PACKAGE_DIR.parent.parent
+DEFAULT_TIMEOUT = 120        # seconds for all of a submission's cells, per run
+CHECK_SECONDS = 60           # seconds each check may run the student's code
+MAX_RUNS = 3                 # the first run and at most two re-runs without a stopped cell
+MAX_FILE_BYTES = 50 * 2**20
+MAX_LINE_CHARS = 2**20       # output kept while looking for the grading cell's verdict lines
+MAX_ERROR_CHARS = 600
+
+
+# ---------------------------------------------------------------------------------------------------
+# The code the grading cell runs inside the submission's kernel
+# ---------------------------------------------------------------------------------------------------
+
+BOOTSTRAP = r'''
+def grade(user_ns, token, package_name, modules, extra, check_seconds):
+    import io, json, signal, sys, types
+
+    out = sys.stdout
+
+    def emit(payload):
+        out.write("\n" + token + json.dumps(payload) + "\n")
+        out.flush()
+
+    package = types.ModuleType(package_name)
+    package.__path__ = []
+    package.__package__ = package_name
+    sys.modules[package_name] = package
+
+    def load(name):
+        full = package_name if name == "__init__" else package_name + "." + name
+        module = package if name == "__init__" else types.ModuleType(full)
+        module.__package__ = package_name
+        module.__file__ = "<grader copy of utils/grading/" + name + ".py>"
+        sys.modules[full] = module
+        exec(compile(modules[name], module.__file__, "exec"), module.__dict__)
+        if name != "__init__":
+            setattr(package, name, module)
+        return module
+
+    try:
+        core = load("core")
+        load("__init__")
+        core._discovered = True  # the lesson modules come from the grader, not from the disk
+        for name in sorted(n for n in modules if n.startswith("lesson")):
+            load(name)
+        if extra is not None:
+            core.load_checks_file(extra[1], extra[0])
+    except BaseException as error:
+        emit({"fatal": "could not load the checks: %s: %s" % (type(error).__name__, error)})
+        return
+
+    class Sink(io.TextIOBase):
+        def write(self, text):
+            return len(text)
+
+    def on_alarm(signum, frame):
+        raise core.TimeLimitExceeded()
+
+    try:
+        previous = signal.signal(signal.SIGALRM, on_alarm)
+    except (ValueError, AttributeError):  # not the main thread, or no SIGALRM on this system
+        previous = None
+    for ex in core.exercises():
+        emit({"start": ex.id})
+        saved = sys.stdout, sys.stderr
+        sys.stdout = sys.stderr = Sink()  # what the student's code prints while checked is not kept
+        try:
+            if previous is not None:
+                signal.setitimer(signal.ITIMER_REAL, check_seconds)
+            value = user_ns.get(ex.answer, core.NOT_DEFINED)
+            status, message = core.evaluate(ex, value, check_seconds)
+        except BaseException as error:
+            status, message = core.INCORRECT, "checking stopped: %s" % type(error).__name__
+        finally:
+            if previous is not None:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+            sys.stdout, sys.stderr = saved
+        emit({"id": ex.id, "status": status, "message": message})
+    if previous is not None:
+        signal.signal(signal.SIGALRM, previous)
+    emit({"done": True})
+'''
+
+
+def check_sources(extra_checks: Path | None = None) -> dict:
+    """The check code as the grader reads it now: every module of this package that the checks need,
+    and the extra checks file. It is sent to each kernel as text, so what runs there is this copy."""
+    modules = {"__init__": (PACKAGE_DIR / "__init__.py").read_text(encoding="utf-8"),
+               "core": (PACKAGE_DIR / "core.py").read_text(encoding="utf-8")}
+    for path in sorted(PACKAGE_DIR.glob("lesson*.py")):
+        modules[path.stem] = path.read_text(encoding="utf-8")
+    extra = None
+    if extra_checks is not None:
+        extra = (str(Path(extra_checks).resolve()), Path(extra_checks).read_text(encoding="utf-8"))
+    return {"modules": modules, "extra": extra}
+
+
+def grading_cell(token: str, sources: dict) -> str:
+    """The source of the cell that grades a submission's kernel."""
+    package_name = "_workbook_grading_" + secrets.token_hex(8)
+    # Only builtins are used from the notebook's namespace, through a fresh alias, so that a student's
+    # variable called `exec` or `json` changes nothing.
+    return ("import builtins as _workbook_builtins\n"
+            "_workbook_namespace = {'__builtins__': _workbook_builtins, '__name__': '_workbook_grader'}\n"
+            f"_workbook_builtins.exec(_workbook_builtins.compile({BOOTSTRAP!r}, '<grader>', 'exec'), "
+            "_workbook_namespace)\n"
+            f"_workbook_namespace['grade'](_workbook_builtins.globals(), {token!r}, {package_name!r}, "
+            f"{sources['modules']!r}, {sources['extra']!r}, {CHECK_SECONDS!r})\n")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Running one submission
+# ---------------------------------------------------------------------------------------------------
+
+class _Client(NotebookClient):
+    """Runs cells one by one; keeps no output but the errors and the grading cell's verdict lines."""
+
+    def __init__(self, nb, token: str, **kwargs):
+        super().__init__(nb, **kwargs)
+        self.token = token
+        self.grading_index: int | None = None
+        self.verdicts: list[dict] = []
+        self.cell_errors: dict[int, str] = {}
+        self._partial = ""
+        self.on_cell_error = self._record_error
+
+    def _record_error(self, cell, cell_index, execute_reply) -> None:
+        content = execute_reply.get("content", {})
+        self.cell_errors[cell_index] = core._one_line(f"{content.get('ename', 'Error')}: {content.get('evalue', '')}")
+
+    def output(self, outs, msg, display_id, cell_index):  # noqa: D102 - overrides nbclient's
+        if cell_index == self.grading_index and msg.get("msg_type") == "stream":
+            self._feed(msg.get("content", {}).get("text", ""))
+        return None  # nothing is stored: a flood of output costs time, never memory
+
+    def _feed(self, text: str) -> None:
+        lines = (self._partial + text).split("\n")
+        self._partial = lines.pop()[-MAX_LINE_CHARS:]
+        for line in lines:
+            at = line.find(self.token)
+            if at >= 0:
+                try:
+                    payload = json.loads(line[at + len(self.token):])
+                except ValueError:
+                    continue
+                if isinstance(payload, dict):
+                    self.verdicts.append(payload)
+
+
+@dataclass
+class RunResult:
+    stopped: tuple[int, str] | None = None    # (cell index, why) when a cell had to be stopped
+    cell_errors: dict[int, str] = field(default_factory=dict)
+    verdicts: list[dict] = field(default_factory=list)
+    grading_problem: str | None = None
+    failed: str | None = None                 # the kernel could not be started at all
+
+
+def _kernel_env() -> dict:
+    env = dict(os.environ)
+    for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE", "TQDM_DISABLE",
+                 "HF_HUB_DISABLE_PROGRESS_BARS"):
+        env.setdefault(name, "1")
+    env.setdefault("TOKENIZERS_PARALLELISM", "false")
+    env["MPLBACKEND"] = "Agg"  # figures are not kept, so do not draw them
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
+    return env
+
+
+def _describe_cell(nb, index: int) -> str:
+    first = next((line.strip() for line in nb.cells[index].source.splitlines() if line.strip()), "")
+    first = first if len(first) <= 40 else first[:37] + "..."
+    return f"cell {index + 1} (`{first}`)" if first else f"cell {index + 1}"
+
+
+async def _run_once(nb, skip: set[int], timeout: float, sources: dict) -> RunResult:
+    token = "WORKBOOK-GRADE-" + secrets.token_hex(16) + ":"
+    cells = list(nb.cells)
+    work = nbformat.v4.new_notebook(cells=[nbformat.from_dict(c) for c in cells])
+    work.cells.append(nbformat.v4.new_code_cell(grading_cell(token, sources)))
+    grading_index = len(work.cells) - 1
+    folder = tempfile.mkdtemp(prefix="workbook-grade-")
+    client = _Client(work, token, kernel_name="python3", allow_errors=True, record_timing=False,
+                     shutdown_kernel="immediate", startup_timeout=120, iopub_timeout=10,
+                     resources={"metadata": {"path": folder}})
+    result = RunResult()
+    deadline = None
+    client.timeout_func = lambda cell: max(1, int(deadline - time.monotonic() + 0.999))
+    try:
+        async with client.async_setup_kernel(env=_kernel_env(), stdout=subprocess.DEVNULL,
+                                             stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL):
+            deadline = time.monotonic() + timeout
+            for index, cell in enumerate(work.cells[:grading_index]):
+                if cell.cell_type != "code" or index in skip or not cell.source.strip():
+                    continue
+                try:
+                    if time.monotonic() >= deadline:
+                        raise CellTimeoutError("time limit")
+                    await client.async_execute_cell(cell, index)
+                except CellTimeoutError:
+                    result.stopped = (index, f"{_describe_cell(work, index)} was still running when the time "
+                                             f"limit ({timeout:g} s) ran out")
+                    break
+                except DeadKernelError:
+                    result.stopped = (index, f"{_describe_cell(work, index)} stopped the kernel "
+                                             f"(a crash or os._exit)")
+                    break
+            if result.stopped is None:
+                client.grading_index = grading_index
+                deadline = time.monotonic() + CHECK_SECONDS * (len(core.exercises()) + 1) + 60
+                try:
+                    await client.async_execute_cell(work.cells[grading_index], grading_index, store_history=False)
+                except CellTimeoutError:
+                    result.grading_problem = "the checks ran past their time limit"
+                except DeadKernelError:
+                    result.grading_problem = "the kernel died during the checks"
+    except Exception as error:  # the kernel did not start, or the connection broke
+        if result.stopped is None and client.grading_index is None:
+            result.failed = core._one_line(f"could not run the notebook: {type(error).__name__}: {error}")
+        else:
+            result.grading_problem = core._one_line(f"{type(error).__name__}: {error}")
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    result.cell_errors = dict(client.cell_errors)
+    result.cell_errors.pop(grading_index, None)
+    result.verdicts = client.verdicts
+    return result
+
+
+# ---------------------------------------------------------------------------------------------------
+# One row per submission
+# ---------------------------------------------------------------------------------------------------
+
+@dataclass
+class Row:
+    submission: str
+    points: dict[str, float]
+    errors: list[str] = field(default_factory=list)
+    statuses: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def total(self) -> float:
+        return sum(self.points.values())
+
+    @property
+    def error(self) -> str:
+        text = "; ".join(self.errors)
+        return text if len(text) <= MAX_ERROR_CHARS else text[:MAX_ERROR_CHARS - 3] + "..."
+
+
+def read_submission(path: Path):
+    """``(notebook, None)`` or ``(None, what is wrong with the file)``."""
+    if not path.exists():
+        return None, "no such file"
+    if not path.is_file():
+        return None, "not a file"
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        return None, f"the file is {size / 2**20:.0f} MB, more than the {MAX_FILE_BYTES // 2**20} MB a notebook may be"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        return None, core._one_line(f"could not read the file as UTF-8 text ({error})")
+    try:
+        data = json.loads(text)
+    except ValueError as error:
+        return None, core._one_line(f"not a Jupyter notebook: the file is not JSON ({error})")
+    if not isinstance(data, dict) or "nbformat" not in data \
+            or not isinstance(data.get("cells", data.get("worksheets")), list):
+        return None, "not a Jupyter notebook: the JSON has no nbformat version and list of cells"
+    try:
+        nb = nbformat.reads(text, as_version=4)
+        for cell in nb.cells:
+            if cell.get("cell_type") not in ("code", "markdown", "raw") or not isinstance(cell.get("source"), str):
+                raise ValueError("a cell without a type or source")
+            cell.setdefault("metadata", nbformat.NotebookNode())
+    except Exception as error:
+        return None, core._one_line(f"not a Jupyter notebook ({type(error).__name__}: {error})")
+    return nb, None
+
+
+async def grade_submission(path: str, exercises: list[core.Exercise], sources: dict, timeout: float) -> Row:
+    """Grade one notebook. Never raises: whatever goes wrong ends up in the row's errors."""
+    row = Row(path, {ex.id: 0 for ex in exercises})
+    nb, problem = read_submission(Path(path))
+    if problem:
+        row.errors.append(problem)
+        return row
+    skip: set[int] = set()
+    run = RunResult()
+    for attempt in range(MAX_RUNS):
+        run = await _run_once(nb, skip, timeout, sources)
+        if run.failed or run.stopped is None:
+            break
+        index, why = run.stopped
+        skip.add(index)
+        last = attempt == MAX_RUNS - 1
+        row.errors.append(why + ("; gave up after that many runs" if last else "; graded a re-run without it"))
+    if run.failed:
+        row.errors.append(run.failed)
+        return row
+    for index in sorted(run.cell_errors):
+        row.errors.append(f"{_describe_cell(nb, index)} raised {run.cell_errors[index]}")
+    if run.stopped is not None:
+        return row
+    fatal = next((v["fatal"] for v in run.verdicts if "fatal" in v), None)
+    if fatal:
+        row.errors.append(fatal)
+        return row
+    by_id = {ex.id: ex for ex in exercises}
+    seen, missing = set(), []
+    for verdict in run.verdicts:
+        ex = by_id.get(verdict.get("id"))
+        if ex is None or ex.id in seen:
+            continue
+        seen.add(ex.id)
+        status = verdict.get("status")
+        row.statuses[ex.id] = status
+        if status == core.CORRECT:
+            row.points[ex.id] = ex.points
+        elif status == core.MISSING:
+            missing.append(f"{ex.id} (`{ex.answer}`)")
+        elif status == core.INCORRECT and "ran for more than" in str(verdict.get("message", "")):
+            row.errors.append(f"{ex.id}: {verdict['message']}")
+    if missing:
+        row.errors.append(f"no answer defined for {', '.join(missing)}: the cell that defines it was deleted, "
+                          f"renamed or failed")
+    ungraded = [ex.id for ex in exercises if ex.id not in seen]
+    if ungraded:
+        started = [v["start"] for v in run.verdicts if "start" in v and v["start"] not in seen]
+        during = f" while checking {started[0]}" if started else ""
+        why = run.grading_problem or "the checks did not finish"
+        row.errors.append(f"not graded: {', '.join(ungraded)} ({why}{during})")
+    return row
+
+
+async def grade_all(paths: list[str], exercises: list[core.Exercise], sources: dict, timeout: float,
+                    jobs: int = 1, progress=None) -> list[Row]:
+    """Grade every submission, ``jobs`` at a time; rows come back in the order of ``paths``."""
+    limit = asyncio.Semaphore(max(1, jobs))
+
+    async def one(path: str) -> Row:
+        async with limit:
+            start = time.monotonic()
+            try:
+                row = await grade_submission(path, exercises, sources, timeout)
+            except Exception as error:  # a bug in the grader must not cost the other rows
+                row = Row(path, {ex.id: 0 for ex in exercises},
+                          [core._one_line(f"the grader failed on this file: {type(error).__name__}: {error}")])
+            if progress:
+                progress(row, time.monotonic() - start)
+            return row
+
+    return list(await asyncio.gather(*(one(p) for p in paths)))
+
+
+def _points(value: float) -> str:
+    return f"{value:g}"
+
+
+def write_csv(rows: list[Row], exercises: list[core.Exercise], out: Path) -> None:
+    columns = ["submission"] + [ex.id for ex in exercises] + ["total", "max", "error"]
+    maximum = sum(ex.points for ex in exercises)
+    with open(out, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(columns)
+        for row in rows:
+            writer.writerow([row.submission] + [_points(row.points[ex.id]) for ex in exercises]
+                            + [_points(row.total), _points(maximum), row.error])
+
+
+def summary(rows: list[Row], exercises: list[core.Exercise]) -> str:
+    maximum = _points(sum(ex.points for ex in exercises))
+    width = max([len("submission")] + [len(Path(r.submission).name) for r in rows])
+    lines = [f"{'submission':{width}s}  {'points':>9s}  error", f"{'-' * width}  {'-' * 9}  {'-' * 5}"]
+    for row in rows:
+        score = f"{_points(row.total)}/{maximum}"
+        error = row.error if len(row.error) <= 70 else row.error[:67] + "..."
+        lines.append(f"{Path(row.submission).name:{width}s}  {score:>9s}  {error}")
+    return "\n".join(lines)
+
+
+def load_exercises(extra_checks: Path | None) -> list[core.Exercise]:
+    """The grader's own registry: the lesson modules, then the extra checks."""
+    exercises = core.exercises()
+    if extra_checks is not None:
+        core.load_checks_file(Path(extra_checks).read_text(encoding="utf-8"), str(Path(extra_checks).resolve()))
+        exercises = core.exercises()
+    return exercises
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m utils.grade",
+        description="Grade submitted exercise notebooks: each runs in a fresh kernel with a time limit, then "
+                    "every registered exercise is checked. Writes one CSV row per submission.")
+    parser.add_argument("submissions", nargs="+", metavar="SUBMISSION.ipynb", help="the notebooks to grade")
+    parser.add_argument("--out", required=True, type=Path, help="the CSV file to write (grades.csv)")
+    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
+                        help=f"seconds a submission's cells may run, per run (default {DEFAULT_TIMEOUT})")
+    parser.add_argument("--extra-checks", type=Path, default=None, metavar="FILE",
+                        help="a Python file with more exercise checks (same API as utils/grading/lessonNN.py)")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="submissions graded at the same time (default 1; each takes a CPU core)")
+    args = parser.parse_args(argv)
+    if args.timeout <= 0:
+        parser.error("--timeout must be a positive number of seconds.")
+    if args.jobs < 1:
+        parser.error("--jobs must be at least 1.")
+    if args.extra_checks is not None and not args.extra_checks.is_file():
+        parser.error(f"--extra-checks: no such file: {args.extra_checks}")
+    try:
+        exercises = load_exercises(args.extra_checks)
+        sources = check_sources(args.extra_checks)
+    except Exception as error:
+        parser.error(f"could not load the checks: {type(error).__name__}: {error}")
+    if not exercises:
+        parser.error("no exercise is registered: there is nothing to grade.")
+
+    def progress(row: Row, seconds: float) -> None:
+        print(f"graded {row.submission}: {_points(row.total)} points in {seconds:.0f} s", file=sys.stderr, flush=True)
+
+    rows = asyncio.run(grade_all(args.submissions, exercises, sources, args.timeout, args.jobs, progress))
+    write_csv(rows, exercises, args.out)
+    print(summary(rows, exercises))
+    print(f"\n{len(rows)} submission(s) graded; wrote {args.out}")
+    return 0

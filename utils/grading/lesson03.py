@@ -1,0 +1,236 @@
+"""Checks for lesson 03's exercises (exercises/03_fine_tuning_exercises.ipynb): building the classifier
+from a masked language model, freezing the encoder, one training iteration, and the order of the
+steps of the paradigm.
+
+The checks build small random models of the course's architecture (a second each), so they need no
+checkpoint; the structure they test is the same whatever the weights.
+"""
+
+from __future__ import annotations
+
+from .core import Incorrect, as_number, case, exercise
+
+TWO_LABELS = ("negative", "positive")
+THREE_LABELS = ("Billing Inquiry", "Technical Issue", "Feedback")
+VOCABULARY = 50
+
+
+def small_mlm(seed: int = 0):
+    """A small randomly initialised ``BertForMaskedLM`` (the course's architecture, smaller sizes)."""
+    import torch
+
+    from utils import models
+
+    config = models.tiny_bert_config(VOCABULARY, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                                     num_attention_heads=2)
+    with torch.random.fork_rng(devices=[]):  # leave the caller's random state alone
+        return models.build_mlm_model(config, seed=seed)
+
+
+def small_classifier(num_labels: int, seed: int = 0):
+    """f(x; θ, ω) with a small random encoder θ and a random head ω."""
+    import torch
+    from transformers import BertModel
+
+    from utils import models
+
+    mlm = small_mlm(seed)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        encoder = BertModel(mlm.config, add_pooling_layer=False)
+        names = THREE_LABELS if num_labels == 3 else TWO_LABELS
+        return models.EncoderClassifier(encoder, num_labels, list(names[:num_labels]))
+
+
+def _inputs(rows: int, width: int, seed: int):
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    ids = torch.randint(1, VOCABULARY, (rows, width), generator=g)
+    mask = torch.ones_like(ids)
+    if rows > 1:
+        ids[-1, width // 2:] = 0  # the last row is shorter: padding
+        mask[-1, width // 2:] = 0
+    return ids, mask
+
+
+@exercise("03.classifier", points=2, answer="classifier_from_mlm", hints=[
+    "The encoder θ is mlm_model.bert; the pre-training head is mlm_model.cls. Keep the first, drop the second.",
+    "Make a new BertModel(mlm_model.config, add_pooling_layer=False) and load_state_dict(mlm_model.bert.state_dict()) "
+    "into it, so that fine-tuning the classifier leaves the pre-trained model as it was.",
+    "Then models.EncoderClassifier(encoder, len(label_names), label_names) adds the prediction network ω.",
+])
+def check_classifier(classifier_from_mlm):
+    import torch
+
+    for seed, names in enumerate((TWO_LABELS, THREE_LABELS)):
+        mlm = small_mlm(seed)
+        before = {k: v.clone() for k, v in mlm.state_dict().items()}
+        where = f"a model with {len(names)} labels"
+        with case(where):
+            model = classifier_from_mlm(mlm, list(names))
+        if not isinstance(model, torch.nn.Module):
+            raise Incorrect(f"classifier_from_mlm should return a torch.nn.Module, got {type(model).__name__}.")
+        encoder, head = getattr(model, "encoder", None), getattr(model, "head", None)
+        if not isinstance(encoder, torch.nn.Module) or not isinstance(head, torch.nn.Module):
+            raise Incorrect("The classifier needs an .encoder (θ) and a .head (ω): build it with "
+                            "models.EncoderClassifier(encoder, len(label_names), label_names).")
+        for name, module in model.named_modules():
+            if isinstance(module, torch.nn.Linear) and module.out_features == VOCABULARY:
+                raise Incorrect(f"The classifier still holds an output layer over the vocabulary ({name}): the "
+                                f"pre-training head must be discarded; keep only mlm_model.bert.")
+        encoder_state = encoder.state_dict()
+        for key, value in mlm.bert.state_dict().items():
+            if key not in encoder_state or encoder_state[key].shape != value.shape \
+                    or not torch.equal(encoder_state[key], value):
+                raise Incorrect(f"The encoder's {key} is not the pre-trained one: the classifier must start from θ "
+                                f"copied from mlm_model.bert (load_state_dict).")
+        ids, mask = _inputs(3, 7, seed)
+        with case(f"{where}, on a batch of 3 token sequences"):
+            logits = model(ids, mask)
+        if not isinstance(logits, torch.Tensor) or tuple(logits.shape) != (3, len(names)):
+            shape = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__
+            raise Incorrect(f"For 3 inputs and {len(names)} labels the classifier should give 3 x {len(names)} "
+                            f"scores (one per class); it gave {shape}.")
+        if list(getattr(model, "label_names", [])) != list(names):
+            raise Incorrect("Pass label_names on to the classifier (its label_names should be the ones given), so "
+                            "that the saved model answers with the real label names.")
+        with torch.no_grad():
+            for parameter in encoder.parameters():
+                parameter.add_(1.0)
+        if any(not torch.equal(value, before[key]) for key, value in mlm.state_dict().items()):
+            raise Incorrect("Changing the classifier's encoder changed the pre-trained model too: they share their "
+                            "weights. Copy θ into a new BertModel (load_state_dict) instead of reusing mlm_model.bert.")
+
+
+@exercise("03.freeze", points=2, answer="freeze_encoder", hints=[
+    "Every parameter has a requires_grad flag; the optimizer only changes those where it is True.",
+    "Loop over model.encoder.parameters() and call p.requires_grad_(False); do the same with True for "
+    "model.head.parameters(), so that exactly ω is trainable whatever the model's state before.",
+    "Return sum(p.numel() for p in model.parameters() if p.requires_grad), computed after the loop.",
+])
+def check_freeze(freeze_encoder):
+    for num_labels in (2, 3):
+        model = small_classifier(num_labels, seed=num_labels)
+        where = f"a fresh classifier with {num_labels} labels"
+        _check_frozen(freeze_encoder, model, where)
+    model = small_classifier(2, seed=5)
+    for parameter in model.parameters():
+        parameter.requires_grad_(False)
+    _check_frozen(freeze_encoder, model, "a classifier whose parameters were all frozen before")
+    model = small_classifier(3, seed=6)
+    freeze_encoder(model)
+    _check_frozen(freeze_encoder, model, "a classifier frozen twice")
+
+
+def _check_frozen(freeze_encoder, model, where: str) -> None:
+    with case(where):
+        got = freeze_encoder(model)
+    if any(p.requires_grad for p in model.encoder.parameters()):
+        raise Incorrect(f"On {where}, some encoder parameters are still trainable: set requires_grad to False on "
+                        f"every parameter of model.encoder.")
+    if not all(p.requires_grad for p in model.head.parameters()):
+        raise Incorrect(f"On {where}, some parameters of the head ω are not trainable: the head is what a frozen "
+                        f"encoder leaves to train, so set requires_grad to True on model.head's parameters.")
+    expected = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    if isinstance(got, float) or as_number(got, "freeze_encoder", where) != expected:
+        raise Incorrect(f"On {where}, freeze_encoder returned {got!r}; the number of trainable parameters after "
+                        f"freezing is {expected} (a whole number: count them, do not copy a number).")
+
+
+def _sgd_update(model, lr: float, ids, mask, labels, stale: dict):
+    """The parameter changes of the usual variants of one SGD step (correct and the common mistakes)."""
+    import torch
+
+    model.zero_grad()
+    loss = torch.nn.functional.cross_entropy(model(ids, mask), labels)
+    loss.backward()
+    new = {name: p.grad.detach().clone() for name, p in model.named_parameters()}
+    variants = {
+        "correct": {n: -lr * g for n, g in new.items()},
+        "accumulated": {n: -lr * (g + stale[n]) for n, g in new.items()},
+        "stale": {n: -lr * stale[n] for n in new},
+        "unchanged": {n: torch.zeros_like(g) for n, g in new.items()},
+        "ascent": {n: lr * g for n, g in new.items()},
+        "sum": {n: -lr * len(labels) * g for n, g in new.items()},
+    }
+    model.zero_grad()
+    return loss.item(), variants
+
+
+@exercise("03.train_step", points=3, answer="training_step", hints=[
+    "The order is: scores = model(input_ids, attention_mask); loss; optimizer.zero_grad(); loss.backward(); "
+    "optimizer.step().",
+    "The loss is minus the mean log probability of the correct labels: "
+    "-scores.log_softmax(-1)[torch.arange(len(labels)), labels].mean(), which equals "
+    "torch.nn.functional.cross_entropy(scores, labels).",
+    "Return loss.item(): a Python number, the loss of this batch before the update.",
+])
+def check_train_step(training_step):
+    import copy
+
+    import torch
+
+    lr = 0.1
+    for rows, num_labels in ((4, 2), (1, 3)):
+        where = f"a batch of {rows} example{'s' if rows > 1 else ''} with {num_labels} labels"
+        model = small_classifier(num_labels, seed=rows)
+        ids, mask = _inputs(rows, 6, seed=rows)
+        labels = torch.arange(rows) % num_labels
+        g = torch.Generator().manual_seed(rows)
+        stale = {n: torch.randn(p.shape, generator=g) for n, p in model.named_parameters()}
+        expected_loss, variants = _sgd_update(copy.deepcopy(model), lr, ids, mask, labels, stale)
+        before = {n: p.detach().clone() for n, p in model.named_parameters()}
+        for n, p in model.named_parameters():  # gradients left over from an earlier step
+            p.grad = stale[n].clone()
+        optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+        with case(where):
+            got = training_step(model, optimizer, ids.clone(), mask.clone(), labels.clone())
+        change = {n: p.detach() - before[n] for n, p in model.named_parameters()}
+
+        def matches(variant: str) -> bool:
+            return all(torch.allclose(change[n], d, rtol=1e-3, atol=1e-6) for n, d in variants[variant].items())
+
+        if not matches("correct"):
+            messages = {
+                "unchanged": "the parameters did not change: call optimizer.step() after loss.backward() (and do not "
+                             "zero the gradients between the two).",
+                "accumulated": "the update used the gradients left over from an earlier step as well as this batch's: "
+                               "call optimizer.zero_grad() before loss.backward().",
+                "stale": "the update used old gradients only: optimizer.step() must come after loss.backward().",
+                "ascent": "the parameters moved uphill: the loss to minimise is MINUS the log probability of the "
+                          "correct labels.",
+                "sum": "the step was as large as the batch: average the loss over the examples (mean), do not sum it.",
+            }
+            found = next((m for v, m in messages.items() if matches(v)), None) or (
+                "the parameters did not change as one step on this batch should: forward, mean cross-entropy, "
+                "zero_grad, backward, step.")
+            raise Incorrect(f"On {where}, {found}")
+        got = as_number(got, "training_step", where)
+        if abs(got - expected_loss) > 1e-4 * max(1.0, expected_loss):
+            raise Incorrect(f"On {where} training_step returned {got:.4f}, but the mean cross-entropy of the batch "
+                            f"before the update is {expected_loss:.4f}. Return loss.item() of the loss you minimised.")
+
+
+# The steps (A to E) are listed in the exercise notebook; this is their order.
+ORDER = "BECAD"
+
+
+@exercise("03.order", points=1, answer="answer_03_order", hints=[
+    "Which step needs no labels at all? It comes first.",
+    "You cannot attach ω before there is room for it, and nothing can be used before it is trained.",
+])
+def check_order(answer):
+    if isinstance(answer, str):
+        letters = [c for c in answer.upper() if c.isalpha()]
+    elif isinstance(answer, (list, tuple)) and all(isinstance(x, str) for x in answer):
+        letters = [x.strip().upper() for x in answer]
+    else:
+        raise Incorrect(f"Answer with the five letters in order, as a string like \"ABCDE\" or a list like "
+                        f"[\"A\", \"B\", ...]; got {type(answer).__name__}.")
+    if sorted(letters) != sorted(ORDER):
+        raise Incorrect(f"Use each of the letters A to E exactly once; got {''.join(letters) or 'nothing'}.")
+    right = sum(a == b for a, b in zip(letters, ORDER))
+    if right != len(ORDER):
+        raise Incorrect(f"{right} of the 5 steps {'is' if right == 1 else 'are'} in the right place. Which step needs no labels, and which "
+                        f"can only happen once training is over?")
