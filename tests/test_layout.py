@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import nbformat
@@ -17,13 +16,7 @@ def test_there_are_lessons():
     assert [p.name for p in LESSONS][:1] == ["01_pretraining_mlm.ipynb"]
 
 
-@pytest.mark.parametrize("path", STORED, ids=lambda p: p.name)
-def test_notebook_opens_with_a_title_and_its_own_colab_badge(path):
-    first = nbformat.read(path, as_version=4).cells[0]
-    assert first.cell_type == "markdown" and first.source.startswith("# ")
-    badge = re.search(r"colab\.research\.google\.com/github/[^/]+/[^/]+/blob/main/(\S+?\.ipynb)", first.source)
-    assert badge, "the first cell needs an Open-in-Colab badge"
-    assert badge.group(1) == path.relative_to(ROOT).as_posix()
+# Each notebook's title, Colab badge and set-up cell are checked in test_colab.py.
 
 
 @pytest.mark.parametrize("path", STORED, ids=lambda p: p.name)

@@ -1,0 +1,180 @@
+"""Google Colab: the repository's address in one place, and the first two cells of every notebook.
+
+Every notebook (lessons, exercises, solutions) opens with an Open-in-Colab badge in cell 0 and a set-up
+cell in cell 1. Both are generated from this module, so the repository's address, its branch and the
+packages Colab must install are written down once:
+
+* ``badge(path)``: the badge line for the notebook at ``path`` in the repository.
+* ``setup_cell_source()``: the set-up cell. On Colab it clones the course, installs what Colab lacks and
+  moves into the course; locally (JupyterLab, ``make lab``) it does nothing and prints nothing.
+
+``python -m utils.colab`` rewrites the badge line and the set-up cell of every notebook to the generated
+ones (nothing else: outputs and other cells stay as they are); ``python -m utils.colab --check`` lists
+the notebooks that are out of date and exits with status 1. Lesson 00 explains how to use Colab.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parent.parent
+REPOSITORY = "bert-workbook/bert-workbook"
+BRANCH = "main"
+NOTEBOOK_FOLDERS = ("notebooks", "exercises", "solutions")
+# Where Colab keeps the clone; the notebook folders are one level below it, so `../` means the same there
+# as in a local checkout.
+COLAB_CHECKOUT = "/content/bert-workbook"
+# Colab ships torch (with CUDA), numpy, scikit-learn, matplotlib, tqdm and the Jupyter packages. Of the
+# pinned packages it lacks only these, at our versions: the Hugging Face libraries, whose API changed
+# between the release Colab has and the one the course is written for. Upgrading numpy or torch there
+# would need a runtime restart, so they stay as Colab has them.
+COLAB_INSTALLS = ("transformers", "tokenizers", "datasets", "safetensors")
+
+BADGE_LINE = re.compile(r"^\[!\[Open In Colab\]\(.*$", re.MULTILINE)
+HEADING_LINE = re.compile(r"^# .*$", re.MULTILINE)
+
+
+def github_url() -> str:
+    return f"https://github.com/{REPOSITORY}"
+
+
+def colab_url(path: str) -> str:
+    """The address that opens the notebook at repository path ``path`` (e.g. ``notebooks/03_fine_tuning.ipynb``) on Colab."""
+    return f"https://colab.research.google.com/github/{REPOSITORY}/blob/{BRANCH}/{_relative(path)}"
+
+
+def badge(path: str) -> str:
+    """The Markdown Open-in-Colab badge line for the notebook at repository path ``path``."""
+    return f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({colab_url(path)})"
+
+
+def pinned_versions(requirements: Path = ROOT / "requirements.txt") -> dict[str, str]:
+    """``{package: version}`` for every ``package==version`` line of requirements.txt."""
+    pins = {}
+    for line in requirements.read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if "==" in line:
+            name, version = (part.strip() for part in line.split("==", 1))
+            pins[name.lower()] = version
+    return pins
+
+
+def colab_requirements() -> list[str]:
+    """The ``package==version`` specifiers the set-up cell installs on Colab, pinned as in requirements.txt."""
+    pins = pinned_versions()
+    missing = [name for name in COLAB_INSTALLS if name not in pins]
+    if missing:
+        raise ValueError(f"requirements.txt pins no version of {', '.join(missing)}; pin them there "
+                         f"(package==version) or drop them from utils.colab.COLAB_INSTALLS.")
+    return [f"{name}=={pins[name]}" for name in COLAB_INSTALLS]
+
+
+def setup_cell_source() -> str:
+    """The source of every notebook's cell 1: on Colab, clone the course, install what Colab lacks and
+    move into the course's folder; locally, nothing."""
+    packages = ", ".join(f'"{spec}"' for spec in colab_requirements())
+    return f'''\
+# Set-up: on Colab, fetch the course and install what Colab lacks; locally (JupyterLab, `make lab`) this does nothing.
+import sys
+if "google.colab" in sys.modules:
+    import os, subprocess
+    COURSE = "{COLAB_CHECKOUT}"
+    if not os.path.isdir(COURSE):
+        subprocess.run(["git", "clone", "-q", "--depth", "1", "--branch", "{BRANCH}",
+                        "{github_url()}", COURSE], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", COURSE,
+                    {packages}], check=True)
+    if COURSE not in sys.path:
+        sys.path.insert(0, COURSE)
+    os.chdir(os.path.join(COURSE, "notebooks"))  # relative paths then work as in a local checkout'''
+
+
+def notebooks(root: Path = ROOT) -> list[Path]:
+    """Every notebook the course stores: lessons, exercises and solutions."""
+    return [path for folder in NOTEBOOK_FOLDERS for path in sorted((root / folder).glob("*.ipynb"))]
+
+
+def with_badge(markdown: str, path: str) -> str:
+    """``markdown`` (a notebook's cell 0) with its badge line replaced by the generated one, or the badge
+    added under the title when there is none."""
+    line = badge(path)
+    if BADGE_LINE.search(markdown):
+        return BADGE_LINE.sub(lambda _: line, markdown, count=1)
+    title = HEADING_LINE.search(markdown)
+    if title is None:
+        return f"{line}\n\n{markdown}"
+    return f"{markdown[:title.end()]}\n\n{line}{markdown[title.end():]}"
+
+
+def refresh(nb, path: str) -> bool:
+    """Bring cells 0 and 1 of ``nb`` (the notebook at repository path ``path``) up to date in place.
+    Returns whether anything changed."""
+    if len(nb.cells) < 2 or nb.cells[0].cell_type != "markdown" or nb.cells[1].cell_type != "code":
+        raise ValueError(f"{path}: cell 0 must be the title (markdown) and cell 1 the set-up cell (code); "
+                         f"add them before running `python -m utils.colab`.")
+    setup = nb.cells[1]
+    if setup.source != setup_cell_source() and "google.colab" not in setup.source:
+        # Replacing it would delete someone's code: the set-up cell is missing, not stale.
+        raise ValueError(f"{path}: cell 1 is not a set-up cell (it never mentions google.colab); insert "
+                         f"an empty code cell after the title and run `python -m utils.colab` again.")
+    changed = False
+    title = with_badge(nb.cells[0].source, path)
+    if title != nb.cells[0].source:
+        nb.cells[0].source, changed = title, True
+    if setup.source != setup_cell_source():
+        setup.source, changed = setup_cell_source(), True
+    return changed
+
+
+def main(argv: list[str] | None = None, root: Path = ROOT) -> int:
+    parser = argparse.ArgumentParser(description="Regenerate every notebook's Colab badge (cell 0) and "
+                                                 "set-up cell (cell 1) from utils/colab.py.")
+    parser.add_argument("--check", action="store_true",
+                        help="change nothing; list the notebooks that are out of date and exit with 1 if any")
+    parser.add_argument("paths", nargs="*", type=Path,
+                        help="notebooks to refresh (default: all in notebooks/, exercises/ and solutions/)")
+    args = parser.parse_args(argv)
+    paths = [p.resolve() for p in args.paths] or notebooks(root)
+    stale, problems = [], []
+    for path in paths:
+        try:
+            relative = path.relative_to(root.resolve()).as_posix()
+        except ValueError:
+            parser.error(f"{path} is not inside the repository {root}")
+        nb = nbformat.read(path, as_version=4)
+        try:
+            changed = refresh(nb, relative)
+        except ValueError as error:
+            problems.append(str(error))
+            continue
+        if changed:
+            stale.append(relative)
+            if not args.check:
+                nbformat.write(nb, path)
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    if args.check:
+        for relative in stale:
+            print(f"out of date: {relative}")
+        if stale:
+            print("run `python -m utils.colab` to regenerate their badge and set-up cell", file=sys.stderr)
+        return 1 if stale or problems else 0
+    for relative in stale:
+        print(f"updated: {relative}")
+    return 1 if problems else 0
+
+
+def _relative(path) -> str:
+    path = Path(path)
+    if path.is_absolute():
+        path = path.resolve().relative_to(ROOT)
+    return path.as_posix()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
