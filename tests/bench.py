@@ -2,7 +2,8 @@
 and the lesson's headline numbers (its ``lesson_results``). Run with ``make bench``.
 
 Lessons run in order in one temporary artifacts folder, as a learner runs them: lesson 01 trains the
-checkpoint, later lessons load it. The table is printed as Markdown and written to build/bench.md.
+checkpoint, later lessons load it. The table is printed as Markdown and written to build/bench.md; the
+same numbers go to build/bench.json, where lesson 00 reads the time each lesson takes on this machine.
 """
 
 from __future__ import annotations
@@ -55,6 +56,10 @@ def main() -> None:
     print(table)
     (ROOT / "build").mkdir(exist_ok=True)
     (ROOT / "build" / "bench.md").write_text(table + "\n")
+    measured = {name: {"seconds": round(r["seconds"], 1), "peak_mb": round(r["peak_mb"]), "results": r["results"]}
+                for name, r in rows}
+    (ROOT / "build" / "bench.json").write_text(
+        json.dumps({"machine": machine, "lessons": measured}, indent=2, default=str) + "\n")
 
 
 if __name__ == "__main__":
