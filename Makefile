@@ -8,7 +8,7 @@ READY := $(VENV)/.ready
 LESSONS := $(sort $(wildcard notebooks/*.ipynb))
 SOLUTIONS := $(sort $(wildcard solutions/*.ipynb))
 
-.PHONY: setup lab test unit execute bench clean
+.PHONY: setup lab test unit execute bench book clean
 
 setup: $(READY)
 
@@ -39,6 +39,9 @@ execute: setup  ## re-run lessons and solutions in place so their stored outputs
 
 bench: setup  ## each lesson headless from a cold cache: wall seconds, peak memory, headline numbers
 	$(BIN)/python tests/bench.py
+
+book: setup  ## run the lessons in order and export them as a static HTML book: build/book/index.html
+	$(BIN)/python -m utils.book
 
 clean:
 	rm -rf artifacts build
