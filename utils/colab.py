@@ -43,12 +43,16 @@ def github_url() -> str:
     return f"https://github.com/{REPOSITORY}"
 
 
-def colab_url(path: str) -> str:
-    """The address that opens the notebook at repository path ``path`` (e.g. ``notebooks/03_fine_tuning.ipynb``) on Colab."""
-    return f"https://colab.research.google.com/github/{REPOSITORY}/blob/{BRANCH}/{_relative(path)}"
+def colab_url(path: "str | Path") -> str:
+    """The address that opens a notebook on Colab; ``path`` is its path in the repository
+    (``notebooks/03_fine_tuning.ipynb``), or an absolute path inside this checkout."""
+    path = Path(path)
+    if path.is_absolute():
+        path = path.resolve().relative_to(ROOT)
+    return f"https://colab.research.google.com/github/{REPOSITORY}/blob/{BRANCH}/{path.as_posix()}"
 
 
-def badge(path: str) -> str:
+def badge(path: "str | Path") -> str:
     """The Markdown Open-in-Colab badge line for the notebook at repository path ``path``."""
     return f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({colab_url(path)})"
 
@@ -167,13 +171,6 @@ def main(argv: list[str] | None = None, root: Path = ROOT) -> int:
     for relative in stale:
         print(f"updated: {relative}")
     return 1 if problems else 0
-
-
-def _relative(path) -> str:
-    path = Path(path)
-    if path.is_absolute():
-        path = path.resolve().relative_to(ROOT)
-    return path.as_posix()
 
 
 if __name__ == "__main__":
