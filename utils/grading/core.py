@@ -151,6 +151,17 @@ def _raised_in_check(error: BaseException, ex: Exercise) -> bool:
     return bool(frames) and frames[-1].filename == ex.check.__code__.co_filename
 
 
+_STUB_MESSAGE = ("`{name}` still raises NotImplementedError: replace that line with your code, run the cell, "
+                 "then this one.")
+
+
+def _is_stub(answer: object) -> bool:
+    """A function whose only name is NotImplementedError: the generated stub, recognised without running
+    the check (which may need a second to build its inputs)."""
+    code = getattr(answer, "__code__", None)
+    return code is not None and tuple(code.co_names) == ("NotImplementedError",)
+
+
 def evaluate(ex: Exercise, answer: object, time_limit: float | None = None) -> tuple[str, str]:
     """Run the check of ``ex`` on ``answer``: ``(status, message)``, never an exception.
 
@@ -162,14 +173,15 @@ def evaluate(ex: Exercise, answer: object, time_limit: float | None = None) -> t
                          f"(or put it back if it was deleted).")
     if answer is Ellipsis:
         return NOT_ATTEMPTED, f"Replace the `...` after `{ex.answer} =` with your answer, run that cell, then this one."
+    if _is_stub(answer):
+        return NOT_ATTEMPTED, _STUB_MESSAGE.format(name=ex.answer)
     _cases.clear()
     try:
         ex.check(answer)
     except Incorrect as error:
         return INCORRECT, _one_line(error) or "This answer is not right yet."
     except NotImplementedError:
-        return NOT_ATTEMPTED, (f"`{ex.answer}` still raises NotImplementedError: replace that line with your "
-                               f"code, run the cell, then this one.")
+        return NOT_ATTEMPTED, _STUB_MESSAGE.format(name=ex.answer)
     except TimeLimitExceeded:
         limit = f" {time_limit:g} s" if time_limit else " the time limit"
         return INCORRECT, f"`{ex.answer}` ran for more than{limit} and was stopped (an endless loop?)."

@@ -18,6 +18,8 @@
 * Outputs and execution counts are cleared, the run-time metadata nbconvert adds is dropped, and the
   ``# NBVAL_CHECK_OUTPUT`` marker lines go (there is no stored output to compare).
 * Links to the solution notebook (the Colab badge in cell 0) point at the exercise notebook instead.
+* The notebook's metadata says which lesson it is for (``"workbook": {"lesson": "01"}``), so the
+  grader knows which exercises to grade a submission on, whatever its file is called.
 
 The result depends only on the solution notebook, so a second run writes identical bytes.
 """
@@ -138,15 +140,22 @@ def stub_code(source: str, where: str = "cell") -> str:
 def strip_markdown(source: str, where: str = "cell") -> str:
     """``source`` without its answer regions (markers included)."""
     lines = source.split("\n")
-    for begin, end in reversed(_regions(lines, where, markdown=True)):
+    regions = _regions(lines, where, markdown=True)
+    for begin, end in reversed(regions):
         del lines[begin:end + 1]
-    return "\n".join(lines)
+        # The blank lines around the region would now make a double gap: keep one.
+        while 0 < begin < len(lines) and not lines[begin].strip() and not lines[begin - 1].strip():
+            del lines[begin]
+    text = "\n".join(lines)
+    return text.strip("\n") if regions else text
 
 
 def make_exercise(solution: nbformat.NotebookNode, solution_rel: str, exercise_rel: str) -> nbformat.NotebookNode:
     """The exercise notebook made from a solution notebook (see the module docstring for the rules)."""
     nb = nbformat.from_dict(solution)
     solution_file, exercise_file = solution_rel.rsplit("/", 1)[-1], exercise_rel.rsplit("/", 1)[-1]
+    # The grader reads the lesson from here, whatever the student renames the file to.
+    nb.metadata["workbook"] = {"lesson": exercise_file.split("_", 1)[0]}
     for index, cell in enumerate(nb.cells):
         where = f"{solution_rel}, cell {index}"
         cell.metadata.pop("execution", None)

@@ -34,6 +34,7 @@ import asyncio
 import csv
 import json
 import os
+import re
 import secrets
 import shutil
 import subprocess
@@ -52,7 +53,7 @@ from . import core
 PACKAGE_DIR = Path(__file__).resolve().parent
 ROOT = PACKAGE_DIR.parent.parent
 DEFAULT_TIMEOUT = 120        # seconds for all of a submission's cells, per run
-CHECK_SECONDS = 60           # seconds each check may run the student's code
+CHECK_SECONDS = 60           # seconds each check may run the student's code (--check-timeout)
 MAX_RUNS = 3                 # the first run and at most two re-runs without a stopped cell
 MAX_FILE_BYTES = 50 * 2**20
 MAX_LINE_CHARS = 2**20       # output kept while looking for the grading cell's verdict lines
@@ -64,7 +65,7 @@ MAX_ERROR_CHARS = 600
 # ---------------------------------------------------------------------------------------------------
 
 BOOTSTRAP = r'''
-def grade(user_ns, token, package_name, modules, extra, check_seconds):
+def grade(user_ns, token, package_name, modules, extra, wanted, check_seconds):
     import io, json, signal, sys, types
 
     out = sys.stdout
@@ -113,6 +114,8 @@ def grade(user_ns, token, package_name, modules, extra, check_seconds):
     except (ValueError, AttributeError):  # not the main thread, or no SIGALRM on this system
         previous = None
     for ex in core.exercises():
+        if ex.id not in wanted:
+            continue
         emit({"start": ex.id})
         saved = sys.stdout, sys.stderr
         sys.stdout = sys.stderr = Sink()  # what the student's code prints while checked is not kept
@@ -147,7 +150,7 @@ def check_sources(extra_checks: Path | None = None) -> dict:
     return {"modules": modules, "extra": extra}
 
 
-def grading_cell(token: str, sources: dict) -> str:
+def grading_cell(token: str, sources: dict, wanted: list[str], check_timeout: float = CHECK_SECONDS) -> str:
     """The source of the cell that grades a submission's kernel."""
     package_name = "_workbook_grading_" + secrets.token_hex(8)
     # Only builtins are used from the notebook's namespace, through a fresh alias, so that a student's
@@ -157,7 +160,7 @@ def grading_cell(token: str, sources: dict) -> str:
             f"_workbook_builtins.exec(_workbook_builtins.compile({BOOTSTRAP!r}, '<grader>', 'exec'), "
             "_workbook_namespace)\n"
             f"_workbook_namespace['grade'](_workbook_builtins.globals(), {token!r}, {package_name!r}, "
-            f"{sources['modules']!r}, {sources['extra']!r}, {CHECK_SECONDS!r})\n")
+            f"{sources['modules']!r}, {sources['extra']!r}, {wanted!r}, {float(check_timeout)!r})\n")
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -214,6 +217,9 @@ def _kernel_env() -> dict:
                  "HF_HUB_DISABLE_PROGRESS_BARS"):
         env.setdefault(name, "1")
     env.setdefault("TOKENIZERS_PARALLELISM", "false")
+    # One thread per kernel: the course's tensors are small, and kernels graded side by side (--jobs)
+    # would otherwise wait on each other's threads.
+    env.setdefault("OMP_NUM_THREADS", "1")
     env["MPLBACKEND"] = "Agg"  # figures are not kept, so do not draw them
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
     return env
@@ -225,11 +231,12 @@ def _describe_cell(nb, index: int) -> str:
     return f"cell {index + 1} (`{first}`)" if first else f"cell {index + 1}"
 
 
-async def _run_once(nb, skip: set[int], timeout: float, sources: dict) -> RunResult:
+async def _run_once(nb, skip: set[int], timeout: float, sources: dict, wanted: list[str],
+                    check_timeout: float) -> RunResult:
     token = "WORKBOOK-GRADE-" + secrets.token_hex(16) + ":"
     cells = list(nb.cells)
     work = nbformat.v4.new_notebook(cells=[nbformat.from_dict(c) for c in cells])
-    work.cells.append(nbformat.v4.new_code_cell(grading_cell(token, sources)))
+    work.cells.append(nbformat.v4.new_code_cell(grading_cell(token, sources, wanted, check_timeout)))
     grading_index = len(work.cells) - 1
     folder = tempfile.mkdtemp(prefix="workbook-grade-")
     client = _Client(work, token, kernel_name="python3", allow_errors=True, record_timing=False,
@@ -259,7 +266,7 @@ async def _run_once(nb, skip: set[int], timeout: float, sources: dict) -> RunRes
                     break
             if result.stopped is None:
                 client.grading_index = grading_index
-                deadline = time.monotonic() + CHECK_SECONDS * (len(core.exercises()) + 1) + 60
+                deadline = time.monotonic() + check_timeout * (len(wanted) + 1) + 60
                 try:
                     await client.async_execute_cell(work.cells[grading_index], grading_index, store_history=False)
                 except CellTimeoutError:
@@ -285,8 +292,11 @@ async def _run_once(nb, skip: set[int], timeout: float, sources: dict) -> RunRes
 
 @dataclass
 class Row:
+    """One submission's grades: ``points`` holds the exercises of its lesson, the ones it is graded on."""
+
     submission: str
     points: dict[str, float]
+    maximum: float
     errors: list[str] = field(default_factory=list)
     statuses: dict[str, str] = field(default_factory=dict)
 
@@ -331,17 +341,52 @@ def read_submission(path: Path):
     return nb, None
 
 
-async def grade_submission(path: str, exercises: list[core.Exercise], sources: dict, timeout: float) -> Row:
-    """Grade one notebook. Never raises: whatever goes wrong ends up in the row's errors."""
-    row = Row(path, {ex.id: 0 for ex in exercises})
+def lesson_of(exercise_id: str) -> str:
+    """The lesson an exercise belongs to: its id up to the first dot ("01" for "01.masking")."""
+    return exercise_id.split(".", 1)[0]
+
+
+_CHECK_CALL = re.compile(r"""check\(\s*["']([^"'.]+)\.""")
+_FILE_LESSON = re.compile(r"(?:^|[^0-9])([0-9]{2})_")
+
+
+def submission_lessons(nb, path: str, known: list[str]) -> list[str]:
+    """The lessons a submission is for, so that it is graded on their exercises only. Looked for, in
+    turn: the notebook's ``workbook.lesson`` metadata (the generator writes it), the exercise ids in
+    its ``check("NN.name", ...)`` calls, and ``NN_`` in the file's name. Empty when none says."""
+    if nb is not None:
+        lesson = nb.metadata.get("workbook", {}).get("lesson") if isinstance(nb.metadata.get("workbook"), dict) else None
+        if isinstance(lesson, str) and lesson in known:
+            return [lesson]
+        called = {m.group(1) for cell in nb.cells if cell.cell_type == "code"
+                  for m in _CHECK_CALL.finditer(cell.source)}
+        if called & set(known):
+            return [lesson for lesson in known if lesson in called]
+    match = _FILE_LESSON.search(Path(path).name)
+    return [match.group(1)] if match and match.group(1) in known else []
+
+
+async def grade_submission(path: str, exercises: list[core.Exercise], sources: dict, timeout: float,
+                           lesson: str | None = None, check_timeout: float = CHECK_SECONDS) -> Row:
+    """Grade one notebook on the exercises of its lesson (or of ``lesson``). Never raises: whatever goes
+    wrong ends up in the row's errors."""
     nb, problem = read_submission(Path(path))
+    known = list(dict.fromkeys(lesson_of(ex.id) for ex in exercises))
+    lessons = [lesson] if lesson else submission_lessons(nb, path, known)
+    scope = [ex for ex in exercises if lesson_of(ex.id) in lessons] or exercises
+    row = Row(path, {ex.id: 0 for ex in scope}, sum(ex.points for ex in scope))
     if problem:
         row.errors.append(problem)
+    if not lessons:
+        row.errors.append("could not tell which lesson this notebook is for (no check(...) call, no NN_ in its "
+                          "name): graded on every exercise; use --lesson")
+    if problem:
         return row
+    exercises = scope
     skip: set[int] = set()
     run = RunResult()
     for attempt in range(MAX_RUNS):
-        run = await _run_once(nb, skip, timeout, sources)
+        run = await _run_once(nb, skip, timeout, sources, [ex.id for ex in scope], check_timeout)
         if run.failed or run.stopped is None:
             break
         index, why = run.stopped
@@ -387,7 +432,8 @@ async def grade_submission(path: str, exercises: list[core.Exercise], sources: d
 
 
 async def grade_all(paths: list[str], exercises: list[core.Exercise], sources: dict, timeout: float,
-                    jobs: int = 1, progress=None) -> list[Row]:
+                    jobs: int = 1, lesson: str | None = None, check_timeout: float = CHECK_SECONDS,
+                    progress=None) -> list[Row]:
     """Grade every submission, ``jobs`` at a time; rows come back in the order of ``paths``."""
     limit = asyncio.Semaphore(max(1, jobs))
 
@@ -395,9 +441,9 @@ async def grade_all(paths: list[str], exercises: list[core.Exercise], sources: d
         async with limit:
             start = time.monotonic()
             try:
-                row = await grade_submission(path, exercises, sources, timeout)
+                row = await grade_submission(path, exercises, sources, timeout, lesson, check_timeout)
             except Exception as error:  # a bug in the grader must not cost the other rows
-                row = Row(path, {ex.id: 0 for ex in exercises},
+                row = Row(path, {ex.id: 0 for ex in exercises}, sum(ex.points for ex in exercises),
                           [core._one_line(f"the grader failed on this file: {type(error).__name__}: {error}")])
             if progress:
                 progress(row, time.monotonic() - start)
@@ -410,23 +456,29 @@ def _points(value: float) -> str:
     return f"{value:g}"
 
 
+def columns(rows: list[Row], exercises: list[core.Exercise]) -> list[str]:
+    """The exercise ids some row is graded on, in the registry's order."""
+    graded = {exercise_id for row in rows for exercise_id in row.points}
+    return [ex.id for ex in exercises if ex.id in graded]
+
+
 def write_csv(rows: list[Row], exercises: list[core.Exercise], out: Path) -> None:
-    columns = ["submission"] + [ex.id for ex in exercises] + ["total", "max", "error"]
-    maximum = sum(ex.points for ex in exercises)
+    """``submission``, points per exercise (empty where the exercise is not the submission's lesson's),
+    ``total``, ``max``, ``error``: one row per submission, in the order given."""
+    ids = columns(rows, exercises)
     with open(out, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(columns)
+        writer.writerow(["submission"] + ids + ["total", "max", "error"])
         for row in rows:
-            writer.writerow([row.submission] + [_points(row.points[ex.id]) for ex in exercises]
-                            + [_points(row.total), _points(maximum), row.error])
+            cells = [_points(row.points[i]) if i in row.points else "" for i in ids]
+            writer.writerow([row.submission] + cells + [_points(row.total), _points(row.maximum), row.error])
 
 
-def summary(rows: list[Row], exercises: list[core.Exercise]) -> str:
-    maximum = _points(sum(ex.points for ex in exercises))
+def summary(rows: list[Row]) -> str:
     width = max([len("submission")] + [len(Path(r.submission).name) for r in rows])
     lines = [f"{'submission':{width}s}  {'points':>9s}  error", f"{'-' * width}  {'-' * 9}  {'-' * 5}"]
     for row in rows:
-        score = f"{_points(row.total)}/{maximum}"
+        score = f"{_points(row.total)}/{_points(row.maximum)}"
         error = row.error if len(row.error) <= 70 else row.error[:67] + "..."
         lines.append(f"{Path(row.submission).name:{width}s}  {score:>9s}  {error}")
     return "\n".join(lines)
@@ -450,13 +502,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True, type=Path, help="the CSV file to write (grades.csv)")
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
                         help=f"seconds a submission's cells may run, per run (default {DEFAULT_TIMEOUT})")
+    parser.add_argument("--check-timeout", type=float, default=CHECK_SECONDS, metavar="SECONDS",
+                        help=f"seconds each check may run the student's code (default {CHECK_SECONDS})")
     parser.add_argument("--extra-checks", type=Path, default=None, metavar="FILE",
                         help="a Python file with more exercise checks (same API as utils/grading/lessonNN.py)")
+    parser.add_argument("--lesson", default=None, metavar="NN",
+                        help="grade every submission on this lesson's exercises (default: each notebook's own, "
+                             "from its metadata, its check(...) calls or NN_ in its name)")
     parser.add_argument("--jobs", type=int, default=1,
                         help="submissions graded at the same time (default 1; each takes a CPU core)")
     args = parser.parse_args(argv)
-    if args.timeout <= 0:
-        parser.error("--timeout must be a positive number of seconds.")
+    if args.timeout <= 0 or args.check_timeout <= 0:
+        parser.error("--timeout and --check-timeout must be positive numbers of seconds.")
     if args.jobs < 1:
         parser.error("--jobs must be at least 1.")
     if args.extra_checks is not None and not args.extra_checks.is_file():
@@ -468,12 +525,16 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"could not load the checks: {type(error).__name__}: {error}")
     if not exercises:
         parser.error("no exercise is registered: there is nothing to grade.")
+    lessons = list(dict.fromkeys(lesson_of(ex.id) for ex in exercises))
+    if args.lesson is not None and args.lesson not in lessons:
+        parser.error(f"--lesson {args.lesson}: no exercise of that lesson is registered (lessons: {', '.join(lessons)}).")
 
     def progress(row: Row, seconds: float) -> None:
         print(f"graded {row.submission}: {_points(row.total)} points in {seconds:.0f} s", file=sys.stderr, flush=True)
 
-    rows = asyncio.run(grade_all(args.submissions, exercises, sources, args.timeout, args.jobs, progress))
+    rows = asyncio.run(grade_all(args.submissions, exercises, sources, args.timeout, args.jobs, args.lesson,
+                                 args.check_timeout, progress))
     write_csv(rows, exercises, args.out)
-    print(summary(rows, exercises))
+    print(summary(rows))
     print(f"\n{len(rows)} submission(s) graded; wrote {args.out}")
     return 0

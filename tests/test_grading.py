@@ -1,0 +1,432 @@
+"""Graded exercises tell the truth: the in-notebook checks, the generated exercises and the batch grader
+(utils.grading, python -m utils.grade).
+
+The grader's tests run it twice, as an instructor would, each time on a batch of notebooks made in a
+temporary folder from the solution notebooks: once on whole notebooks (the solutions, the untouched
+exercises, a submission with one wrong answer, private extra checks), once on small broken submissions,
+one per way a submission can go wrong. The tests then read the rows.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from utils.grading import core, generate
+
+ROOT = Path(__file__).resolve().parent.parent
+SOLUTIONS = sorted((ROOT / "solutions").glob("*_solutions.ipynb"))
+EXERCISES = sorted((ROOT / "exercises").glob("*_exercises.ipynb"))
+SOLUTION_01 = ROOT / "solutions" / "01_pretraining_mlm_solutions.ipynb"
+
+
+# ---------------------------------------------------------------------------------------------------
+# The in-notebook check and hint
+# ---------------------------------------------------------------------------------------------------
+
+def correct_perplexity(losses):
+    import math
+
+    values = [float(x) for x in losses]
+    return math.exp(sum(values) / len(values))
+
+
+def test_check_says_correct_with_the_points(capsys):
+    result = core.check("01.perplexity", correct_perplexity)
+    out = capsys.readouterr().out
+    assert result.passed and result.status == core.CORRECT and result.points == result.max_points == 1
+    assert out.strip() == "01.perplexity: correct, 1 point."
+
+
+def test_check_says_not_correct_with_a_useful_message_and_no_traceback(capsys):
+    def mean_of_exp(losses):
+        import math
+
+        return sum(math.exp(float(x)) for x in losses) / len(losses)
+
+    result = core.check("01.perplexity", mean_of_exp)
+    out = capsys.readouterr().out
+    assert result.status == core.INCORRECT and result.points == 0 and not result
+    assert out.startswith("01.perplexity: not correct yet (0 of 1 point).")
+    assert "Average the losses first" in out and 'hint("01.perplexity")' in out
+    assert "Traceback" not in out and len(out.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("stub", ["ellipsis", "raises NotImplementedError"])
+def test_check_says_not_attempted_for_an_untouched_stub(capsys, stub):
+    def apply_mask(input_ids, tokenizer, generator=None):
+        raise NotImplementedError("Write your code here, then run the check below.")
+
+    result = core.check("01.masking", ... if stub == "ellipsis" else apply_mask)
+    out = capsys.readouterr().out
+    assert result.status == core.NOT_ATTEMPTED
+    assert out.startswith("01.masking: not attempted yet (0 of 3 points).") and "Traceback" not in out
+
+
+def test_an_error_in_the_students_code_is_reported_in_one_line(capsys):
+    def broken(losses):
+        return losses[10] / 0
+
+    result = core.check("01.perplexity", broken)
+    out = capsys.readouterr().out.strip()
+    assert result.status == core.INCORRECT
+    assert "`perplexity` raised IndexError" in out and "Traceback" not in out and "\n" not in out
+
+
+def test_a_wrong_type_of_answer_is_named_not_crashed_on(capsys):
+    class AlwaysEqual(str):
+        def __eq__(self, other):
+            return True
+
+    assert core.check("01.unchanged", 2).status == core.INCORRECT
+    assert core.check("01.unchanged", AlwaysEqual("a")).status == core.INCORRECT
+    assert "one letter as a string" in capsys.readouterr().out
+
+
+def test_check_finds_the_answer_by_its_name_when_it_is_not_given(capsys):
+    global answer_01_unchanged
+    answer_01_unchanged = "b"
+    try:
+        assert core.check("01.unchanged").passed
+    finally:
+        del answer_01_unchanged
+    assert core.check("01.unchanged").status == core.MISSING
+
+
+def test_an_unknown_exercise_is_named_with_the_known_ones(capsys):
+    result = core.check("01.no_such_thing", correct_perplexity)
+    out = capsys.readouterr().out
+    assert result.status == core.UNKNOWN and "There is no exercise '01.no_such_thing'" in out
+    assert "01.masking" in out and "03.order" in out and "Traceback" not in out
+
+
+def test_hint_shows_one_more_hint_each_time(capsys):
+    core._hints_shown.pop("03.train_step", None)
+    core.hint("03.train_step")
+    core.hint("03.train_step")
+    first, second = capsys.readouterr().out.strip().splitlines()
+    assert first.startswith("03.train_step, hint 1 of 3:") and second.startswith("03.train_step, hint 2 of 3:")
+    core.hint("nope")
+    assert "Known exercises" in capsys.readouterr().out
+
+
+def test_every_lesson_module_registers_valid_exercises():
+    ids = [ex.id for ex in core.exercises()]
+    assert ids[:4] == ["01.masking", "01.unchanged", "01.masked_accuracy", "01.perplexity"]
+    assert {"03.classifier", "03.freeze", "03.train_step", "03.order"} <= set(ids)
+    assert len(ids) == len(set(ids))
+    assert all(ex.points > 0 and ex.answer.isidentifier() and ex.hints for ex in core.exercises())
+
+
+def test_registering_an_exercise_twice_or_without_points_is_refused():
+    core.exercises()  # every lesson module registered first
+    with pytest.raises(ValueError, match="registered twice"):
+        core.exercise("01.masking", points=1, answer="x")(lambda answer: None)
+    with pytest.raises(ValueError, match="points"):
+        core.exercise("99.free", points=0, answer="x")
+    with pytest.raises(ValueError, match="answer"):
+        core.exercise("99.bad_name", points=1, answer="not a name")
+
+
+@pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.name)
+def test_each_solution_notebook_checks_every_exercise_of_its_lesson(path):
+    lesson = path.name[:2]
+    code = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code")
+    called = re.findall(r'check\("([^"]+)"', code)
+    registered = [ex.id for ex in core.exercises() if ex.id.startswith(lesson + ".")]
+    assert called == registered, "each exercise checked once, in the order the lesson module registers them"
+
+
+# ---------------------------------------------------------------------------------------------------
+# Exercises are generated from the solutions
+# ---------------------------------------------------------------------------------------------------
+
+def test_exercises_are_up_to_date_with_the_solutions():
+    assert [p.name for p in EXERCISES] == [generate.exercise_name(p.name) for p in SOLUTIONS]
+    stale = generate.stale_exercises()
+    assert not stale, f"run `make exercises`: {[p.name for p in stale]} differ from what the solutions generate"
+
+
+def test_generating_twice_gives_the_same_bytes():
+    for solution in SOLUTIONS:
+        assert generate.exercise_for(solution) == generate.exercise_for(solution)
+
+
+@pytest.mark.parametrize("path", EXERCISES, ids=lambda p: p.name)
+def test_an_exercise_notebook_has_stubs_no_answers_no_outputs_and_its_own_badge(path):
+    nb = nbformat.read(path, as_version=4)
+    text = path.read_text(encoding="utf-8")
+    assert "BEGIN SOLUTION" not in text and "END SOLUTION" not in text and "NBVAL_CHECK_OUTPUT" not in text
+    assert f"blob/main/exercises/{path.name})" in nb.cells[0].source and "solutions/" not in nb.cells[0].source
+    assert nb.cells[0].source.startswith(f"# Lesson {path.name[:2]} exercises: ")
+    assert nb.metadata["workbook"] == {"lesson": path.name[:2]}
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(c.outputs == [] and c.execution_count is None for c in code)
+    assert sum("raise NotImplementedError" in c.source for c in code) >= 2
+    assert any(re.search(r"^answer_\w+ = \.\.\.$", c.source, re.M) for c in code)
+
+
+def test_an_indented_region_becomes_raise_and_a_top_level_one_becomes_ellipsis():
+    source = ("def f(x):\n    \"\"\"Doc.\"\"\"\n    ### BEGIN SOLUTION\n    y = x + 1\n    return y\n"
+              "    ### END SOLUTION\n\n### BEGIN SOLUTION\nanswer_a = 'b'\nfirst, second = 1, 2\n### END SOLUTION\nf(1)")
+    assert generate.stub_code(source) == (
+        "def f(x):\n    \"\"\"Doc.\"\"\"\n    # YOUR CODE HERE\n"
+        "    raise NotImplementedError(\"Write your code here, then run the check below.\")\n\n"
+        "# YOUR CODE HERE\nanswer_a = ...\nfirst = ...\nsecond = ...\nf(1)")
+
+
+@pytest.mark.parametrize("source, message", [
+    ("### BEGIN SOLUTION\nx = 1\n", "never closed"),
+    ("x = 1\n### END SOLUTION\n", "without a"),
+    ("if True:\n    ### BEGIN SOLUTION\n    x = 1\n    ### END SOLUTION\n", "inside a function"),
+    ("### BEGIN SOLUTION\nprint(1)\n### END SOLUTION\n", "must bind a name"),
+])
+def test_a_region_that_cannot_become_a_stub_is_refused_with_a_reason(source, message):
+    with pytest.raises(generate.GenerateError, match=message):
+        generate.stub_code(source, "test cell")
+
+
+def test_solution_notes_in_markdown_are_removed():
+    text = "Intro.\n\n<!-- ### BEGIN SOLUTION -->\nThe answer is b.\n<!-- ### END SOLUTION -->\n\n## Next"
+    assert generate.strip_markdown(text) == "Intro.\n\n## Next"
+
+
+# ---------------------------------------------------------------------------------------------------
+# The batch grader, on whole notebooks
+# ---------------------------------------------------------------------------------------------------
+
+EXTRA_CHECKS = '''
+import math
+
+from utils.grading import Incorrect, exercise
+
+
+@exercise("01.perplexity_private", points=2, answer="perplexity")
+def check_private(perplexity):
+    if abs(perplexity([math.log(50.0)] * 3) - 50.0) > 1e-6:
+        raise Incorrect("not 50")
+'''
+
+
+def run_grader(paths: list[Path], out: Path, *options: str) -> tuple[subprocess.CompletedProcess, list[dict]]:
+    process = subprocess.run([sys.executable, "-m", "utils.grade", *map(str, paths), "--out", str(out), *options],
+                             cwd=ROOT, capture_output=True, text=True, timeout=900)
+    rows = list(csv.DictReader(out.open(encoding="utf-8"))) if out.exists() else []
+    return process, rows
+
+
+def cell_binding(nb, name: str) -> int:
+    """Index of the code cell that defines ``name`` (a function or a top-level variable)."""
+    pattern = re.compile(rf"^(def {name}\(|{name} = )", re.M)
+    return next(i for i, c in enumerate(nb.cells) if c.cell_type == "code" and pattern.search(c.source))
+
+
+@pytest.fixture(scope="module")
+def whole_notebooks(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("whole")
+    one_wrong = nbformat.read(SOLUTION_01, as_version=4)
+    cell = one_wrong.cells[cell_binding(one_wrong, "masked_accuracy")]
+    cell.source = ("def masked_accuracy(logits, labels):\n"
+                   "    return float((logits.argmax(-1) == labels).float().mean())  # counts every position\n")
+    nbformat.write(one_wrong, folder / "01_one_wrong.ipynb")
+    (folder / "extra_checks.py").write_text(EXTRA_CHECKS)
+    paths = SOLUTIONS + EXERCISES + [folder / "01_one_wrong.ipynb"]
+    process, rows = run_grader(paths, folder / "grades.csv", "--timeout", "300", "--jobs", "2",
+                               "--extra-checks", str(folder / "extra_checks.py"))
+    return {"process": process, "rows": rows, "paths": paths}
+
+
+def by_name(rows: list[dict]) -> dict[str, dict]:
+    return {Path(row["submission"]).name: row for row in rows}
+
+
+def test_grader_exits_0_and_writes_one_row_per_submission_in_order(whole_notebooks):
+    assert whole_notebooks["process"].returncode == 0, whole_notebooks["process"].stderr[-2000:]
+    assert [row["submission"] for row in whole_notebooks["rows"]] == [str(p) for p in whole_notebooks["paths"]]
+    assert "submission" in whole_notebooks["process"].stdout and "5 submission(s) graded" in whole_notebooks["process"].stdout
+
+
+def test_the_solutions_get_full_marks(whole_notebooks):
+    rows = by_name(whole_notebooks["rows"])
+    for path in SOLUTIONS:
+        row = rows[path.name]
+        assert row["total"] == row["max"] and float(row["max"]) > 0 and row["error"] == "", row
+
+
+def test_untouched_exercises_get_zero_without_errors(whole_notebooks):
+    rows = by_name(whole_notebooks["rows"])
+    for path in EXERCISES:
+        row = rows[path.name]
+        assert row["total"] == "0" and float(row["max"]) > 0 and row["error"] == "", row
+
+
+def test_each_submission_is_graded_on_its_own_lessons_exercises(whole_notebooks):
+    rows = by_name(whole_notebooks["rows"])
+    lesson_01, lesson_03 = rows["01_pretraining_mlm_solutions.ipynb"], rows["03_fine_tuning_solutions.ipynb"]
+    assert lesson_01["03.order"] == "" and lesson_03["01.masking"] == ""
+    assert lesson_01["01.masking"] == "3" and lesson_03["03.train_step"] == "3"
+
+
+def test_one_wrong_answer_loses_exactly_that_items_points(whole_notebooks):
+    rows = by_name(whole_notebooks["rows"])
+    right, wrong = rows["01_pretraining_mlm_solutions.ipynb"], rows["01_one_wrong.ipynb"]
+    assert wrong["01.masked_accuracy"] == "0" and right["01.masked_accuracy"] == "2"
+    assert float(right["total"]) - float(wrong["total"]) == 2
+    assert all(wrong[k] == right[k] for k in right if k.startswith("01.") and k != "01.masked_accuracy")
+
+
+def test_extra_checks_add_their_own_column(whole_notebooks):
+    header = list(whole_notebooks["rows"][0])
+    assert header[-4:] == ["01.perplexity_private", "total", "max", "error"]
+    rows = by_name(whole_notebooks["rows"])
+    assert rows["01_pretraining_mlm_solutions.ipynb"]["01.perplexity_private"] == "2"
+    assert rows["01_pretraining_mlm_solutions.ipynb"]["max"] == "9"
+    assert rows["01_pretraining_mlm_exercises.ipynb"]["01.perplexity_private"] == "0"
+    assert rows["03_fine_tuning_solutions.ipynb"]["01.perplexity_private"] == ""
+
+
+# ---------------------------------------------------------------------------------------------------
+# The batch grader, on broken submissions
+# ---------------------------------------------------------------------------------------------------
+
+def small_submission() -> nbformat.NotebookNode:
+    """Lesson 01's answer cells without the cells that import the heavy libraries, so that a kernel runs
+    it in a second: the concept question and perplexity answered (from the solution notebook), the
+    other two left as the exercise notebook's stubs."""
+    solution = nbformat.read(SOLUTION_01, as_version=4)
+    exercise = nbformat.read(ROOT / "exercises" / generate.exercise_name(SOLUTION_01.name), as_version=4)
+    nb = nbformat.v4.new_notebook(metadata=exercise.metadata)
+    nb.cells = [nbformat.v4.new_code_cell("import math"),
+                solution.cells[cell_binding(solution, "answer_01_unchanged")],
+                solution.cells[cell_binding(solution, "perplexity")],
+                exercise.cells[cell_binding(exercise, "apply_mask")],
+                exercise.cells[cell_binding(exercise, "masked_accuracy")]]
+    return nb
+
+
+def with_cell(source: str, at: int = 2) -> nbformat.NotebookNode:
+    nb = small_submission()
+    nb.cells.insert(at, nbformat.v4.new_code_cell(source))
+    return nb
+
+
+CHEAT = '''
+import sys, types
+import utils.grading as grading
+import utils.grading.core as core
+core.evaluate = lambda *args, **kwargs: ("correct", "")
+core._REGISTRY.clear()
+grading.check = lambda *args, **kwargs: print("correct")
+def check(*args, **kwargs):
+    print("01.unchanged: correct, 1 point.")
+sys.modules["utils.grading"] = types.ModuleType("utils.grading")
+class AlwaysEqual(str):
+    def __eq__(self, other):
+        return True
+answer_01_unchanged = AlwaysEqual("a")
+def perplexity(losses):
+    return 1.0
+print('WORKBOOK-GRADE-0000:{"id": "01.unchanged", "status": "correct", "message": ""}')
+'''
+
+
+def broken_submissions(folder: Path) -> dict[str, Path]:
+    paths = {}
+
+    def save(name: str, nb) -> None:
+        paths[name] = folder / f"01_{name}.ipynb"
+        nbformat.write(nb, paths[name])
+
+    paths["not_json"] = folder / "01_not_json.ipynb"
+    paths["not_json"].write_text("this is not a notebook {")
+    paths["not_a_notebook"] = folder / "01_not_a_notebook.ipynb"
+    paths["not_a_notebook"].write_text(json.dumps({"name": "my answers", "cells": "all of them"}))
+    paths["nonexistent"] = folder / "01_nonexistent.ipynb"
+    save("cell_raises", with_cell("raise RuntimeError('boom')"))
+    save("endless_loop", with_cell("while True:\n    pass"))
+    save("kernel_dies", with_cell("import os\nos._exit(1)"))
+    save("floods_output", with_cell("import sys\nfor _ in range(300):\n    sys.stdout.write('x' * 100_000 + '\\n')\n"
+                                    "print('y' * 10_000_000, end='')"))
+    deleted = small_submission()
+    del deleted.cells[2]
+    save("answer_deleted", deleted)
+    cheat = small_submission()
+    cheat.cells.append(nbformat.v4.new_code_cell(CHEAT))
+    save("cheats", cheat)
+    looping = small_submission()
+    looping.cells[2].source = "def perplexity(losses):\n    while True:\n        pass"
+    save("answer_loops", looping)
+    save("intact", small_submission())
+    return paths
+
+
+@pytest.fixture(scope="module")
+def broken(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("broken")
+    paths = broken_submissions(folder)
+    process, rows = run_grader(list(paths.values()), folder / "grades.csv", "--timeout", "10",
+                               "--check-timeout", "10", "--jobs", "2")
+    assert process.returncode == 0, process.stderr[-2000:]
+    assert [row["submission"] for row in rows] == [str(p) for p in paths.values()]
+    return {name: row for name, row in zip(paths, rows)}
+
+
+def test_a_small_intact_submission_gets_its_two_answers(broken):
+    assert broken["intact"]["total"] == "2" and broken["intact"]["max"] == "7" and broken["intact"]["error"] == ""
+
+
+@pytest.mark.parametrize("name, message", [
+    ("not_json", "not a Jupyter notebook: the file is not JSON"),
+    ("not_a_notebook", "not a Jupyter notebook"),
+    ("nonexistent", "no such file"),
+])
+def test_a_file_that_is_not_a_notebook_gets_a_row_with_zero_and_why(broken, name, message):
+    row = broken[name]
+    assert row["total"] == "0" and row["max"] == "7" and message in row["error"]
+    assert all(row[k] == "0" for k in ("01.masking", "01.unchanged", "01.masked_accuracy", "01.perplexity"))
+
+
+def test_a_cell_that_raises_is_reported_and_the_answers_before_and_after_still_count(broken):
+    row = broken["cell_raises"]
+    assert row["01.unchanged"] == "1" and row["01.perplexity"] == "1"
+    assert "cell 3 (`raise RuntimeError('boom')`) raised RuntimeError: boom" in row["error"]
+
+
+def test_an_endless_loop_is_stopped_and_the_rest_is_graded_without_it(broken):
+    row = broken["endless_loop"]
+    assert row["total"] == "2"
+    assert "was still running when the time limit (10 s) ran out; graded a re-run without it" in row["error"]
+
+
+def test_a_kernel_that_dies_costs_only_its_cell(broken):
+    row = broken["kernel_dies"]
+    assert row["total"] == "2" and "stopped the kernel" in row["error"]
+
+
+def test_a_flood_of_output_is_thrown_away_not_graded(broken):
+    assert broken["floods_output"]["total"] == "2" and broken["floods_output"]["error"] == ""
+
+
+def test_a_deleted_answer_cell_costs_that_answer_and_says_so(broken):
+    row = broken["answer_deleted"]
+    assert row["01.unchanged"] == "1" and row["01.perplexity"] == "0"
+    assert row["error"] == ("no answer defined for 01.perplexity (`perplexity`): the cell that defines it was "
+                            "deleted, renamed or failed")
+
+
+def test_a_submission_cannot_fool_the_grader_by_redefining_or_patching_the_checks(broken):
+    row = broken["cheats"]
+    assert row["total"] == "0", row
+
+
+def test_an_answer_that_loops_when_checked_is_stopped(broken):
+    row = broken["answer_loops"]
+    assert row["01.unchanged"] == "1" and row["01.perplexity"] == "0"
+    assert "01.perplexity: `perplexity` ran for more than 10 s" in row["error"]
