@@ -8,7 +8,7 @@ READY := $(VENV)/.ready
 LESSONS := $(sort $(wildcard notebooks/*.ipynb))
 SOLUTIONS := $(sort $(wildcard solutions/*.ipynb))
 
-.PHONY: setup lab test unit execute bench book clean
+.PHONY: setup lab test unit execute exercises bench book clean
 
 setup: $(READY)
 
@@ -25,8 +25,8 @@ ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 lab: setup  ## open the course in JupyterLab
 	$(BIN)/jupyter lab $(ALLOW_ROOT) notebooks/
 
-test: setup  ## unit tests, then every lesson and solution notebook re-run with nbval
-	$(BIN)/python -m pytest tests notebooks solutions --nbval-lax --durations=5
+test: setup  ## unit tests, then every lesson, solution and exercise notebook re-run with nbval
+	$(BIN)/python -m pytest tests notebooks solutions exercises --nbval-lax --durations=5
 
 unit: setup  ## unit tests only (seconds)
 	$(BIN)/python -m pytest tests
@@ -36,6 +36,9 @@ execute: setup  ## re-run lessons and solutions in place so their stored outputs
 	for nb in $(LESSONS) $(SOLUTIONS); do \
 		TQDM_DISABLE=1 HF_HUB_DISABLE_PROGRESS_BARS=1 $(BIN)/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=900 $$nb || exit 1; \
 	done
+
+exercises: setup  ## write exercises/ from solutions/ (answer regions become stubs)
+	$(BIN)/python -m utils.grading.generate
 
 bench: setup  ## each lesson headless from a cold cache: wall seconds, peak memory, headline numbers
 	$(BIN)/python tests/bench.py
