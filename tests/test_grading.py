@@ -363,6 +363,10 @@ def broken_submissions(folder: Path) -> dict[str, Path]:
     looping = small_submission()
     looping.cells[2].source = "def perplexity(losses):\n    while True:\n        pass"
     save("answer_loops", looping)
+    odd = small_submission()
+    odd.metadata["kernelspec"] = {"name": "bash", "display_name": "Bash", "language": "bash"}
+    odd.cells.append(nbformat.v4.new_code_cell("import io, sys\nsys.stdout = sys.stderr = io.StringIO()"))
+    save("odd_kernel_and_stdout", odd)
     save("intact", small_submission())
     return paths
 
@@ -424,6 +428,11 @@ def test_a_deleted_answer_cell_costs_that_answer_and_says_so(broken):
 def test_a_submission_cannot_fool_the_grader_by_redefining_or_patching_the_checks(broken):
     row = broken["cheats"]
     assert row["total"] == "0", row
+
+
+def test_a_notebook_asking_for_another_kernel_and_redirecting_stdout_is_still_graded(broken):
+    row = broken["odd_kernel_and_stdout"]
+    assert row["total"] == "2" and row["error"] == ""
 
 
 def test_an_answer_that_loops_when_checked_is_stopped(broken):

@@ -14,9 +14,10 @@ How a submission is graded
 4. One more cell, sent only now, grades the answers: it loads a private copy of the check code from
    the sources the grader read when it started (never the ``utils.grading`` the submission may have
    changed), looks every answer up by the name its exercise declares (never by cell position), runs
-   each check with a time limit, and prints each verdict after a random token made for this run.
-   Only lines carrying the token, in that cell's output, count; points come from the grader's own
-   registry, so a verdict cannot claim more than the exercise is worth.
+   each check with a time limit (what the student's code prints meanwhile is dropped), and sends each
+   verdict after a random token made for this run. Only lines carrying the token, in that cell's
+   output, count; points come from the grader's own registry, so a verdict cannot claim more than the
+   exercise is worth.
 
 What this defends against, and what not: see ``README.md`` (For instructors). In short, a submission
 that redefines ``check``, replaces or monkeypatches ``utils.grading``, prints fake verdicts, loops,
@@ -69,10 +70,19 @@ def grade(user_ns, token, package_name, modules, extra, wanted, check_seconds):
     import io, json, signal, sys, types
 
     out = sys.stdout
+    try:  # a display message reaches the grader even when a cell left sys.stdout redirected
+        from IPython import get_ipython
+        publish = get_ipython().display_pub.publish
+    except Exception:
+        publish = None
 
     def emit(payload):
-        out.write("\n" + token + json.dumps(payload) + "\n")
-        out.flush()
+        line = token + json.dumps(payload)
+        if publish is not None:
+            publish(data={"text/plain": line})
+        else:
+            out.write("\n" + line + "\n")
+            out.flush()
 
     package = types.ModuleType(package_name)
     package.__path__ = []
@@ -184,8 +194,12 @@ class _Client(NotebookClient):
         self.cell_errors[cell_index] = core._one_line(f"{content.get('ename', 'Error')}: {content.get('evalue', '')}")
 
     def output(self, outs, msg, display_id, cell_index):  # noqa: D102 - overrides nbclient's
-        if cell_index == self.grading_index and msg.get("msg_type") == "stream":
-            self._feed(msg.get("content", {}).get("text", ""))
+        if cell_index == self.grading_index:
+            content = msg.get("content", {})
+            if msg.get("msg_type") == "stream":
+                self._feed(content.get("text", ""))
+            elif msg.get("msg_type") == "display_data":
+                self._feed("\n" + str(content.get("data", {}).get("text/plain", ""))[:MAX_LINE_CHARS] + "\n")
         return None  # nothing is stored: a flood of output costs time, never memory
 
     def _feed(self, text: str) -> None:
