@@ -514,7 +514,7 @@ def main(argv: list[str] | None = None) -> int:
                     "every registered exercise is checked. Writes one CSV row per submission.")
     parser.add_argument("submissions", nargs="+", metavar="SUBMISSION.ipynb", help="the notebooks to grade")
     parser.add_argument("--out", required=True, type=Path, help="the CSV file to write (grades.csv)")
-    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
+    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
                         help=f"seconds a submission's cells may run, per run (default {DEFAULT_TIMEOUT})")
     parser.add_argument("--check-timeout", type=float, default=CHECK_SECONDS, metavar="SECONDS",
                         help=f"seconds each check may run the student's code (default {CHECK_SECONDS})")
