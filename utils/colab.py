@@ -29,11 +29,13 @@ NOTEBOOK_FOLDERS = ("notebooks", "exercises", "solutions")
 # Where Colab keeps the clone; the notebook folders are one level below it, so `../` means the same there
 # as in a local checkout.
 COLAB_CHECKOUT = "/content/bert-workbook"
-# Colab ships torch (with CUDA), numpy, scikit-learn, matplotlib, tqdm and the Jupyter packages. Of the
-# pinned packages it lacks only these, at our versions: the Hugging Face libraries, whose API changed
-# between the release Colab has and the one the course is written for. Upgrading numpy or torch there
-# would need a runtime restart, so they stay as Colab has them.
-COLAB_INSTALLS = ("transformers", "tokenizers", "datasets", "safetensors")
+# Pinned packages the set-up cell leaves as Colab has them: Colab ships torch (built for its GPU), numpy,
+# scikit-learn, matplotlib, tqdm and the Jupyter packages, and replacing numpy or torch there would need
+# a runtime restart; the test tools are not needed there at all. Every other pin (the Hugging Face
+# libraries, whose API changed since the release Colab ships, and anything added to requirements.txt
+# later) is installed at its pinned version.
+COLAB_KEEPS = frozenset({"torch", "numpy", "scikit-learn", "matplotlib", "tqdm", "jupyterlab", "ipykernel",
+                         "ipywidgets", "jupytext", "nbformat", "nbclient", "nbconvert", "nbval", "pytest"})
 
 BADGE_LINE = re.compile(r"^\[!\[Open In Colab\]\(.*$", re.MULTILINE)
 HEADING_LINE = re.compile(r"^# .*$", re.MULTILINE)
@@ -68,20 +70,24 @@ def pinned_versions(requirements: Path = ROOT / "requirements.txt") -> dict[str,
     return pins
 
 
-def colab_requirements() -> list[str]:
-    """The ``package==version`` specifiers the set-up cell installs on Colab, pinned as in requirements.txt."""
-    pins = pinned_versions()
-    missing = [name for name in COLAB_INSTALLS if name not in pins]
-    if missing:
-        raise ValueError(f"requirements.txt pins no version of {', '.join(missing)}; pin them there "
-                         f"(package==version) or drop them from utils.colab.COLAB_INSTALLS.")
-    return [f"{name}=={pins[name]}" for name in COLAB_INSTALLS]
+def colab_requirements(requirements: Path = ROOT / "requirements.txt") -> list[str]:
+    """The ``package==version`` specifiers the set-up cell installs on Colab: every pin of requirements.txt
+    except those Colab keeps as it has them (``COLAB_KEEPS``)."""
+    return [f"{name}=={version}" for name, version in pinned_versions(requirements).items()
+            if name not in COLAB_KEEPS]
 
 
 def setup_cell_source() -> str:
     """The source of every notebook's cell 1: on Colab, clone the course, install what Colab lacks and
     move into the course's folder; locally, nothing."""
-    packages = ", ".join(f'"{spec}"' for spec in colab_requirements())
+    quoted = [f'"{spec}"' for spec in colab_requirements()]
+    rows, row = [], []
+    for item in quoted:  # a few per line, so the cell reads without scrolling
+        if row and len(", ".join(row + [item])) > 90:
+            rows.append(", ".join(row))
+            row = []
+        row.append(item)
+    packages = ",\n                    ".join(rows + [", ".join(row)])
     return f'''\
 # Set-up: on Colab, fetch the course and install what Colab lacks; locally (JupyterLab, `make lab`) this does nothing.
 import sys
