@@ -102,13 +102,17 @@ def test_build_runs_each_lesson_in_a_fresh_quiet_kernel_and_embeds_new_figures(t
     assert lesson.read_text() == stored, "the notebook on disk is left as it was"
 
 
-def test_a_failing_lesson_stops_the_build_and_is_named(tmp_path):
+@pytest.mark.parametrize("code, message", [("1 / 0", "ZeroDivisionError"),
+                                           ("import time\ntime.sleep(60)", "ran for more than 2 s")],
+                         ids=["error", "too slow"])
+def test_a_failing_lesson_stops_the_build_and_is_named(tmp_path, code, message):
     lesson = tmp_path / "notebooks" / "98_broken.ipynb"
     lesson.parent.mkdir()
     nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Lesson 98: Broken"),
-                                                   nbformat.v4.new_code_cell("1 / 0")]), lesson)
-    with pytest.raises(RuntimeError, match="98_broken.ipynb failed"):
-        book.build_book(tmp_path / "book", root=tmp_path, log=lambda *args: None)
+                                                   nbformat.v4.new_code_cell(code)]), lesson)
+    with pytest.raises(RuntimeError, match="98_broken.ipynb failed") as failure:
+        book.build_book(tmp_path / "book", root=tmp_path, timeout=2, log=lambda *args: None)
+    assert message in str(failure.value)
 
 
 def test_command_exports_without_running_and_refuses_a_missing_notebook(tmp_path, capsys):

@@ -74,7 +74,7 @@ def syllabus(root: Path = ROOT) -> dict[str, str]:
 def execute(nb, path: Path, timeout: int = 900) -> None:
     """Run ``nb`` (read from ``path``) top to bottom in a fresh kernel started in its folder, in place."""
     from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
                             resources={"metadata": {"path": str(path.parent)}})
@@ -83,6 +83,11 @@ def execute(nb, path: Path, timeout: int = 900) -> None:
     except CellExecutionError as error:
         raise RuntimeError(f"{path.name} failed while running; fix it (or build with --no-execute):\n"
                            f"{error}") from None
+    except CellTimeoutError:
+        raise RuntimeError(f"{path.name} failed: a cell ran for more than {timeout} s. On a slow or busy "
+                           f"machine give it longer with --timeout, or build with --no-execute.") from None
+    except DeadKernelError:
+        raise RuntimeError(f"{path.name} failed: its kernel died while running (out of memory?).") from None
 
 
 def _link_target(href: str, pages: dict[str, str]) -> str:
