@@ -13,7 +13,7 @@ STORED = LESSONS + sorted((ROOT / "solutions").glob("*.ipynb"))
 
 
 def test_there_are_lessons():
-    assert [p.name for p in LESSONS][:1] == ["01_pretraining_mlm.ipynb"]
+    assert [p.name for p in LESSONS][:2] == ["00_start_here.ipynb", "01_pretraining_mlm.ipynb"]
 
 
 # Each notebook's title, Colab badge and set-up cell are checked in test_colab.py.
