@@ -66,6 +66,17 @@ def test_a_loss_that_stays_at_ln_c_is_not_learning(num_classes):
     assert f"ln C = {math.log(num_classes):.3f}" in found[0].message
 
 
+def test_a_loss_that_stays_above_ln_c_is_not_learning():
+    # A head that starts out overconfident begins above ln C; with nothing learned, it stays there.
+    stuck = [0.85 + 0.01 * (-1) ** i for i in range(40)]
+    assert codes(diagnose(history(train_loss=stuck))) == ["not_learning"]
+
+
+def test_a_loss_just_below_the_not_learning_band_is_healthy():
+    falling = [0.69] * 10 + [0.60] * 30
+    assert codes(diagnose(history(train_loss=falling))) == ["healthy"]
+
+
 def test_validation_accuracy_far_below_chance_is_below_chance():
     found = diagnose(history(train_acc=[0.9, 0.98], val_loss=[2.0, 3.5], val_acc=[0.08, 0.03],
                              val_pred_counts=[[95, 105], [98, 102]]))
