@@ -1,0 +1,279 @@
+"""The checks of lessons 02 and 04 (utils/grading/lesson02.py, lesson04.py) grade fairly: each passes the
+answer in the solution notebook, reports the untouched stub of the exercise notebook as not attempted,
+and turns down the usual wrong answers with a message that says what is wrong."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+import torch
+
+from utils.grading import core, generate
+
+ROOT = Path(__file__).resolve().parent.parent
+SOLUTIONS = {"02": ROOT / "solutions" / "02_sequence_encoders_solutions.ipynb",
+             "04": ROOT / "solutions" / "04_notation_solutions.ipynb"}
+IDS = ["02.mean_pool", "02.attention_pattern", "02.not_classifier", "02.probe",
+       "04.split", "04.relative_change", "04.predict", "04.statements"]
+
+
+def answer_cell(nb, name: str) -> str:
+    """The source of the code cell that defines ``name`` (a function or a top-level answer)."""
+    pattern = re.compile(rf"^(def {name}\(|{name} = )", re.M)
+    return next(c.source for c in nb.cells if c.cell_type == "code" and pattern.search(c.source))
+
+
+def answer(exercise_id: str, stub: bool = False):
+    """The answer to ``exercise_id`` as the solution notebook defines it, or as the generated exercise
+    notebook's stub does."""
+    ex = core.get_exercise(exercise_id)
+    path = SOLUTIONS[exercise_id[:2]]
+    nb = nbformat.reads(generate.exercise_for(path)[1], as_version=4) if stub else nbformat.read(path, as_version=4)
+    namespace = {"torch": torch}
+    exec(compile(answer_cell(nb, ex.answer), str(path), "exec"), namespace)
+    return namespace[ex.answer]
+
+
+def verdict(exercise_id: str, value) -> tuple[str, str]:
+    return core.evaluate(core.get_exercise(exercise_id), value)
+
+
+def test_lessons_02_and_04_register_their_exercises_in_the_order_their_notebooks_ask_them():
+    registered = [ex.id for ex in core.exercises() if ex.id[:2] in ("02", "04")]
+    assert registered == IDS
+    assert all(core.get_exercise(i).hints for i in IDS)
+
+
+@pytest.mark.parametrize("exercise_id", IDS)
+def test_the_solution_notebooks_answer_passes(exercise_id):
+    assert verdict(exercise_id, answer(exercise_id)) == (core.CORRECT, "")
+
+
+@pytest.mark.parametrize("exercise_id", IDS)
+def test_the_exercise_notebooks_stub_is_not_attempted(exercise_id):
+    status, message = verdict(exercise_id, answer(exercise_id, stub=True))
+    assert status == core.NOT_ATTEMPTED and message
+
+
+@pytest.mark.parametrize("exercise_id", ["02.mean_pool", "04.split", "04.predict"])
+def test_a_check_leaves_the_callers_random_state_alone(exercise_id):
+    before = torch.get_rng_state()
+    verdict(exercise_id, answer(exercise_id))
+    assert torch.equal(torch.get_rng_state(), before)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Typical wrong answers, each with a word of its message
+# ---------------------------------------------------------------------------------------------------
+
+def _masked_sum(v, m):
+    return (v * m.unsqueeze(-1).to(v.dtype)).sum(1)
+
+
+def pool_everything(v, m):
+    return v.mean(1)
+
+
+def pool_by_width(v, m):
+    return _masked_sum(v, m) / v.shape[1]
+
+
+def pool_sum(v, m):
+    return _masked_sum(v, m)
+
+
+def pool_cls(v, m):
+    return v[:, 0]
+
+
+def pool_whole_batch(v, m):
+    return _masked_sum(v, m) / m.sum()
+
+
+def pool_squeezed(v, m):
+    return (_masked_sum(v, m) / m.sum(1, keepdim=True)).squeeze()
+
+
+def pool_in_place(v, m):
+    v *= m.unsqueeze(-1)
+    return v.sum(1) / m.sum(1, keepdim=True)
+
+
+def pool_one_row_off(v, m):
+    pooled = _masked_sum(v, m) / m.sum(1, keepdim=True)
+    pooled[-1] += 0.5
+    return pooled
+
+
+def _keys(m):
+    return m.bool()[:, None, :].expand(-1, m.shape[1], -1)
+
+
+def _lower(n, diagonal=0):
+    return torch.ones(n, n, dtype=torch.bool).tril(diagonal)
+
+
+def pattern_transposed(m, causal=False):
+    return _keys(m) & _lower(m.shape[1]).T if causal else _keys(m)
+
+
+def pattern_without_diagonal(m, causal=False):
+    return _keys(m) & _lower(m.shape[1], -1) if causal else _keys(m)
+
+
+def pattern_never_causal(m, causal=False):
+    return _keys(m)
+
+
+def pattern_always_causal(m, causal=False):
+    return _keys(m) & _lower(m.shape[1])
+
+
+def pattern_attends_to_padding(m, causal=False):
+    full = torch.ones(m.shape[0], m.shape[1], m.shape[1], dtype=torch.bool)
+    return full & _lower(m.shape[1]) if causal else full
+
+
+def pattern_2d(m, causal=False):
+    return _lower(m.shape[1]) if causal else torch.ones(m.shape[1], m.shape[1], dtype=torch.bool)
+
+
+def pattern_no_default(m, causal):
+    return _keys(m) & _lower(m.shape[1]) if causal else _keys(m)
+
+
+def _split(model):
+    theta = {n: p for n, p in model.named_parameters() if n.startswith("encoder.")}
+    return theta, {n: p for n, p in model.named_parameters() if n.startswith("head.")}
+
+
+def split_without_prefix(model):
+    return dict(model.encoder.named_parameters()), dict(model.head.named_parameters())
+
+
+def split_swapped(model):
+    return _split(model)[::-1]
+
+
+def split_trainable_only(model):
+    theta, omega = _split(model)
+    return {n: p for n, p in theta.items() if p.requires_grad}, omega
+
+
+def split_copies(model):
+    theta, omega = _split(model)
+    return {n: p.detach().clone() for n, p in theta.items()}, omega
+
+
+def split_lists(model):
+    return list(model.encoder.parameters()), list(model.head.parameters())
+
+
+def _sum_squares(tensors):
+    return sum(float(t.detach().pow(2).sum()) for t in tensors)
+
+
+def change_mean_of_ratios(before, after):
+    ratios = [float((after[k] - v).detach().norm() / v.detach().norm()) for k, v in before.items()]
+    return sum(ratios) / len(ratios)
+
+
+def change_of_norms(before, after):
+    return abs(_sum_squares(after.values()) ** 0.5 - _sum_squares(before.values()) ** 0.5) \
+        / _sum_squares(before.values()) ** 0.5
+
+
+def change_squared(before, after):
+    return _sum_squares(after[k] - v for k, v in before.items()) / _sum_squares(before.values())
+
+
+def change_by_position(before, after):
+    change = _sum_squares(a - b for a, b in zip(after.values(), before.values()))
+    return (change / _sum_squares(before.values())) ** 0.5
+
+
+def _scores(model, tokenizer, texts, with_mask=True):
+    batch = tokenizer(list(texts), padding=True, return_tensors="pt")
+    with torch.no_grad():
+        return model(batch["input_ids"], batch["attention_mask"] if with_mask else None)
+
+
+def predict_ids(model, tokenizer, texts):
+    model.eval()
+    return _scores(model, tokenizer, texts).argmax(-1).tolist()
+
+
+def predict_sorted_names(model, tokenizer, texts):
+    model.eval()
+    return [sorted(model.label_names)[i] for i in _scores(model, tokenizer, texts).argmax(-1).tolist()]
+
+
+def predict_without_mask(model, tokenizer, texts):
+    model.eval()
+    return [model.label_names[i] for i in _scores(model, tokenizer, texts, with_mask=False).argmax(-1).tolist()]
+
+
+def predict_with_dropout(model, tokenizer, texts):
+    return [model.label_names[i] for i in _scores(model, tokenizer, texts).argmax(-1).tolist()]
+
+
+def predict_first_label(model, tokenizer, texts):
+    return [model.label_names[0]] * len(texts)
+
+
+def predict_passing_the_whole_batch(model, tokenizer, texts):
+    model.eval()
+    return [model.label_names[i] for i in model(**tokenizer(list(texts), padding=True, return_tensors="pt"))
+            .argmax(-1).tolist()]
+
+
+WRONG = [
+    ("02.mean_pool", pool_everything, "padding included"),
+    ("02.mean_pool", pool_by_width, "full length of the row"),
+    ("02.mean_pool", pool_sum, "returned the sum"),
+    ("02.mean_pool", pool_cls, "[CLS] vector"),
+    ("02.mean_pool", pool_whole_batch, "whole batch"),
+    ("02.mean_pool", pool_squeezed, "still one row for a batch of one"),
+    ("02.mean_pool", pool_in_place, "changed the tensors it was given"),
+    ("02.mean_pool", pool_one_row_off, "row 3 is not the average of its 6 real token vectors"),
+    ("02.attention_pattern", pattern_transposed, "wrong way round"),
+    ("02.attention_pattern", pattern_without_diagonal, "itself included"),
+    ("02.attention_pattern", pattern_never_causal, "may attend to later tokens"),
+    ("02.attention_pattern", pattern_always_causal, "every real token, before and after it"),
+    ("02.attention_pattern", pattern_attends_to_padding, "may attend to padding"),
+    ("02.attention_pattern", pattern_2d, "batch x tokens x tokens"),
+    ("02.attention_pattern", pattern_no_default, "causal=False"),
+    ("02.not_classifier", "b", "Not that one"),
+    ("02.not_classifier", 3, "one letter as a string"),
+    ("02.probe", "a", "Not that one"),
+    ("04.split", split_without_prefix, "lack the 'encoder.' in front"),
+    ("04.split", split_swapped, "swapped"),
+    ("04.split", split_trainable_only, "do not filter on requires_grad"),
+    ("04.split", split_copies, "not the model's own parameter"),
+    ("04.split", split_lists, "should be a dict"),
+    ("04.relative_change", change_mean_of_ratios, "averaged the relative change of each tensor"),
+    ("04.relative_change", change_of_norms, "not the difference of the sizes"),
+    ("04.relative_change", change_squared, "square root"),
+    ("04.relative_change", change_by_position, "Pair them by name"),
+    ("04.predict", predict_ids, "not the class numbers"),
+    ("04.predict", predict_sorted_names, "do not sort them"),
+    ("04.predict", predict_without_mask, "pass the attention mask"),
+    ("04.predict", predict_with_dropout, "model.eval()"),
+    ("04.predict", predict_first_label, "class with the highest score"),
+    ("04.predict", predict_passing_the_whole_batch, "token_type_ids"),
+    ("04.statements", "ADEF", "5 of the 6 statements"),
+    ("04.statements", "AXE", "letters from A to F"),
+    ("04.statements", 7, "letters of the true statements"),
+]
+
+
+@pytest.mark.parametrize("exercise_id, wrong, words", WRONG,
+                         ids=[f"{i}-{getattr(w, '__name__', repr(w))}" for i, w, _ in WRONG])
+def test_a_typical_wrong_answer_is_turned_down_with_a_message_that_says_why(exercise_id, wrong, words):
+    status, message = verdict(exercise_id, wrong)
+    assert status == core.INCORRECT
+    assert words in message, message
+    assert "Traceback" not in message and "\n" not in message

@@ -1,0 +1,260 @@
+"""Checks for lesson 02's exercises (exercises/02_sequence_encoders_exercises.ipynb): mean pooling that
+leaves padding out, which tokens may attend to which (padding, bidirectional and causal), why an encoder
+alone is not a classifier, and what a linear probe that fails on held-out words says.
+
+The checks build their own small tensors, so they need no model and no checkpoint and run in a moment.
+"""
+
+from __future__ import annotations
+
+from .core import Incorrect, case, exercise
+
+# Padding positions get vectors this large, so that a pooled vector that lets any of them in is far off.
+PADDING_VALUE = 1e4
+
+
+def _padded_batch(lengths: list[int], hidden: int, seed: int, mask_dtype):
+    """Random token vectors for sentences of the given lengths, padded to the longest; padding
+    positions hold huge values. Returns (token_vectors, attention_mask)."""
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    width = max(lengths)
+    vectors = torch.randn(len(lengths), width, hidden, generator=g)
+    mask = torch.zeros(len(lengths), width, dtype=torch.long)
+    for row, n in enumerate(lengths):
+        mask[row, :n] = 1
+        vectors[row, n:] = PADDING_VALUE * (1 + torch.rand(width - n, hidden, generator=g))
+    return vectors, mask.to(mask_dtype)
+
+
+def _pool_cases():
+    import torch
+
+    yield "a batch of 4 sentences of 5, 3, 1 and 6 tokens (padded to 6)", *_padded_batch([5, 3, 1, 6], 8, 0, torch.long)
+    yield "the same kind of batch with a boolean attention mask", *_padded_batch([2, 7, 4], 5, 1, torch.bool)
+    yield "a batch without padding (every mask entry 1)", *_padded_batch([4, 4, 4], 8, 2, torch.long)
+    yield "a batch of one sentence of one token", *_padded_batch([1], 8, 3, torch.long)
+    yield "a batch of one sentence of 3 tokens padded to 6", *_one_padded()
+
+
+def _one_padded():
+    """One sentence of 3 tokens padded to 6 (a batch of one whose row is shorter than the batch)."""
+    import torch
+
+    vectors, mask = _padded_batch([3, 6], 6, 4, torch.long)
+    return vectors[:1].clone(), mask[:1].clone()
+
+
+def _diagnose_pool(got, vectors, mask, expected, where: str) -> str:
+    """A message naming the usual mistake that ``got`` matches, or a general one."""
+    import torch
+
+    m = mask.to(vectors.dtype).unsqueeze(-1)
+    summed = (vectors * m).sum(1)
+    variants = {
+        "averaged every position, padding included: multiply by the attention mask (or select the real "
+        "tokens) before averaging": vectors.mean(1),
+        "divided by the full length of the row; divide each row by its own number of real tokens, "
+        "attention_mask.sum(dim=1)": summed / vectors.shape[1],
+        "returned the sum of the real token vectors; divide it by the number of real tokens": summed,
+        "returned the vector at position 0 (the [CLS] vector); average over the real tokens instead": vectors[:, 0],
+        "divided by the number of real tokens in the whole batch; divide each row by its own count "
+        "(sum the mask over dim=1, keeping one count per row)": summed / m.sum(),
+    }
+    for message, value in variants.items():
+        if value.shape == got.shape and torch.allclose(got, value, rtol=1e-4, atol=1e-3):
+            return f"On {where} you {message}."
+    off = ((got - expected).abs() > 1e-4 + 1e-4 * expected.abs()).any(-1)  # the test allclose makes
+    bad = int(off.nonzero()[0])
+    n = int(mask[bad].to(torch.long).sum())
+    return (f"On {where}, row {bad} is not the average of its {n} real token vector{'s' if n != 1 else ''} "
+            f"(the positions where attention_mask is 1).")
+
+
+@exercise("02.mean_pool", points=3, answer="mean_pool", hints=[
+    "Turn the mask into a column of weights: attention_mask.unsqueeze(-1) has shape batch x tokens x 1, and "
+    "multiplying by it zeroes every padding vector.",
+    "Sum the weighted vectors over the tokens (dim=1) and divide each row by its own number of real tokens, "
+    "attention_mask.sum(dim=1) (keep it as a column so that it divides all hidden_size numbers of the row).",
+    "Convert the mask to the vectors' dtype first (.to(token_vectors.dtype)): a boolean or integer mask "
+    "works for selecting, but the division needs floating-point numbers.",
+])
+def check_mean_pool(mean_pool):
+    import torch
+
+    from utils import models
+
+    for where, vectors, mask in _pool_cases():
+        given_vectors, given_mask = vectors.clone(), mask.clone()
+        with case(where):
+            got = mean_pool(given_vectors, given_mask)
+        if not torch.equal(given_vectors, vectors) or not torch.equal(given_mask, mask):
+            raise Incorrect(f"On {where}, mean_pool changed the tensors it was given (an in-place operation such as "
+                            f"*= or masked_fill_). Build new tensors instead: the encoder's output is used again.")
+        if not isinstance(got, torch.Tensor):
+            raise Incorrect(f"mean_pool should return a torch.Tensor, got {type(got).__name__}.")
+        batch, hidden = vectors.shape[0], vectors.shape[2]
+        if tuple(got.shape) != (batch, hidden):
+            raise Incorrect(f"On {where} (token_vectors of shape {tuple(vectors.shape)}), mean_pool returned shape "
+                            f"{tuple(got.shape)}; it should be batch x hidden size, {(batch, hidden)}: one vector "
+                            f"per sentence, averaged over the tokens (dim=1), and still one row for a batch of one.")
+        if not got.dtype.is_floating_point:
+            raise Incorrect(f"On {where}, mean_pool returned a tensor of dtype {got.dtype}; an average is made of "
+                            f"floating-point numbers.")
+        got = got.detach().to(torch.float32)
+        if not bool(torch.isfinite(got).all()):
+            raise Incorrect(f"On {where}, mean_pool returned inf or nan values; every sentence here has at least one "
+                            f"real token, so its average is a finite vector.")
+        expected = models.mean_pool(vectors, mask)
+        if not torch.allclose(got, expected, rtol=1e-4, atol=1e-4):
+            raise Incorrect(_diagnose_pool(got, vectors, mask, expected, where))
+
+
+def _reference_pattern(mask, causal: bool):
+    import torch
+
+    allowed = mask.bool()[:, None, :].expand(-1, mask.shape[1], -1)
+    if causal:
+        n = mask.shape[1]
+        allowed = allowed & torch.ones(n, n, dtype=torch.bool).tril()
+    return allowed
+
+
+def _as_pattern(got, mask, where: str):
+    """The student's pattern as a bool tensor, or Incorrect saying what came back instead."""
+    import torch
+
+    if not isinstance(got, torch.Tensor):
+        module = type(got).__module__.split(".")[0]
+        if module == "numpy":
+            got = torch.from_numpy(got.copy())
+        else:
+            raise Incorrect(f"On {where}, attention_pattern should return a torch.Tensor, got {type(got).__name__}.")
+    batch, n = mask.shape
+    if tuple(got.shape) != (batch, n, n):
+        raise Incorrect(f"On {where} (attention_mask of shape {(batch, n)}), attention_pattern returned shape "
+                        f"{tuple(got.shape)}; it should be batch x tokens x tokens, {(batch, n, n)}: for every "
+                        f"sentence, one row per token saying which tokens it may attend to.")
+    got = got.detach()
+    if got.dtype != torch.bool:
+        if got.is_complex() or not bool(((got == 0) | (got == 1)).all()):
+            raise Incorrect(f"On {where}, attention_pattern should hold True/False (or 1/0) only.")
+        got = got != 0
+    return got
+
+
+def _diagnose_pattern(got, mask, causal: bool, where: str) -> str:
+    import torch
+
+    real_rows = mask.bool()[:, :, None].expand_as(got)
+    expected = _reference_pattern(mask, causal)
+
+    def same(value) -> bool:
+        return bool((got[real_rows] == value[real_rows]).all())
+
+    n = mask.shape[1]
+    lower = torch.ones(n, n, dtype=torch.bool).tril()
+    keys = mask.bool()[:, None, :]
+    if causal:
+        if same(keys.expand_as(got)):
+            return (f"On {where} with causal=True, tokens may attend to later tokens. Under a causal mask token i "
+                    f"attends only to tokens 0..i (torch.tril).")
+        if same(keys & lower.T):
+            return (f"On {where} with causal=True, the pattern is the wrong way round: entry [b, i, j] says whether "
+                    f"token i may attend to token j, and under a causal mask that needs j <= i (the lower "
+                    f"triangle), so token 0 sees only itself.")
+        if same(keys & torch.ones(n, n, dtype=torch.bool).tril(-1)):
+            return (f"On {where} with causal=True, tokens may not attend to themselves. Token i attends to "
+                    f"tokens 0..i, itself included (the diagonal is allowed).")
+        if same(lower.expand_as(got)) and not bool(mask.bool().all()):
+            return (f"On {where} with causal=True, real tokens may attend to padding. Combine the causal rule "
+                    f"with the attention mask: the column of a padding token (mask 0) is False in every row.")
+    else:
+        if same(torch.ones_like(got)):
+            return (f"On {where}, real tokens may attend to padding. No token may attend to a position whose "
+                    f"attention mask is 0: the column j of a padding token is False in every row i.")
+        if same(lower.expand_as(got) & keys):
+            return (f"On {where} with causal=False, tokens may not attend to later tokens. In an encoder "
+                    f"(bidirectional attention) every token attends to every real token, before and after it.")
+    wrong = (got != expected) & real_rows
+    b, i, j = (int(x) for x in wrong.nonzero()[0])
+    say = "may not" if bool(got[b, i, j]) else "may"
+    return (f"On {where} with causal={causal}, token {i} of sentence {b} {say} attend to token {j} "
+            f"(attention mask {mask[b].to(torch.long).tolist()}), but your pattern says the opposite.")
+
+
+@exercise("02.attention_pattern", points=2, answer="attention_pattern", hints=[
+    "Start from the columns: token j may be attended to when attention_mask[b, j] is 1. "
+    "attention_mask[:, None, :] repeats that row for every token i (shape batch x 1 x tokens broadcasts).",
+    "For causal=True, combine (with &) that with a tokens x tokens matrix that is True where j <= i: "
+    "torch.ones(n, n, dtype=torch.bool).tril(). Row i is the token that attends, column j the one it attends to.",
+    "Return a batch x tokens x tokens boolean tensor: .bool() on the mask, and .expand(...) or & with a full "
+    "matrix gives the last dimension its size when causal=False.",
+])
+def check_attention_pattern(attention_pattern):
+    import torch
+
+    cases = []
+    for n in range(1, 7):
+        cases.append((f"one sentence of {n} real token{'s' if n > 1 else ''}", torch.ones(1, n, dtype=torch.long)))
+    padded = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0], [1, 0, 0, 0, 0]])
+    cases.append(("a padded batch (attention mask [[1,1,1,1,1], [1,1,1,0,0], [1,0,0,0,0]])", padded))
+    cases.append(("the same padded batch with a boolean mask", padded.bool()))
+    cases.append(("a batch of one padded sentence (mask [[1, 1, 0, 0]])", torch.tensor([[1, 1, 0, 0]])))
+    for where, mask in cases:
+        for causal in (False, True):
+            given = mask.clone()
+            with case(f"{where}, causal={causal}"):
+                got = attention_pattern(given, causal=causal)
+            if not torch.equal(given, mask):
+                raise Incorrect(f"On {where}, attention_pattern changed the attention mask it was given: build a new "
+                                f"tensor instead.")
+            got = _as_pattern(got, mask, f"{where} with causal={causal}")
+            real_rows = mask.bool()[:, :, None].expand_as(got)
+            expected = _reference_pattern(mask, causal)
+            if not bool((got[real_rows] == expected[real_rows]).all()):
+                raise Incorrect(_diagnose_pattern(got, mask, causal, where))
+    mask = torch.tensor([[1, 1, 1, 0]])
+    with case("a call without causal (the default, causal=False)"):
+        try:
+            got = attention_pattern(mask.clone())
+        except TypeError as error:
+            if "causal" not in str(error):
+                raise
+            raise Incorrect("attention_pattern(attention_mask) without causal should work: keep the default of the "
+                            "def line, causal=False.") from None
+    got = _as_pattern(got, mask, "a call without causal")
+    if not bool(got[0, :3].equal(_reference_pattern(mask, False)[0, :3])):
+        raise Incorrect("Called without causal, attention_pattern should give the encoder's pattern "
+                        "(causal=False is the default): every real token attends to every real token.")
+
+
+def _letter(answer, letters: str) -> str:
+    if not isinstance(answer, str) or answer.strip().lower() not in tuple(letters):
+        raise Incorrect(f"Answer with one letter as a string, such as \"a\"; got {answer!r}.")
+    return answer.strip().lower()
+
+
+@exercise("02.not_classifier", points=1, answer="answer_02_not_classifier", hints=[
+    "Look at what the encoder returns (section 2 of the lesson): its shape, and whether anything in it is "
+    "about the classes of your task.",
+    "Where did the Softmax over the vocabulary go after pre-training, and what took its place in lesson 03?",
+])
+def check_not_classifier(answer):
+    if _letter(answer, "abcd") != "c":
+        raise Incorrect("Not that one. Ask what the encoder's output is made of, and what has to be learned from "
+                        "labeled examples before a class can be read from it.")
+
+
+@exercise("02.probe", points=1, answer="answer_02_probe", hints=[
+    "The probe is trained on frozen vectors: it measures what the encoder already tells apart, not what a "
+    "prediction network could learn on top.",
+    "If the encoder places a held-out word no nearer to its own group than to the other, which part of the "
+    "recipe would have to change for that to be different?",
+])
+def check_probe(answer):
+    if _letter(answer, "abcd") != "d":
+        raise Incorrect("Not that one. The probe does well on the seen words, so the head and the labels are not "
+                        "the problem. What did the encoder learn about the held-out words, and where did it learn "
+                        "it?")
