@@ -80,6 +80,15 @@ def test_an_error_in_the_students_code_is_reported_in_one_line(capsys):
     assert "`perplexity` raised IndexError" in out and "Traceback" not in out and "\n" not in out
 
 
+def test_an_error_in_the_students_code_names_the_case_it_happened_on(capsys):
+    def apply_mask(*args, **kwargs):
+        raise KeyError("boom")
+
+    core.check("01.masking", apply_mask)
+    out = capsys.readouterr().out.strip()
+    assert "`apply_mask` raised KeyError: 'boom' on " in out and "\n" not in out
+
+
 def test_a_wrong_type_of_answer_is_named_not_crashed_on(capsys):
     class AlwaysEqual(str):
         def __eq__(self, other):
@@ -250,7 +259,7 @@ def by_name(rows: list[dict]) -> dict[str, dict]:
 def test_grader_exits_0_and_writes_one_row_per_submission_in_order(whole_notebooks):
     assert whole_notebooks["process"].returncode == 0, whole_notebooks["process"].stderr[-2000:]
     assert [row["submission"] for row in whole_notebooks["rows"]] == [str(p) for p in whole_notebooks["paths"]]
-    assert "submission" in whole_notebooks["process"].stdout and "5 submission(s) graded" in whole_notebooks["process"].stdout
+    assert "submission" in whole_notebooks["process"].stdout and f"{len(whole_notebooks['paths'])} submission(s) graded" in whole_notebooks["process"].stdout
 
 
 def test_the_solutions_get_full_marks(whole_notebooks):

@@ -105,10 +105,10 @@ def case(description: str):
     """Inside a check function: name the case being tried, so that an error raised by the student's
     code while it runs is reported with it (``... on a batch with padding``)."""
     _cases.append(description)
-    try:
-        yield
-    finally:
-        _cases.pop()
+    yield
+    # Popped only when the case passed: after an error the description stays for ``evaluate`` to report
+    # (it clears the list before and after every check).
+    _cases.pop()
 
 
 def discover() -> None:
