@@ -1,0 +1,250 @@
+"""The checks of lesson 06 (utils/grading/lesson06.py) grade fairly: each passes the answer in the solution
+notebook, reports the untouched stub of the exercise notebook as not attempted, and turns down the usual
+wrong answers with a message that says what is wrong."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+import torch
+
+from utils.grading import core, generate
+
+ROOT = Path(__file__).resolve().parent.parent
+SOLUTION = ROOT / "solutions" / "06_prompting_and_label_mapping_solutions.ipynb"
+IDS = ["06.verbalizer_predict", "06.label_mapping", "06.confusion", "06.disagreement", "06.prompt_or_fine_tune"]
+
+
+def answer_cell(nb, name: str) -> str:
+    """The source of the code cell that defines ``name`` (a function or a top-level answer)."""
+    pattern = re.compile(rf"^(def {name}\(|{name} = )", re.M)
+    return next(c.source for c in nb.cells if c.cell_type == "code" and pattern.search(c.source))
+
+
+def answer(exercise_id: str, stub: bool = False):
+    """The answer to ``exercise_id`` as the solution notebook defines it, or as the generated exercise
+    notebook's stub does."""
+    ex = core.get_exercise(exercise_id)
+    nb = (nbformat.reads(generate.exercise_for(SOLUTION)[1], as_version=4) if stub
+          else nbformat.read(SOLUTION, as_version=4))
+    namespace = {"torch": torch}
+    exec(compile(answer_cell(nb, ex.answer), str(SOLUTION), "exec"), namespace)
+    return namespace[ex.answer]
+
+
+def verdict(exercise_id: str, value) -> tuple[str, str]:
+    return core.evaluate(core.get_exercise(exercise_id), value)
+
+
+def test_lesson_06_registers_its_exercises_in_the_order_its_notebook_asks_them():
+    assert [ex.id for ex in core.exercises() if ex.id.startswith("06.")] == IDS
+    assert all(core.get_exercise(i).hints for i in IDS)
+
+
+@pytest.mark.parametrize("exercise_id", IDS)
+def test_the_solution_notebooks_answer_passes(exercise_id):
+    assert verdict(exercise_id, answer(exercise_id)) == (core.CORRECT, "")
+
+
+@pytest.mark.parametrize("exercise_id", IDS)
+def test_the_exercise_notebooks_stub_is_not_attempted(exercise_id):
+    status, message = verdict(exercise_id, answer(exercise_id, stub=True))
+    assert status == core.NOT_ATTEMPTED and message
+
+
+def test_a_check_leaves_the_callers_random_state_alone():
+    before = torch.get_rng_state()
+    verdict("06.verbalizer_predict", answer("06.verbalizer_predict"))
+    assert torch.equal(torch.get_rng_state(), before)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Typical wrong answers, each with a word of its message
+# ---------------------------------------------------------------------------------------------------
+
+def _scores(log_probs, word_ids, labels, pool):
+    return torch.stack([pool(log_probs[:, list(word_ids[label])]) for label in labels], dim=-1)
+
+
+def _names(scores, labels):
+    return [labels[i] for i in scores.argmax(-1).tolist()]
+
+
+def predict_best_word(log_probs, word_ids, labels):
+    return _names(_scores(log_probs, word_ids, labels, lambda x: x.max(-1).values), labels)
+
+
+def predict_mean_probability(log_probs, word_ids, labels):
+    return _names(_scores(log_probs, word_ids, labels, lambda x: x.exp().mean(-1)), labels)
+
+
+def predict_sum_of_logs(log_probs, word_ids, labels):
+    return _names(_scores(log_probs, word_ids, labels, lambda x: x.sum(-1)), labels)
+
+
+def predict_in_dict_order(log_probs, word_ids, labels):
+    return _names(_scores(log_probs, word_ids, list(word_ids), lambda x: x.logsumexp(-1)), labels)
+
+
+def predict_last_on_tie(log_probs, word_ids, labels):
+    scores = _scores(log_probs, word_ids, labels, lambda x: x.logsumexp(-1)).flip(-1)
+    return [labels[len(labels) - 1 - i] for i in scores.argmax(-1).tolist()]
+
+
+def predict_ids(log_probs, word_ids, labels):
+    return _scores(log_probs, word_ids, labels, lambda x: x.logsumexp(-1)).argmax(-1).tolist()
+
+
+def predict_tensor(log_probs, word_ids, labels):
+    return _scores(log_probs, word_ids, labels, lambda x: x.logsumexp(-1)).argmax(-1)
+
+
+def predict_squeezed(log_probs, word_ids, labels):
+    names = _names(_scores(log_probs, word_ids, labels, lambda x: x.logsumexp(-1)), labels)
+    return names[0] if len(names) == 1 else names
+
+
+def predict_in_place(log_probs, word_ids, labels):
+    log_probs.exp_()
+    return _names(_scores(log_probs, word_ids, labels, lambda x: x.sum(-1)), labels)
+
+
+def _solution_mapping(id2label, labels):
+    return answer("06.label_mapping")(id2label, labels)
+
+
+def mapping_accepts_everything(id2label, labels):
+    return {int(k): v for k, v in id2label.items()}
+
+
+def mapping_without_int_keys(id2label, labels):
+    if sorted(map(str, id2label)) != [str(i) for i in range(len(labels))] or sorted(id2label.values()) != sorted(labels):
+        raise ValueError("the mapping breaks the contract")
+    return dict(id2label)
+
+
+def mapping_compares_values_only(id2label, labels):
+    if sorted(id2label.values()) != sorted(labels):
+        raise ValueError("the labels are not the service's labels")
+    return {int(k): v for k, v in id2label.items()}
+
+
+def mapping_requires_label_order(id2label, labels):
+    result = _solution_mapping(id2label, labels)
+    if result != dict(enumerate(labels)):
+        raise ValueError("id i must name labels[i]")
+    return result
+
+
+def mapping_with_assert(id2label, labels):
+    assert set(id2label.values()) == set(labels) and len(id2label) == len(labels), "the mapping breaks the contract"
+    return {int(k): v for k, v in id2label.items()}
+
+
+def mapping_without_missing_check(id2label, labels):
+    mapping = {int(k): v for k, v in id2label.items()}
+    if len(mapping) != len(id2label) or sorted(mapping) != list(range(len(mapping))):
+        raise ValueError("the ids must be 0, 1, ... each named once")
+    if any(v not in labels for v in mapping.values()) or len(set(mapping.values())) != len(mapping):
+        raise ValueError("an unknown label, or a label named twice")
+    return mapping
+
+
+def mapping_pops(id2label, labels):
+    result = _solution_mapping(dict(id2label), labels)
+    id2label.clear()
+    return result
+
+
+def _counts(reference, predicted, labels):
+    if len(reference) != len(predicted) or any(x not in labels for x in [*reference, *predicted]):
+        raise ValueError("the answers do not fit the labels")
+    counts = [[0] * len(labels) for _ in labels]
+    for r, p in zip(reference, predicted):
+        counts[labels.index(r)][labels.index(p)] += 1
+    return counts
+
+
+def confusion_transposed(reference, predicted, labels):
+    return [list(row) for row in zip(*_counts(reference, predicted, labels))]
+
+
+def confusion_sorted(reference, predicted, labels):
+    return _counts(reference, predicted, sorted(labels))
+
+
+def confusion_shares(reference, predicted, labels):
+    return [[c / len(reference) for c in row] for row in _counts(reference, predicted, labels)]
+
+
+def confusion_present_labels_only(reference, predicted, labels):
+    present = [label for label in labels if label in reference or label in predicted]
+    return _counts(reference, predicted, present)
+
+
+def confusion_without_checks(reference, predicted, labels):
+    counts = [[0] * len(labels) for _ in labels]
+    for r, p in zip(reference, predicted):
+        if r in labels and p in labels:
+            counts[labels.index(r)][labels.index(p)] += 1
+    return counts
+
+
+def confusion_index_error(reference, predicted, labels):
+    if len(reference) != len(predicted):
+        raise IndexError("lists differ")
+    return _counts(reference, predicted, labels)
+
+
+def confusion_one_off(reference, predicted, labels):
+    counts = _counts(reference, predicted, labels)
+    counts[0][0] += 1
+    return counts
+
+
+WRONG = [
+    ("06.verbalizer_predict", predict_best_word, "single most likely word"),
+    ("06.verbalizer_predict", predict_mean_probability, "averaged the probabilities"),
+    ("06.verbalizer_predict", predict_sum_of_logs, "multiplies their probabilities"),
+    ("06.verbalizer_predict", predict_in_dict_order, "order of word_ids"),
+    ("06.verbalizer_predict", predict_last_on_tie, "comes first in labels"),
+    ("06.verbalizer_predict", predict_ids, "not their positions"),
+    ("06.verbalizer_predict", predict_tensor, "list of label names"),
+    ("06.verbalizer_predict", predict_squeezed, "list of label names"),
+    ("06.verbalizer_predict", predict_in_place, "changed its inputs"),
+    ("06.label_mapping", mapping_accepts_everything, "did not raise"),
+    ("06.label_mapping", mapping_without_int_keys, "return the ids as ints"),
+    ("06.label_mapping", mapping_compares_values_only, "numbered 0 .. len(labels) - 1"),
+    ("06.label_mapping", mapping_requires_label_order, "cannot know what the model learned"),
+    ("06.label_mapping", mapping_with_assert, "raise ValueError"),
+    ("06.label_mapping", mapping_without_missing_check, "named by no id"),
+    ("06.label_mapping", mapping_pops, "changed the mapping"),
+    ("06.confusion", confusion_transposed, "transposed"),
+    ("06.confusion", confusion_sorted, "sorted order"),
+    ("06.confusion", confusion_shares, "return counts"),
+    ("06.confusion", confusion_present_labels_only, "also for a label that never occurs"),
+    ("06.confusion", confusion_without_checks, "did not raise"),
+    ("06.confusion", confusion_index_error, "raised IndexError"),
+    ("06.confusion", confusion_one_off, "row 0 ('negative'), column 0"),
+    ("06.disagreement", "a", "Not that one"),
+    ("06.disagreement", "b", "Not that one"),
+    ("06.disagreement", 3, "one letter as a string"),
+    ("06.prompt_or_fine_tune", "c", "Not that one"),
+    ("06.prompt_or_fine_tune", ["b"], "one letter as a string"),
+]
+
+
+@pytest.mark.parametrize("exercise_id, wrong, words", WRONG,
+                         ids=[f"{i}-{getattr(w, '__name__', repr(w))}" for i, w, _ in WRONG])
+def test_a_typical_wrong_answer_is_turned_down_with_a_message_that_says_why(exercise_id, wrong, words):
+    status, message = verdict(exercise_id, wrong)
+    assert status == core.INCORRECT
+    assert words in message, message
+    assert "Traceback" not in message and "\n" not in message
+
+
+def test_an_upper_case_letter_with_spaces_is_accepted():
+    assert verdict("06.disagreement", " C ")[0] == core.CORRECT
