@@ -1,4 +1,4 @@
-"""The few plotting helpers the lessons share (loss curves, accuracy curves, embeddings)."""
+"""The few plotting helpers the lessons share (loss curves, accuracy curves, embeddings, confusion matrices)."""
 
 from __future__ import annotations
 
@@ -48,4 +48,21 @@ def plot_embeddings_2d(vectors: np.ndarray, words: list[str], groups: list[str],
     ax.set_title(title)
     ax.set_xticks([])
     ax.set_yticks([])
+    return ax
+
+
+def plot_confusion_matrix(matrix, labels, title: str = "", ax=None, xlabel: str = "predicted label",
+                          ylabel: str = "true label"):
+    """Counts of (row label, column label) as a heat map with the numbers written in (lesson 06)."""
+    matrix = np.asarray(matrix)
+    ax = ax or plt.subplots(figsize=(4, 3.5))[1]
+    ax.imshow(matrix, cmap="Blues")
+    for (i, j), count in np.ndenumerate(matrix):
+        ax.text(j, i, str(count), ha="center", va="center",
+                color="white" if count > matrix.max() / 2 else "black")
+    ax.set_xticks(range(len(labels)), labels)
+    ax.set_yticks(range(len(labels)), labels)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
     return ax
