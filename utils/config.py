@@ -4,7 +4,9 @@ The profile is chosen with the environment variable ``WORKBOOK_PROFILE``:
 
 * ``laptop`` (the default): the tiny BERT, pre-trained on the synthetic corpus; each lesson runs in
   about two minutes on a 2-core CPU.
-* ``full``: the same recipe with a larger corpus and longer pre-training, for a machine with a GPU.
+* ``full``: the same recipe with a larger corpus and longer pre-training, for a machine with a GPU; and
+  in lesson 07, bert-base-uncased fine-tuned on GLUE SST-2 (needs the internet; offline it falls back to
+  the laptop path with a one-line message).
 
 Checkpoints go to ``artifacts/`` at the top of the repository, or to ``WORKBOOK_ARTIFACTS`` if set.
 """
@@ -35,6 +37,8 @@ class Profile:
     pretrain_lr: float
     finetune_epochs: int
     finetune_batch_size: int
+    real_encoder: str = "minilm"   # lesson 07's real encoder (utils.encoders.load_encoder)
+    benchmark: str = "synthetic"   # lesson 07's real benchmark: 'synthetic' (none) or 'sst2'
 
 
 PROFILES = {
@@ -43,7 +47,7 @@ PROFILES = {
                       finetune_batch_size=32),
     "full": Profile("full", corpus_sentences=100_000, vocab_size=2048, pretrain_steps=5000,
                     pretrain_batch_size=128, pretrain_lr=1e-3, finetune_epochs=8,
-                    finetune_batch_size=32),
+                    finetune_batch_size=32, real_encoder="bert-base-uncased", benchmark="sst2"),
 }
 
 

@@ -101,15 +101,19 @@ def _check_strategy(strategy: str) -> None:
 # ---------------------------------------------------------------------------------------------------
 
 def encoder_from_mlm(mlm_model) -> BertModel:
-    """The encoder θ of a pre-trained masked language model, without its Softmax output layer."""
-    encoder = BertModel(mlm_model.config, add_pooling_layer=False)
-    encoder.load_state_dict(mlm_model.bert.state_dict())
+    """The encoder θ of a pre-trained masked language model, without its Softmax output layer.
+
+    A ``BertModel`` (already an encoder, such as the real ones of lesson 07) is copied, less its pooler."""
+    source = mlm_model if isinstance(mlm_model, BertModel) else mlm_model.bert
+    encoder = BertModel(source.config, add_pooling_layer=False)
+    encoder.load_state_dict({k: v for k, v in source.state_dict().items() if not k.startswith("pooler.")})
     return encoder
 
 
 def build_classifier(mlm_model, strategy: str, label_names: list[str], pooling: str = "cls",
                      seed: int = cfg.SEED) -> EncoderClassifier:
-    """f(x; θ, ω) for a strategy: θ copied from ``mlm_model`` (or random for ``scratch``), ω random."""
+    """f(x; θ, ω) for a strategy: θ copied from ``mlm_model`` (or random for ``scratch``), ω random.
+    ``mlm_model`` is a pre-trained masked language model or a ``BertModel`` encoder."""
     _check_strategy(strategy)
     torch.manual_seed(seed)
     if strategy == "scratch":
@@ -212,7 +216,8 @@ def fine_tune(mlm_model, tokenizer, task: datasets.DatasetDict, strategy: str = 
               batch_size: int | None = None, train_size: int | None = None, seed: int = cfg.SEED,
               progress: bool = True) -> tuple[EncoderClassifier, dict]:
     """Build f(x; θ, ω) for ``strategy`` and train it on ``task['train']`` (the first ``train_size``
-    examples if given), validating on ``task['validation']``. Returns ``(model, history)``."""
+    examples if given), validating on ``task['validation']``. Returns ``(model, history)``.
+    ``mlm_model`` is the pre-trained masked language model, or any ``BertModel`` encoder (lesson 07)."""
     _check_strategy(strategy)
     if not isinstance(task, datasets.DatasetDict) or "train" not in task:
         raise ValueError("task must be a datasets.DatasetDict with at least a 'train' split "
