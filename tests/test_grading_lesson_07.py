@@ -1,0 +1,304 @@
+"""The checks of lesson 07 (utils/grading/lesson07.py) grade fairly: each passes the answer in the solution
+notebook, reports the untouched stub of the exercise notebook as not attempted, and turns down the usual
+wrong answers with a message that says what is wrong."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+
+import datasets
+import nbformat
+import pytest
+
+from utils.grading import core, generate
+
+ROOT = Path(__file__).resolve().parent.parent
+SOLUTION = ROOT / "solutions" / "07_real_models_solutions.ipynb"
+IDS = ["07.sha256_of", "07.verify_weights", "07.unknown_rate", "07.to_course_format", "07.tiny_vocabulary",
+       "07.paper_figure"]
+NAMES = ["negative", "positive"]
+
+
+def answer_cell(nb, name: str) -> str:
+    """The source of the code cell that defines ``name`` (a function or a top-level answer)."""
+    pattern = re.compile(rf"^(def {name}\(|{name} = )", re.M)
+    return next(c.source for c in nb.cells if c.cell_type == "code" and pattern.search(c.source))
+
+
+def answer(exercise_id: str, stub: bool = False):
+    """The answer to ``exercise_id`` as the solution notebook defines it, or as the generated exercise
+    notebook's stub does. The answers share one namespace, as in the notebook (verify_weights calls
+    sha256_of)."""
+    nb = (nbformat.reads(generate.exercise_for(SOLUTION)[1], as_version=4) if stub
+          else nbformat.read(SOLUTION, as_version=4))
+    namespace = {"hashlib": hashlib, "datasets": datasets}
+    for other in ("07.sha256_of", exercise_id):
+        name = core.get_exercise(other).answer
+        exec(compile(answer_cell(nb, name), str(SOLUTION), "exec"), namespace)
+    return namespace[core.get_exercise(exercise_id).answer]
+
+
+def verdict(exercise_id: str, value) -> tuple[str, str]:
+    return core.evaluate(core.get_exercise(exercise_id), value)
+
+
+def test_lesson_07_registers_its_exercises_in_the_order_its_notebook_asks_them():
+    assert [ex.id for ex in core.exercises() if ex.id.startswith("07.")] == IDS
+    assert all(core.get_exercise(i).hints for i in IDS)
+
+
+@pytest.mark.parametrize("exercise_id", IDS)
+def test_the_solution_notebooks_answer_passes(exercise_id):
+    assert verdict(exercise_id, answer(exercise_id)) == (core.CORRECT, "")
+
+
+@pytest.mark.parametrize("exercise_id", IDS)
+def test_the_exercise_notebooks_stub_is_not_attempted(exercise_id):
+    status, message = verdict(exercise_id, answer(exercise_id, stub=True))
+    assert status == core.NOT_ATTEMPTED and message
+
+
+def test_the_courses_own_functions_pass_the_digest_checks():
+    from utils import encoders
+
+    assert verdict("07.sha256_of", lambda path, chunk_size=1 << 20: encoders.sha256_of(path)) == (core.CORRECT, "")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Typical wrong answers, each with a word of its message
+# ---------------------------------------------------------------------------------------------------
+
+def digest_read_whole(path, chunk_size=1 << 20):
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def digest_bytes(path, chunk_size=1 << 20):
+    return hashlib.sha256(Path(path).read_bytes()).digest()
+
+
+def digest_upper(path, chunk_size=1 << 20):
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest().upper()
+
+
+def digest_md5(path, chunk_size=1 << 20):
+    return hashlib.md5(Path(path).read_bytes()).hexdigest()
+
+
+def digest_of_name(path, chunk_size=1 << 20):
+    return hashlib.sha256(str(path).encode()).hexdigest()
+
+
+def digest_first_chunk(path, chunk_size=1 << 20):
+    with open(path, "rb") as handle:
+        return hashlib.sha256(handle.read(chunk_size)).hexdigest()
+
+
+def digest_last_chunk(path, chunk_size=1 << 20):
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(chunk_size), b""):
+            digest = hashlib.sha256(chunk)
+    return digest.hexdigest()
+
+
+def _digest(path):
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def verify_case_sensitive(path, expected):
+    found = _digest(path)
+    if found != expected.strip():
+        raise ValueError(f"SHA-256 {found}, expected {expected}")
+    return found
+
+
+def verify_returns_false(path, expected):
+    return _digest(path) == expected.strip().lower()
+
+
+def verify_with_assert(path, expected):
+    found = _digest(path)
+    assert found == expected.strip().lower(), "the weights are not the pinned ones"
+    return found
+
+
+def verify_vague_message(path, expected):
+    found = _digest(path)
+    if found != expected.strip().lower():
+        raise ValueError("The weights are not the pinned ones; do not load them.")
+    return found
+
+
+def verify_prefix_only(path, expected):
+    found = _digest(path)
+    if found[:16] != expected.strip().lower()[:16]:
+        raise ValueError(f"SHA-256 {found}, expected {expected}")
+    return found
+
+
+def verify_never_raises(path, expected):
+    return _digest(path)
+
+
+def verify_returns_true(path, expected):
+    found = _digest(path)
+    if found != expected.strip().lower():
+        raise ValueError(f"SHA-256 {found}, expected {expected}")
+    return True
+
+
+def _tokens(tokenizer, texts):
+    return [tokenizer.tokenize(t) for t in texts]
+
+
+def rate_per_text(tokenizer, texts):
+    shares = [sum(x == tokenizer.unk_token for x in ts) / len(ts) for ts in _tokens(tokenizer, texts) if ts]
+    if not shares:
+        raise ValueError("no tokens")
+    return sum(shares) / len(shares)
+
+
+def rate_with_specials(tokenizer, texts):
+    ids = [i for t in texts for i in tokenizer(t)["input_ids"]]
+    if len(ids) == 2 * len(texts):
+        raise ValueError("no tokens")
+    return sum(i == tokenizer.unk_token_id for i in ids) / len(ids)
+
+
+def rate_per_word(tokenizer, texts):
+    words = [w for t in texts for w in re.findall(r"\w+|[^\w\s]", t)]
+    if not words:
+        raise ValueError("no words")
+    return sum(x == tokenizer.unk_token for ts in _tokens(tokenizer, texts) for x in ts) / len(words)
+
+
+def rate_hard_coded(tokenizer, texts):
+    tokens = [x for ts in _tokens(tokenizer, texts) for x in ts]
+    if not tokens:
+        raise ValueError("no tokens")
+    return sum(x == "[UNK]" for x in tokens) / len(tokens)
+
+
+def rate_percent(tokenizer, texts):
+    tokens = [x for ts in _tokens(tokenizer, texts) for x in ts]
+    if not tokens:
+        raise ValueError("no tokens")
+    return 100 * sum(x == tokenizer.unk_token for x in tokens) / len(tokens)
+
+
+def rate_divides_by_zero(tokenizer, texts):
+    tokens = [x for ts in _tokens(tokenizer, texts) for x in ts]
+    return sum(x == tokenizer.unk_token for x in tokens) / len(tokens)
+
+
+def rate_zero_when_empty(tokenizer, texts):
+    tokens = [x for ts in _tokens(tokenizer, texts) for x in ts]
+    return sum(x == tokenizer.unk_token for x in tokens) / len(tokens) if tokens else 0.0
+
+
+FEATURES = datasets.Features({"text": datasets.Value("string"), "label": datasets.ClassLabel(names=NAMES)})
+
+
+def format_without_label_check(rows):
+    return rows.select_columns(["sentence", "label"]).rename_column("sentence", "text").cast(FEATURES)
+
+
+def format_keeps_idx(rows):
+    return rows.rename_column("sentence", "text")
+
+
+def format_int_labels(rows):
+    if set(rows["label"]) - {0, 1}:
+        raise ValueError("labels must be 0 or 1")
+    return rows.select_columns(["sentence", "label"]).rename_column("sentence", "text")
+
+
+def format_names_swapped(rows):
+    if set(rows["label"]) - {0, 1}:
+        raise ValueError("labels must be 0 or 1")
+    features = datasets.Features({"text": datasets.Value("string"),
+                                  "label": datasets.ClassLabel(names=["positive", "negative"])})
+    return rows.select_columns(["sentence", "label"]).rename_column("sentence", "text").cast(features)
+
+
+def format_reversed(rows):
+    formatted = answer("07.to_course_format")(rows)
+    return formatted.select(range(len(formatted) - 1, -1, -1))
+
+
+def format_label_first(rows):
+    formatted = answer("07.to_course_format")(rows)
+    return formatted.select_columns(["label", "text"])
+
+
+def format_raises_key_error(rows):
+    if "sentence" not in rows.column_names:
+        raise KeyError("sentence")
+    return answer("07.to_course_format")(rows)
+
+
+def format_returns_dict(rows):
+    return answer("07.to_course_format")(rows).to_dict()
+
+
+WRONG = [
+    ("07.sha256_of", digest_read_whole, "read the file whole"),
+    ("07.sha256_of", digest_bytes, "returned bytes"),
+    ("07.sha256_of", digest_upper, "lower-case"),
+    ("07.sha256_of", digest_md5, "a SHA-256 digest is 64"),
+    ("07.sha256_of", digest_of_name, "hashed the file's name"),
+    ("07.sha256_of", digest_first_chunk, "first chunk only"),
+    ("07.sha256_of", digest_last_chunk, "last chunk only"),
+    ("07.verify_weights", verify_case_sensitive, "upper case"),
+    ("07.verify_weights", verify_returns_false, "returned bool"),
+    ("07.verify_weights", verify_with_assert, "raise ValueError"),
+    ("07.verify_weights", verify_vague_message, "Name both digests"),
+    ("07.verify_weights", verify_prefix_only, "differs in its last digit"),
+    ("07.verify_weights", verify_never_raises, "instead of raising"),
+    ("07.verify_weights", verify_returns_true, "returned bool"),
+    ("07.unknown_rate", rate_per_text, "averaged each text's own share"),
+    ("07.unknown_rate", rate_with_specials, "counted [CLS] and [SEP]"),
+    ("07.unknown_rate", rate_per_word, "divided by the number of words"),
+    ("07.unknown_rate", rate_hard_coded, "tokenizer.unk_token"),
+    ("07.unknown_rate", rate_percent, "percentage"),
+    ("07.unknown_rate", rate_divides_by_zero, "divided by zero"),
+    ("07.unknown_rate", rate_zero_when_empty, "Raise ValueError"),
+    ("07.to_course_format", format_without_label_check, "-1"),
+    ("07.to_course_format", format_keeps_idx, "exactly ['text', 'label']"),
+    ("07.to_course_format", format_int_labels, "ClassLabel"),
+    ("07.to_course_format", format_names_swapped, "0 is negative"),
+    ("07.to_course_format", format_reversed, "another order"),
+    ("07.to_course_format", format_label_first, "in that order"),
+    ("07.to_course_format", format_raises_key_error, "raised KeyError"),
+    ("07.to_course_format", format_returns_dict, "return a datasets.Dataset"),
+    ("07.tiny_vocabulary", "a", "Not that one"),
+    ("07.tiny_vocabulary", "d", "Not that one"),
+    ("07.tiny_vocabulary", 2, "one letter as a string"),
+    ("07.paper_figure", "b", "Not that one"),
+    ("07.paper_figure", ["c"], "one letter as a string"),
+]
+
+
+@pytest.mark.parametrize("exercise_id, wrong, words", WRONG,
+                         ids=[f"{i}-{getattr(w, '__name__', repr(w))}" for i, w, _ in WRONG])
+def test_a_typical_wrong_answer_is_turned_down_with_a_message_that_says_why(exercise_id, wrong, words):
+    status, message = verdict(exercise_id, wrong)
+    assert status == core.INCORRECT
+    assert words in message, message
+    assert "Traceback" not in message and "\n" not in message
+
+
+def test_verify_weights_that_never_wrote_sha256_of_is_told_so():
+    namespace = {}
+    exec(compile(answer_cell(nbformat.read(SOLUTION, as_version=4), "verify_weights"), str(SOLUTION), "exec"),
+         namespace)
+    stub = nbformat.reads(generate.exercise_for(SOLUTION)[1], as_version=4)
+    exec(compile(answer_cell(stub, "sha256_of"), str(SOLUTION), "exec"), namespace)
+    status, message = verdict("07.verify_weights", namespace["verify_weights"])
+    assert status == core.INCORRECT and "sha256_of" in message
+
+
+def test_an_upper_case_letter_with_spaces_is_accepted():
+    assert verdict("07.tiny_vocabulary", " B ")[0] == core.CORRECT
