@@ -127,7 +127,9 @@ def discover() -> None:
 def exercises() -> list[Exercise]:
     """Every registered exercise, lesson by lesson, in the order each lesson module registers them."""
     discover()
-    return list(_REGISTRY.values())
+    # Sorted by lesson (stable, so registration order within a lesson stays): a lesson module imported
+    # early by another one must not jump the queue.
+    return sorted(_REGISTRY.values(), key=lambda ex: ex.id.split(".", 1)[0])
 
 
 def get_exercise(exercise_id: str) -> Exercise | None:
