@@ -282,3 +282,13 @@ def test_product_topics_too_many_examples_or_bad_size_raise_value_error():
         data.make_product_topics(test_size=0)
     with pytest.raises(ValueError, match="ask for fewer"):
         data.make_product_topics(test_size=100_000)
+
+
+def test_product_topics_pose_any_grouping_of_the_products():
+    groups = {"a": {"seen": ["movie", "phone"], "held_out": ["camera"]},
+              "b": {"seen": ["hotel", "book"], "held_out": ["game"]}}
+    topics = data.make_product_topics(seed=6, train_size=100, validation_size=20, test_size=60, groups=groups)
+    assert topics["train"].features["label"].names == ["a", "b"]
+    assert _products_in(topics["test"]) == {"camera", "game"}
+    with pytest.raises(ValueError, match="held_out"):
+        data.make_product_topics(groups={"a": {"seen": ["movie"]}, "b": {"seen": ["hotel"], "held_out": ["game"]}})

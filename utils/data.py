@@ -337,12 +337,19 @@ PRODUCT_GROUPS = {
 
 
 def make_product_topics(*, seed: int = 0, train_size: int = 1000, validation_size: int = 300,
-                        test_size: int = 500) -> datasets.DatasetDict:
+                        test_size: int = 500, groups: dict | None = None) -> datasets.DatasetDict:
     """Is the review about media or about a place or device? ``train`` and ``validation`` name the seen
     products, ``test`` only the held-out ones. Lesson 02 uses it to show where the two-stage model fails:
-    the classes rest on a distinction the unlabeled corpus never makes."""
+    the classes rest on a distinction the unlabeled corpus never makes. ``groups`` (label -> {"seen":
+    [...], "held_out": [...]}, like ``PRODUCT_GROUPS``) poses any other grouping of the products."""
+    groups = PRODUCT_GROUPS if groups is None else groups
+    for label, parts in groups.items():
+        if set(parts) != {"seen", "held_out"} or not all(parts.values()):
+            raise ValueError(f"groups[{label!r}] must give non-empty 'seen' and 'held_out' product lists, "
+                             f"like PRODUCT_GROUPS.")
+    labels = list(groups)
     features = datasets.Features({"text": datasets.Value("string"),
-                                  "label": datasets.ClassLabel(names=PRODUCT_LABELS)})
+                                  "label": datasets.ClassLabel(names=labels)})
     adjectives = [w for words in label_words("polarity3", "all").values() for w in words]
     splits, taken = {}, set()
     for split, size in {"train": train_size, "validation": validation_size, "test": test_size}.items():
@@ -353,8 +360,8 @@ def make_product_topics(*, seed: int = 0, train_size: int = 1000, validation_siz
         rows = {"text": [], "label": []}
         misses = 0  # draws in a row that gave only sentences already taken
         while len(rows["text"]) < size and misses < 1000:
-            label = rng.randrange(len(PRODUCT_LABELS))
-            product = rng.choice(PRODUCT_GROUPS[PRODUCT_LABELS[label]][part])
+            label = rng.randrange(len(labels))
+            product = rng.choice(groups[labels[label]][part])
             adj, aspect = rng.choice(adjectives), rng.choice(ASPECTS)
             text = rng.choice([f"the {aspect} of this {product} was {adj} .", f"{_a(adj)} {product} .",
                                f"this {product} is {adj} .", f"the {product} has {_a(adj)} {aspect} ."])
