@@ -6,40 +6,26 @@ diagnosis check give the same first finding as utils.diagnose."""
 from __future__ import annotations
 
 import math
-import re
 from pathlib import Path
 
-import nbformat
 import pytest
 import torch
 import torch.nn.functional as F
 
 from utils.diagnose import diagnose
-from utils.grading import core, generate, lesson05
+from grading_answers import load_answer, verdict
+from utils.grading import core, lesson05
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTION = ROOT / "solutions" / "05_diagnosing_failures_solutions.ipynb"
 IDS = ["05.init_loss", "05.overfit", "05.diagnose", "05.symptoms"]
 
 
-def answer_cell(nb, name: str) -> str:
-    """The source of the code cell that defines ``name`` (a function or a top-level answer)."""
-    pattern = re.compile(rf"^(def {name}\(|{name} = )", re.M)
-    return next(c.source for c in nb.cells if c.cell_type == "code" and pattern.search(c.source))
-
-
 def answer(exercise_id: str, stub: bool = False):
     """The answer to ``exercise_id`` as the solution notebook defines it, or as the generated exercise
     notebook's stub does."""
-    ex = core.get_exercise(exercise_id)
-    nb = nbformat.reads(generate.exercise_for(SOLUTION)[1], as_version=4) if stub else nbformat.read(SOLUTION, as_version=4)
-    namespace = {"torch": torch, "F": F, "math": math}
-    exec(compile(answer_cell(nb, ex.answer), str(SOLUTION), "exec"), namespace)
-    return namespace[ex.answer]
+    return load_answer(SOLUTION, [exercise_id], {"torch": torch, "F": F, "math": math}, stub)
 
-
-def verdict(exercise_id: str, value) -> tuple[str, str]:
-    return core.evaluate(core.get_exercise(exercise_id), value)
 
 
 def test_lesson_05_registers_its_exercises_in_the_order_its_notebook_asks_them():

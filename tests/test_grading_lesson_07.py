@@ -12,6 +12,7 @@ import datasets
 import nbformat
 import pytest
 
+from grading_answers import answer_cell, load_answer, verdict
 from utils.grading import core, generate
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -21,27 +22,12 @@ IDS = ["07.sha256_of", "07.verify_weights", "07.unknown_rate", "07.to_course_for
 NAMES = ["negative", "positive"]
 
 
-def answer_cell(nb, name: str) -> str:
-    """The source of the code cell that defines ``name`` (a function or a top-level answer)."""
-    pattern = re.compile(rf"^(def {name}\(|{name} = )", re.M)
-    return next(c.source for c in nb.cells if c.cell_type == "code" and pattern.search(c.source))
-
-
 def answer(exercise_id: str, stub: bool = False):
     """The answer to ``exercise_id`` as the solution notebook defines it, or as the generated exercise
     notebook's stub does. The answers share one namespace, as in the notebook (verify_weights calls
     sha256_of)."""
-    nb = (nbformat.reads(generate.exercise_for(SOLUTION)[1], as_version=4) if stub
-          else nbformat.read(SOLUTION, as_version=4))
-    namespace = {"hashlib": hashlib, "datasets": datasets}
-    for other in ("07.sha256_of", exercise_id):
-        name = core.get_exercise(other).answer
-        exec(compile(answer_cell(nb, name), str(SOLUTION), "exec"), namespace)
-    return namespace[core.get_exercise(exercise_id).answer]
+    return load_answer(SOLUTION, ["07.sha256_of", exercise_id], {"hashlib": hashlib, "datasets": datasets}, stub)
 
-
-def verdict(exercise_id: str, value) -> tuple[str, str]:
-    return core.evaluate(core.get_exercise(exercise_id), value)
 
 
 def test_lesson_07_registers_its_exercises_in_the_order_its_notebook_asks_them():

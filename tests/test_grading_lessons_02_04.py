@@ -4,14 +4,13 @@ and turns down the usual wrong answers with a message that says what is wrong.""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
-import nbformat
 import pytest
 import torch
 
-from utils.grading import core, generate
+from grading_answers import load_answer, verdict
+from utils.grading import core
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = {"02": ROOT / "solutions" / "02_sequence_encoders_solutions.ipynb",
@@ -20,25 +19,11 @@ IDS = ["02.mean_pool", "02.attention_pattern", "02.not_classifier", "02.probe",
        "04.split", "04.relative_change", "04.predict", "04.statements"]
 
 
-def answer_cell(nb, name: str) -> str:
-    """The source of the code cell that defines ``name`` (a function or a top-level answer)."""
-    pattern = re.compile(rf"^(def {name}\(|{name} = )", re.M)
-    return next(c.source for c in nb.cells if c.cell_type == "code" and pattern.search(c.source))
-
-
 def answer(exercise_id: str, stub: bool = False):
     """The answer to ``exercise_id`` as the solution notebook defines it, or as the generated exercise
     notebook's stub does."""
-    ex = core.get_exercise(exercise_id)
-    path = SOLUTIONS[exercise_id[:2]]
-    nb = nbformat.reads(generate.exercise_for(path)[1], as_version=4) if stub else nbformat.read(path, as_version=4)
-    namespace = {"torch": torch}
-    exec(compile(answer_cell(nb, ex.answer), str(path), "exec"), namespace)
-    return namespace[ex.answer]
+    return load_answer(SOLUTIONS[exercise_id[:2]], [exercise_id], {"torch": torch}, stub)
 
-
-def verdict(exercise_id: str, value) -> tuple[str, str]:
-    return core.evaluate(core.get_exercise(exercise_id), value)
 
 
 def test_lessons_02_and_04_register_their_exercises_in_the_order_their_notebooks_ask_them():

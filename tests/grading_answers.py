@@ -1,0 +1,32 @@
+"""What the per-lesson grading tests share: an answer read out of a solution notebook (or the stub out of
+the exercise notebook generated from it), and the verdict a check gives it."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import nbformat
+
+from utils.grading import core, generate
+
+
+def answer_cell(nb, name: str) -> str:
+    """The source of the code cell that defines ``name`` (a function or a top-level answer)."""
+    pattern = re.compile(rf"^(def {name}\(|{name} = )", re.M)
+    return next(c.source for c in nb.cells if c.cell_type == "code" and pattern.search(c.source))
+
+
+def load_answer(solution: Path, exercise_ids: list[str], namespace: dict, stub: bool = False):
+    """Run the answer cells of ``exercise_ids`` in order in ``namespace`` (as the notebook would, so a later
+    answer may call an earlier one) and return the last one's answer."""
+    nb = (nbformat.reads(generate.exercise_for(solution)[1], as_version=4) if stub
+          else nbformat.read(solution, as_version=4))
+    for exercise_id in exercise_ids:
+        name = core.get_exercise(exercise_id).answer
+        exec(compile(answer_cell(nb, name), str(solution), "exec"), namespace)
+    return namespace[core.get_exercise(exercise_ids[-1]).answer]
+
+
+def verdict(exercise_id: str, value) -> tuple[str, str]:
+    return core.evaluate(core.get_exercise(exercise_id), value)
