@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import math
 import time
 from pathlib import Path
 
@@ -26,7 +25,7 @@ from transformers import AutoTokenizer, GPT2Config, GPT2LMHeadModel, get_linear_
 from . import config as cfg
 from .data import make_corpus
 from .models import check_vocabulary, count_parameters
-from .pretraining import HISTORY_FILE, IGNORE_INDEX, SETTINGS_FILE, _batches, load_or_pretrain
+from .pretraining import HISTORY_FILE, IGNORE_INDEX, SETTINGS_FILE, _batches, load_or_pretrain, save_checkpoint
 
 CHECKPOINT_NAME = "tiny-gpt-clm"
 # Small enough to pre-train in well under a minute on a 2-core CPU, which is all lesson 06 needs.
@@ -119,15 +118,7 @@ def load_or_pretrain_causal(profile: str | None = None, *, seed: int = cfg.SEED,
     torch.manual_seed(seed)
     model = GPT2LMHeadModel(tiny_gpt_config(tokenizer))
     history = pretrain_causal(model, tokenizer, corpus, steps=steps, seed=seed, progress=progress)
-    history["final_loss"] = sum(history["train_loss"][-20:]) / len(history["train_loss"][-20:])
-    history["perplexity"] = math.exp(history["final_loss"])
-    history["parameters"] = count_parameters(model)
-    directory.mkdir(parents=True, exist_ok=True)
-    model.to("cpu").save_pretrained(directory)
-    tokenizer.save_pretrained(directory)
-    (directory / HISTORY_FILE).write_text(json.dumps(history))
-    settings_path.write_text(json.dumps(wanted, indent=2))  # written last: it marks the checkpoint complete
-    return model, tokenizer, history
+    return save_checkpoint(directory, model, tokenizer, history, wanted)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -165,6 +165,12 @@ def load_or_pretrain(profile: str | None = None, *, seed: int = cfg.SEED, direct
     model = build_mlm_model(tiny_bert_config(len(tokenizer)), seed=seed)
     history = pretrain(model, tokenizer, corpus, steps=prof.pretrain_steps, batch_size=prof.pretrain_batch_size,
                        lr=prof.pretrain_lr, seed=seed, progress=progress)
+    return save_checkpoint(directory, model, tokenizer, history, wanted)
+
+
+def save_checkpoint(directory: Path, model, tokenizer, history: dict, settings: dict):
+    """Add the summary numbers to ``history`` and save model, tokenizer, history and the settings that made
+    them (the settings last: they mark the checkpoint complete). Shared with ``utils.causal_lm``."""
     history["final_loss"] = sum(history["train_loss"][-20:]) / len(history["train_loss"][-20:])
     history["perplexity"] = math.exp(history["final_loss"])
     history["parameters"] = count_parameters(model)
@@ -172,7 +178,7 @@ def load_or_pretrain(profile: str | None = None, *, seed: int = cfg.SEED, direct
     model.to("cpu").save_pretrained(directory)
     tokenizer.save_pretrained(directory)
     (directory / HISTORY_FILE).write_text(json.dumps(history))
-    settings_path.write_text(json.dumps(wanted, indent=2))  # written last: it marks the checkpoint complete
+    (directory / SETTINGS_FILE).write_text(json.dumps(settings, indent=2))
     return model, tokenizer, history
 
 
