@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import threading
 import time
 from importlib import metadata
 from pathlib import Path
@@ -211,10 +212,19 @@ def test_an_unreachable_hub_is_detected_in_seconds(unreachable_hub):
 
 
 def test_a_stalled_connection_is_given_up_at_the_deadline(unreachable_hub, monkeypatch):
-    monkeypatch.setattr(encoders.urllib.request, "urlopen", lambda *args, **kwargs: time.sleep(30))
+    released = threading.Event()
+
+    def stalled(*args, **kwargs):  # a connection that hangs until the test ends, then fails
+        released.wait(30)
+        raise OSError("connection stalled")
+
+    monkeypatch.setattr(encoders.urllib.request, "urlopen", stalled)
     start = time.perf_counter()
-    assert encoders.hub_reachable(timeout=0.5) is False
-    assert time.perf_counter() - start < 2
+    try:
+        assert encoders.hub_reachable(timeout=0.5) is False
+        assert time.perf_counter() - start < 2
+    finally:
+        released.set()
 
 
 def test_a_hub_model_falls_back_to_minilm_with_one_line_when_the_hub_cannot_be_reached(unreachable_hub, capsys):
