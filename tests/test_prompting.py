@@ -113,6 +113,24 @@ def test_calibration_puts_the_threshold_halfway_between_the_labels():
         prompting.calibration_bias(scores, torch.tensor([1, 1, 1, 1]))
 
 
+def test_centering_subtracts_the_mean_score_so_answers_split_around_it():
+    # score differences 1.5, 0.5, -0.5, -1.5, plus a lean of 1 towards column 0
+    scores = torch.tensor([[1.25, -1.25], [0.75, -0.75], [0.25, -0.25], [-0.25, 0.25]])
+    bias = prompting.centering_bias(scores)
+    assert torch.allclose(bias, torch.tensor([0.5, -0.5]))
+    assert (scores.argmax(-1) == 0).sum() == 3 and ((scores - bias).argmax(-1) == 0).sum() == 2
+    with pytest.raises(ValueError, match="one score row per unlabeled example"):
+        prompting.centering_bias(torch.zeros(0, 2))
+
+
+def test_a_centered_backend_needs_no_labels_and_changes_only_its_bias(mlm_model, tokenizer, verbalizer):
+    backend = prompting.PromptBackend(mlm_model, tokenizer, verbalizer)
+    centered = backend.centered(TEXTS)
+    assert torch.allclose(centered.bias, backend.raw_scores(TEXTS).mean(0))
+    assert torch.allclose(centered.scores(TEXTS).mean(0), torch.zeros(2), atol=1e-5)
+    assert centered.model is backend.model and centered.templates == backend.templates
+
+
 def test_a_calibrated_backend_changes_only_its_bias(mlm_model, tokenizer, verbalizer):
     backend = prompting.PromptBackend(mlm_model, tokenizer, verbalizer)
     tuned = backend.calibrated(TEXTS[:2], ["positive", "negative"])

@@ -4,8 +4,9 @@ Prompting adapts a pre-trained language model to a task without updating any par
 written into a *template* with a blank, e.g. ``"{text} and [MASK] ."``, the model scores the words that
 could fill the blank, and a *verbalizer* (label word -> label) turns the scores of the label words into
 one score per label: the log of the probability that one of the label's words fills the blank. A
-backend may average the scores of several templates, and a few labeled examples may set a bias per
-label (``calibration_bias``); neither changes a parameter of the model.
+backend may average the scores of several templates. A bias per label corrects the template's
+preference for some words: from unlabeled reviews (``centering_bias``: the mean score, so no label is
+needed) or from a few labeled ones (``calibration_bias``); neither changes a parameter of the model.
 
 ``PolarityService`` answers with one canonical label set, ``["negative", "positive"]``, whichever
 backend computes the answer:
@@ -293,6 +294,20 @@ def calibration_bias(scores: torch.Tensor, labels) -> torch.Tensor:
     return torch.stack([scores[index == c].mean(0) for c in range(scores.shape[1])]).mean(0)
 
 
+def centering_bias(scores: torch.Tensor) -> torch.Tensor:
+    """The bias to subtract from prompt scores, from unlabeled examples: the mean score of each label.
+
+    A template may make the words of one label likelier whatever the review; subtracting the mean
+    score over a few hundred unlabeled reviews of the task removes that preference without a single
+    label. It is the idea of calibrating with a content-free input (Zhao et al., 2021, "Calibrate
+    Before Use"), with the task's own reviews in place of the content-free input."""
+    scores = torch.as_tensor(scores, dtype=torch.float)
+    if scores.ndim != 2 or len(scores) == 0:
+        raise ValueError(f"Centering needs one score row per unlabeled example, at least one; got scores of "
+                         f"shape {tuple(scores.shape)}.")
+    return scores.mean(0)
+
+
 # ---------------------------------------------------------------------------------------------------
 # Backends and the service
 # ---------------------------------------------------------------------------------------------------
@@ -351,12 +366,19 @@ class _Prompting:
         """One score per label (columns in the canonical order): the raw score less the bias."""
         return self.raw_scores(texts) - self.bias
 
+    def _with_bias(self, bias: torch.Tensor):
+        return type(self)(self.model, self.tokenizer, self.verbalizer, self.templates, self.labels, bias,
+                          self.batch_size)
+
+    def centered(self, texts: Sequence[str]):
+        """A copy whose bias is the mean raw score over unlabeled ``texts`` (see ``centering_bias``): the
+        zero-shot prompt without the template's preference for some words. No label, no parameter."""
+        return self._with_bias(centering_bias(self.raw_scores(texts)))
+
     def calibrated(self, texts: Sequence[str], labels):
         """A copy whose bias is set from a few labeled examples (see ``calibration_bias``); no parameter of
         the model changes. ``labels`` are canonical names or their ids."""
-        bias = calibration_bias(self.raw_scores(texts), _label_index(labels, self.labels))
-        return type(self)(self.model, self.tokenizer, self.verbalizer, self.templates, self.labels, bias,
-                          self.batch_size)
+        return self._with_bias(calibration_bias(self.raw_scores(texts), _label_index(labels, self.labels)))
 
 
 def _templates(template, check) -> tuple[str, ...]:
