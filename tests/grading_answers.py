@@ -30,3 +30,27 @@ def load_answer(solution: Path, exercise_ids: list[str], namespace: dict, stub: 
 
 def verdict(exercise_id: str, value) -> tuple[str, str]:
     return core.evaluate(core.get_exercise(exercise_id), value)
+
+
+def assert_passes(exercise_id: str, value) -> None:
+    """The check accepts ``value`` (the solution notebook's answer) with no message."""
+    assert verdict(exercise_id, value) == (core.CORRECT, "")
+
+
+def assert_not_attempted(exercise_id: str, value) -> None:
+    """The check reports ``value`` (the exercise notebook's stub) as not attempted, and says so."""
+    status, message = verdict(exercise_id, value)
+    assert status == core.NOT_ATTEMPTED and message
+
+
+def assert_turned_down(exercise_id: str, wrong, words: str) -> None:
+    """The check refuses a typical wrong answer with a one-line message containing ``words``."""
+    status, message = verdict(exercise_id, wrong)
+    assert status == core.INCORRECT
+    assert words in message, message
+    assert "Traceback" not in message and "\n" not in message
+
+
+def wrong_answer_ids(wrong: list[tuple]) -> list[str]:
+    """Readable test ids for a list of (exercise id, wrong answer, words of the message)."""
+    return [f"{i}-{getattr(w, '__name__', repr(w))}" for i, w, _ in wrong]
