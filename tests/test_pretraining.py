@@ -234,6 +234,16 @@ def test_changing_the_seed_retrains(pretrained_dir, tiny_profile, tmp_path, monk
     assert json.loads((directory / pretraining.SETTINGS_FILE).read_text())["seed"] == cfg.SEED + 1
 
 
+def test_pre_training_again_with_the_same_settings_gives_the_same_checkpoint(pretrained, tiny_profile, tmp_path):
+    # The vocabulary does not depend on the run, and every random draw is seeded: a learner who deletes
+    # artifacts/ and trains again gets the checkpoint back, weight for weight.
+    model, tokenizer, history = load_or_pretrain(tiny_profile, directory=tmp_path / "again", progress=False)
+    assert tokenizer.get_vocab() == pretrained[1].get_vocab()
+    assert history["train_loss"] == pretrained[2]["train_loss"]
+    for (name, a), (_, b) in zip(model.state_dict().items(), pretrained[0].state_dict().items()):
+        assert torch.equal(a, b), name
+
+
 def test_default_checkpoint_directory_is_under_workbook_artifacts(workbook_environment):
     assert pretraining.checkpoint_dir() == Path(workbook_environment) / pretraining.CHECKPOINT_NAME
     assert cfg.artifacts_dir() == Path(workbook_environment)

@@ -25,20 +25,29 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int = 1024, min_frequency:
     if vocab_size < len(SPECIAL_TOKENS) + 26:
         raise ValueError(f"vocab_size={vocab_size} is too small: it must hold the {len(SPECIAL_TOKENS)} special "
                          f"tokens and at least the letters of the alphabet.")
-    tok = Tokenizer(models.WordPiece(unk_token="[UNK]", continuing_subword_prefix="##"))
-    tok.normalizer = normalizers.BertNormalizer(lowercase=True, strip_accents=True, clean_text=True)
-    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    normalizer = normalizers.BertNormalizer(lowercase=True, strip_accents=True, clean_text=True)
+    pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    # The trainer numbers the pieces that continue a word ("##e") in the order it meets them in a hash
+    # map, which differs from run to run, and it breaks ties between equally frequent pairs by those
+    # numbers: the same corpus then gives a slightly different vocabulary each time. Naming every
+    # continuing piece up front, sorted, gives them fixed numbers, so the vocabulary is the same on
+    # every run (huggingface/tokenizers issue #1794).
+    continuing = sorted({"##" + char for text in texts
+                         for word, _ in pre_tokenizer.pre_tokenize_str(normalizer.normalize_str(text))
+                         for char in word[1:]})
     trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, min_frequency=min_frequency,
-                                        special_tokens=SPECIAL_TOKENS, continuing_subword_prefix="##",
-                                        show_progress=False)
-    tok.train_from_iterator(texts, trainer=trainer)
-    # Number the pieces in a fixed order (special tokens first, then alphabetical), so two tokenizers
-    # with the same pieces give the same ids. Which rare pieces get learned can still differ between
-    # runs, because the trainer breaks ties between equally frequent pairs in no fixed order: that is
-    # one reason a tokenizer is always saved, and loaded, together with its model.
-    learned = sorted(set(tok.get_vocab()) - set(SPECIAL_TOKENS))
+                                        special_tokens=SPECIAL_TOKENS + continuing,
+                                        continuing_subword_prefix="##", show_progress=False)
+    learner = Tokenizer(models.WordPiece(unk_token="[UNK]", continuing_subword_prefix="##"))
+    learner.normalizer, learner.pre_tokenizer = normalizer, pre_tokenizer
+    learner.train_from_iterator(texts, trainer=trainer)
+    # Number the pieces in a fixed order: special tokens first, then alphabetical. The tokenizer is
+    # built afresh so that only the five real special tokens are special.
+    learned = sorted(set(learner.get_vocab()) - set(SPECIAL_TOKENS))
     vocab = {token: i for i, token in enumerate(SPECIAL_TOKENS + learned)}
-    tok.model = models.WordPiece(vocab=vocab, unk_token="[UNK]", continuing_subword_prefix="##")
+    tok = Tokenizer(models.WordPiece(vocab=vocab, unk_token="[UNK]", continuing_subword_prefix="##"))
+    tok.normalizer, tok.pre_tokenizer = normalizer, pre_tokenizer
+    tok.add_special_tokens(SPECIAL_TOKENS)
     cls_id, sep_id = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
     tok.post_processor = processors.TemplateProcessing(
         single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1",
