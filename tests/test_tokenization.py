@@ -102,8 +102,6 @@ def test_save_and_auto_tokenizer_round_trip_gives_identical_ids(trained, tmp_pat
 def test_retraining_gives_the_same_vocabulary(corpus_texts, trained):
     again = train_tokenizer(corpus_texts, vocab_size=VOCAB_SIZE)
     assert again.get_vocab() == trained.get_vocab()
-    for token in ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"):
-        assert again.convert_tokens_to_ids(token) == trained.convert_tokens_to_ids(token)
     for word in ("the", "was", "great"):
         assert again.tokenize(word) == trained.tokenize(word) == [word]
 
