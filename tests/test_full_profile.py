@@ -7,6 +7,7 @@ code a GPU runs: Accelerate runs on the CPU.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import shutil
@@ -196,6 +197,15 @@ def test_a_checkpoint_of_other_settings_is_not_resumed(one_epoch, standin, sst2)
         full_profile.fine_tune_full(standin, sst2, output, epochs=2, **FAST)
 
 
+def test_a_checkpoint_of_other_pretrained_weights_under_the_same_name_is_not_resumed(one_epoch, standin, sst2):
+    output, _ = one_epoch
+    other = encoders.LoadedEncoder(copy.deepcopy(standin.encoder), standin.tokenizer, standin.name)
+    with torch.no_grad():
+        other.encoder.get_input_embeddings().weight[0] += 1
+    with pytest.raises(ValueError, match="other settings.*encoder_fingerprint"):
+        full_profile.fine_tune_full(other, sst2, output, epochs=1, **FAST)
+
+
 def test_wrong_labels_are_refused_before_training(standin, sst2, tmp_path):
     bad = datasets.DatasetDict(dict(sst2))
     bad["train"] = sst2["train"].cast_column("label", datasets.Value("int64")).map(lambda r, i: {"label": 5 if i == 0 else r["label"]}, with_indices=True)
@@ -209,6 +219,33 @@ def test_wrong_labels_are_refused_before_training(standin, sst2, tmp_path):
     with pytest.raises(ValueError, match="'train', 'validation' and 'test'"):
         full_profile.fine_tune_full(standin, no_test, tmp_path, **FAST)
     assert not (tmp_path / "runs").exists(), "nothing was trained"
+
+
+# ---------------------------------------------------------------------------------------------------
+# WORKBOOK_DEVICE overrides the automatic choice
+# ---------------------------------------------------------------------------------------------------
+
+def test_workbook_device_overrides_the_automatic_choice(monkeypatch):
+    monkeypatch.delenv("WORKBOOK_DEVICE", raising=False)
+    assert config.device_setting() is None
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # a GPU the course would otherwise pick
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    assert config.get_device().type == "cuda"
+    monkeypatch.setenv("WORKBOOK_DEVICE", " CPU ")
+    assert config.device_setting() == "cpu" and config.get_device() == torch.device("cpu")
+
+
+@pytest.mark.parametrize("value, message", [
+    ("gpu", r"WORKBOOK_DEVICE='gpu' is not a device the course knows\. Set it to one of: cpu, cuda, mps"),
+    ("cuda", r"WORKBOOK_DEVICE='cuda', but this machine has no cuda device .*available here: cpu"),
+    ("mps", r"WORKBOOK_DEVICE='mps', but this machine has no mps device"),
+])
+def test_an_unknown_or_absent_workbook_device_says_what_there_is(monkeypatch, value, message):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(config, "device_available", lambda kind: kind == "cpu")
+    monkeypatch.setenv("WORKBOOK_DEVICE", value)
+    with pytest.raises(ValueError, match=message):
+        config.get_device()
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import hashlib
 import json
 import math
 import os
@@ -264,6 +265,13 @@ def _evaluate(accelerator, model, loader, num_labels: int) -> dict:
             "pred_counts": torch.bincount(pred, minlength=num_labels).tolist()}
 
 
+def encoder_fingerprint(encoder: BertModel) -> str:
+    """A short digest of the encoder's word embeddings: a checkpoint written while fine-tuning other
+    pre-trained weights (a re-trained tiny model under the same name) is not resumed by mistake."""
+    weights = encoder.get_input_embeddings().weight.detach().to("cpu", torch.float32).contiguous()
+    return hashlib.sha256(weights.numpy().tobytes()).hexdigest()[:16]
+
+
 def _lr_name(lr: float) -> str:
     return f"lr-{lr:g}"
 
@@ -425,10 +433,12 @@ def fine_tune_full(loaded: encoders.LoadedEncoder, task: datasets.DatasetDict, o
     test = _loader(task["test"], loaded.tokenizer, per_device * 2, shuffle=False, max_length=max_length)
     test = accelerator.prepare(test)
     results = {"model": loaded.name, "labels": label_names, "runs": {}}
+    fingerprint = encoder_fingerprint(loaded.encoder)
     best = None
     for lr in learning_rates:
-        settings = {"model": loaded.name, "labels": label_names, "lr": lr, "epochs": epochs, "batch_size": batch_size,
-                    "max_length": max_length, "seed": seed, "train_size": len(task["train"])}
+        settings = {"model": loaded.name, "encoder_fingerprint": fingerprint, "labels": label_names, "lr": lr,
+                    "epochs": epochs, "batch_size": batch_size, "max_length": max_length, "seed": seed,
+                    "train_size": len(task["train"])}
         run_dir = runs / _lr_name(lr)
         history, model = _train_one_rate(accelerator, loaded, task, label_names, lr=lr, run_dir=run_dir,
                                          settings=settings, epochs=epochs, per_device=per_device,
