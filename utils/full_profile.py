@@ -224,7 +224,7 @@ def _accumulation(batch_size: int, per_device_batch_size: int | None, num_proces
 # Data, evaluation, checkpoints
 # ---------------------------------------------------------------------------------------------------
 
-def _check_task(task, label_names: list[str] | None = None) -> list[str]:
+def _check_task(task) -> list[str]:
     if not isinstance(task, datasets.DatasetDict) or not {"train", "validation", "test"} <= set(task):
         raise ValueError("The task must be a datasets.DatasetDict with 'train', 'validation' and 'test' splits "
                          "(as utils.encoders.load_sst2 returns); the learning rate is picked on 'validation'.")
