@@ -53,7 +53,7 @@ def test_each_lesson_becomes_a_source_assignment_with_one_locked_graded_cell_per
 
 def test_a_failing_check_fails_its_test_cell_and_a_passing_one_does_not():
     source = export._assert_passed('pooling = check("02.mean_pool", mean_pool)', "02.mean_pool")
-    namespace = {"check": lambda *args: core.CheckResult("02.mean_pool", core.INCORRECT, 0, 3)}
+    namespace = {"check": lambda *args: core.CheckResult("02.mean_pool", core.INCORRECT, 0, 3), "mean_pool": None}
     with pytest.raises(AssertionError, match="02.mean_pool is not correct yet"):
         exec(source, namespace)
     namespace["check"] = lambda *args: core.CheckResult("02.mean_pool", core.CORRECT, 3, 3)
@@ -69,7 +69,9 @@ def _nbgrader() -> str | None:
                                                 "round trip not run")
 def test_nbgrader_gives_the_solutions_full_marks_and_the_untouched_release_zero(course):
     name = "02_sequence_encoders"
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    # nbgrader calls tools of its own environment (alembic) by name: put its folder first on PATH.
+    env = dict(os.environ, PYTHONPATH=str(ROOT),
+               PATH=os.pathsep.join([str(Path(_nbgrader()).resolve().parent), os.environ.get("PATH", "")]))
 
     def nbgrader(*args: str) -> subprocess.CompletedProcess:
         process = subprocess.run([_nbgrader(), *args], cwd=course, env=env, capture_output=True, text=True,
