@@ -220,7 +220,7 @@ WRONG = [
     ("05.diagnose", lambda h: _rules(h, last_epoch=False), "last epoch"),
     ("05.diagnose", lambda h: _rules(h, at_least=False), "includes 90 %"),
     ("05.diagnose", lambda h: _rules(h, all_classes=False), "any class can be the majority"),
-    ("05.diagnose", lambda h: [f.code for f in diagnose(h)], "one code as a string"),
+    ("05.diagnose", lambda h: [_rules(h)], "one code as a string"),
     ("05.diagnose", lambda h: "ok", "not one of the codes"),
     ("05.symptoms", "CFBEAD", "4 of the 6 symptoms are matched"),
     ("05.symptoms", "CFB", "one cause per symptom"),

@@ -83,6 +83,10 @@ def _call_mask(apply_mask, input_ids, tokenizer, seed):
 
 def _check_consistency(input_ids, masked, labels, special, tokenizer, where: str) -> None:
     chosen = labels != IGNORE_INDEX
+    if bool(special.any()) and bool(chosen[special].all()) and bool((labels[special] == input_ids[special]).all()):
+        raise Incorrect(f"On {where}, every position has a label, [CLS], [SEP] and [PAD] included: the positions that "
+                        f"were not chosen must get the label -100 (labels[~chosen] = -100), so that the loss counts "
+                        f"only the chosen tokens.")
     if bool((chosen & (labels != input_ids)).any()):
         raise Incorrect(f"On {where}, some labels differ from the original token: at a chosen position the label "
                         f"must be the original id (the model learns to predict it).")
@@ -97,6 +101,26 @@ def _check_consistency(input_ids, masked, labels, special, tokenizer, where: str
                         f"replacements with torch.randint(len(tokenizer), ...).")
     if not bool(((labels == IGNORE_INDEX) | (labels >= 0)).all()):
         raise Incorrect(f"On {where}, labels must be -100 (not chosen) or an original token id.")
+
+
+def _check_random_spread(masked, original, tokenizer, where: str) -> None:
+    """The random replacements are drawn from the whole vocabulary, one per position, not one token (such as
+    [UNK]) or one id drawn once for the whole batch."""
+    import torch
+
+    replaced = masked[(masked != original) & (masked != tokenizer.mask_token_id)]
+    if len(replaced) < 50:
+        return
+    values, counts = torch.unique(replaced, return_counts=True)
+    top = int(counts.argmax())
+    share = int(counts[top]) / len(replaced)
+    # Uniform over the vocabulary, no token would take more than a few % of about 300 replacements.
+    if share > 0.2 or len(values) < len(tokenizer) // 3:
+        token = tokenizer.convert_ids_to_tokens(int(values[top]))
+        what = "the [UNK] token, which is not a random token" if token == tokenizer.unk_token else f"{token!r}"
+        raise Incorrect(f"On {where}, {share:.0%} of the tokens replaced by a random token became {what} ("
+                        f"{len(values)} different id{'' if len(values) == 1 else 's'} in all). Draw a new random id for every position, from the "
+                        f"whole vocabulary: torch.randint(len(tokenizer), input_ids.shape, generator=generator).")
 
 
 @exercise("01.masking", points=3, answer="apply_mask", hints=[
@@ -119,6 +143,9 @@ def check_masking(apply_mask):
         _check_consistency(ids, masked, labels, special, tokenizer, where)
         chosen = labels != IGNORE_INDEX
         share = int(chosen.sum()) / int(real.sum())
+        if share > 0.9:
+            raise Incorrect(f"On {where}, {share:.0%} of the real tokens have a label: only the chosen 15 % do; every "
+                            f"position that was not chosen gets the label -100.")
         if abs(share - 0.15) > 0.02:
             raise Incorrect(f"On {where}, {share:.1%} of the real tokens were chosen; each real token should be "
                             f"chosen with probability 15 %.")
@@ -126,11 +153,19 @@ def check_masking(apply_mask):
         to_mask = int((masked[chosen] == tokenizer.mask_token_id).sum()) / n
         unchanged = int((masked[chosen] == ids[chosen]).sum()) / n
         randomised = 1 - to_mask - unchanged
+        if unchanged < 0.03 and randomised > 0.05:
+            if share < 0.145:  # about 0.9 x 15 %: the unchanged ones were chosen, then lost their label
+                raise Incorrect(f"On {where}, the chosen tokens left unchanged lost their label: they are still "
+                                f"chosen, so they keep the original id as their label (the model must predict them "
+                                f"too). Give -100 only to the tokens that were not chosen.")
+            raise Incorrect(f"On {where}, no chosen token was left unchanged: 10 % of the chosen tokens keep their "
+                            f"own id (and their label), 10 % become a random token, 80 % [MASK].")
         for name, value, target, margin in (("[MASK]", to_mask, 0.8, 0.04), ("unchanged", unchanged, 0.1, 0.03),
                                             ("a random token", randomised, 0.1, 0.03)):
             if abs(value - target) > margin:
                 raise Incorrect(f"Of the chosen tokens, {value:.1%} became {name}; expected about {target:.0%} "
                                 f"(80 % [MASK], 10 % random, 10 % unchanged).")
+        _check_random_spread(masked[chosen], ids[chosen], tokenizer, where)
 
     tokenizer = toy_tokenizer(True)
     one_word, real, special = _batch(tokenizer, rows=3000, min_words=1, max_words=1, seed=12)

@@ -36,6 +36,9 @@ def _pool_cases():
     yield "a batch without padding (every mask entry 1)", *_padded_batch([4, 4, 4], 8, 2, torch.long)
     yield "a batch of one sentence of one token", *_padded_batch([1], 8, 3, torch.long)
     yield "a batch of one sentence of 3 tokens padded to 6", *_one_padded()
+    vectors, mask = _padded_batch([5, 2, 4], 6, 5, torch.long)
+    yield ("a batch padded on the left (attention mask [[1,1,1,1,1], [0,0,0,1,1], [0,1,1,1,1]])",
+           vectors.flip(1).contiguous(), mask.flip(1).contiguous())
 
 
 def _one_padded():
@@ -202,6 +205,10 @@ def check_attention_pattern(attention_pattern):
     cases.append(("a padded batch (attention mask [[1,1,1,1,1], [1,1,1,0,0], [1,0,0,0,0]])", padded))
     cases.append(("the same padded batch with a boolean mask", padded.bool()))
     cases.append(("a batch of one padded sentence (mask [[1, 1, 0, 0]])", torch.tensor([[1, 1, 0, 0]])))
+    # Padded on the left (as some tokenizers pad for generation): a causal pattern that ignores the mask
+    # lets real tokens attend to the padding before them, which right padding never shows.
+    left = torch.tensor([[0, 0, 1, 1, 1], [1, 1, 1, 1, 1], [0, 1, 1, 1, 1]])
+    cases.append(("a batch padded on the left (attention mask [[0,0,1,1,1], [1,1,1,1,1], [0,1,1,1,1]])", left))
     for where, mask in cases:
         for causal in (False, True):
             given = mask.clone()

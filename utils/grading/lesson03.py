@@ -80,6 +80,12 @@ def check_classifier(classifier_from_mlm):
                 raise Incorrect(f"The classifier still holds an output layer over the vocabulary ({name}): the "
                                 f"pre-training head must be discarded; keep only mlm_model.bert.")
         encoder_state = encoder.state_dict()
+        extra = sorted(set(encoder_state) - set(mlm.bert.state_dict()))
+        if extra:
+            raise Incorrect(f"The encoder has parameters that θ does not have ({', '.join(extra[:2])}"
+                            f"{', ...' if len(extra) > 2 else ''}), so they start random and load_state_dict(..., "
+                            f"strict=False) hid it: build the encoder as BertModel(mlm_model.config, "
+                            f"add_pooling_layer=False), then load θ with the default strict=True.")
         for key, value in mlm.bert.state_dict().items():
             if key not in encoder_state or encoder_state[key].shape != value.shape \
                     or not torch.equal(encoder_state[key], value):
@@ -142,12 +148,25 @@ def _sgd_update(model, lr: float, ids, mask, labels, stale: dict):
     """The parameter changes of the usual variants of one SGD step (correct and the common mistakes)."""
     import torch
 
-    model.zero_grad()
-    loss = torch.nn.functional.cross_entropy(model(ids, mask), labels)
-    loss.backward()
-    new = {name: p.grad.detach().clone() for name, p in model.named_parameters()}
+    def gradients(loss_of) -> dict:
+        model.zero_grad()
+        loss_of().backward()
+        return {name: p.grad.detach().clone() for name, p in model.named_parameters()}
+
+    functional = torch.nn.functional
+    one_hot = functional.one_hot(labels, model(ids, mask).shape[-1]).to(torch.float32)
+    new = gradients(lambda: functional.cross_entropy(model(ids, mask), labels))
+    loss = functional.cross_entropy(model(ids, mask), labels)
+    other = {
+        "softmax_first": gradients(lambda: functional.cross_entropy(model(ids, mask).softmax(-1), labels)),
+        "no_mask": gradients(lambda: functional.cross_entropy(model(ids, torch.ones_like(mask)), labels)),
+        "mse": gradients(lambda: functional.mse_loss(model(ids, mask), one_hot)),
+        "mse_probs": gradients(lambda: functional.mse_loss(model(ids, mask).softmax(-1), one_hot)),
+    }
     variants = {
         "correct": {n: -lr * g for n, g in new.items()},
+        "twice": {n: -2 * lr * g for n, g in new.items()},
+        **{name: {n: -lr * g for n, g in grads.items()} for name, grads in other.items()},
         "accumulated": {n: -lr * (g + stale[n]) for n, g in new.items()},
         "stale": {n: -lr * stale[n] for n in new},
         "unchanged": {n: torch.zeros_like(g) for n, g in new.items()},
@@ -159,11 +178,12 @@ def _sgd_update(model, lr: float, ids, mask, labels, stale: dict):
 
 
 @exercise("03.train_step", points=3, answer="training_step", hints=[
+    "One iteration has five parts: the model's scores for the batch, the loss, clearing the old gradients, "
+    "computing the new ones, and updating the parameters. Which call does each, and in which order?",
     "The order is: scores = model(input_ids, attention_mask); loss; optimizer.zero_grad(); loss.backward(); "
-    "optimizer.step().",
-    "The loss is minus the mean log probability of the correct labels: "
-    "-scores.log_softmax(-1)[torch.arange(len(labels)), labels].mean(), which equals "
-    "torch.nn.functional.cross_entropy(scores, labels).",
+    "optimizer.step(). The attention mask matters: the last example of a batch may be padded.",
+    "The loss is minus the mean log probability of the correct labels, "
+    "torch.nn.functional.cross_entropy(scores, labels), on the scores as they come (no softmax first). "
     "Return loss.item(): a Python number, the loss of this batch before the update.",
 ])
 def check_train_step(training_step):
@@ -193,6 +213,16 @@ def check_train_step(training_step):
 
         if not matches("correct"):
             messages = {
+                "softmax_first": "the loss was computed on probabilities: cross_entropy applies log-softmax itself, so "
+                                 "give it the scores (logits) as they come, not their softmax.",
+                "no_mask": "the padding was read as text: pass the attention mask to the model, "
+                           "model(input_ids, attention_mask), so that padded positions are left out.",
+                "mse": "the loss was the squared error between the scores and one-hot labels. A classifier is trained "
+                       "with cross-entropy: minus the mean log probability of the correct labels.",
+                "mse_probs": "the loss was the squared error between the probabilities and one-hot labels. A "
+                             "classifier is trained with cross-entropy: minus the mean log probability of the "
+                             "correct labels.",
+                "twice": "the parameters moved twice as far as one step: call optimizer.step() once per batch.",
                 "unchanged": "the parameters did not change: call optimizer.step() after loss.backward() (and do not "
                              "zero the gradients between the two).",
                 "accumulated": "the update used the gradients left over from an earlier step as well as this batch's: "

@@ -281,10 +281,11 @@ def check_predict(predict):
                             f"{type(got).__name__}.")
         if len(got) != len(texts):
             raise Incorrect(f"On {where}, predict returned {len(got)} labels for {len(texts)} texts: one per text.")
-        if not all(type(x) is str for x in got):
-            odd = next(x for x in got if type(x) is not str)
+        if not all(isinstance(x, str) for x in got):  # numpy.str_ (numpy.array(names)[i]) is a name too
+            odd = next(x for x in got if not isinstance(x, str))
             raise Incorrect(f"On {where}, predict returned {odd!r} ({type(odd).__name__}) among the labels. Return "
                             f"the label names, model.label_names[i], not the class numbers.")
+        got = [str.__str__(x) for x in got]  # the plain text of each name, whatever str subclass carried it
         unknown = [x for x in got if x not in model.label_names]
         if unknown:
             raise Incorrect(f"On {where}, {unknown[0]!r} is not one of the model's labels {model.label_names}.")

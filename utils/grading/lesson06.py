@@ -155,10 +155,14 @@ def check_verbalizer_predict(verbalizer_predict):
         if len(got) != len(log_probs):
             raise Incorrect(f"On {where}, verbalizer_predict returned {len(got)} labels for {len(log_probs)} "
                             f"reviews: one per row of mask_log_probs, also for a batch of one.")
-        if not all(type(x) is str for x in got):
-            odd = next(x for x in got if type(x) is not str)
-            raise Incorrect(f"On {where}, verbalizer_predict returned {odd!r} ({type(odd).__name__}) among the labels. "
-                            f"Return the label names, labels[i], not their positions.")
+        if not all(isinstance(x, str) for x in got):  # numpy.str_ (from numpy.array(labels)[i]) is a str too
+            odd = next(x for x in got if not isinstance(x, str))
+            if isinstance(odd, int) or (hasattr(odd, "item") and isinstance(getattr(odd, "item")(), int)):
+                raise Incorrect(f"On {where}, verbalizer_predict returned {odd!r} ({type(odd).__name__}) among the "
+                                f"labels. Return the label names, labels[i], not their positions.")
+            raise Incorrect(f"On {where}, verbalizer_predict returned {odd!r} ({type(odd).__name__}) among the labels; "
+                            f"return each label's name as a string, labels[i].")
+        got = [str.__str__(x) for x in got]  # the plain text of each name, whatever str subclass carried it
         unknown = [x for x in got if x not in labels]
         if unknown:
             raise Incorrect(f"On {where}, {unknown[0]!r} is not one of the labels {list(labels)}.")
@@ -206,6 +210,11 @@ BROKEN_MAPPINGS = [
      "two ids name 'positive' (and none 'negative')"),
     ("a mapping that names id 0 twice, once as 0 and once as '0'", {0: "negative", "0": "positive", 1: "positive"},
      TWO_LABELS, "id 0 is named twice: 0 and '0' are the same output of the model"),
+    # Written so that a later "0" silently overwriting 0 leaves a mapping that looks well-formed.
+    ("a mapping that names id 0 twice with the same label, once as 0 and once as '0'",
+     {0: "negative", 1: "positive", "0": "negative"}, TWO_LABELS,
+     "id 0 is named twice, as 0 and '0' (a dict built with int(key) silently keeps the last: check each id "
+     "was not seen before)"),
     ("a mapping whose ids are not 0 and 1", {1: "negative", 2: "positive"}, TWO_LABELS,
      "the ids are the model's outputs, numbered 0 .. len(labels) - 1"),
     ("a mapping whose keys are not ids", {"neg": "negative", "pos": "positive"}, TWO_LABELS,
