@@ -22,8 +22,13 @@ $(READY): requirements.txt pyproject.toml
 # Jupyter refuses to run as root (containers, cloud machines) unless told it may.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-lab: setup  ## open the course in JupyterLab
-	$(BIN)/jupyter lab $(ALLOW_ROOT) notebooks/
+# The repository is the server's root, so the links between lessons, exercises and solutions
+# (../exercises/..., ../solutions/...) resolve; lesson 00 opens first. tests/test_browser.py starts the
+# server with these same arguments.
+LAB_ARGS := --ServerApp.root_dir=. notebooks/00_start_here.ipynb
+
+lab: setup  ## open the course in JupyterLab, at lesson 00
+	$(BIN)/jupyter lab $(ALLOW_ROOT) $(LAB_ARGS)
 
 test: setup  ## unit tests, then every lesson, solution and exercise notebook re-run with nbval
 	$(BIN)/python -m pytest tests notebooks solutions exercises --nbval-lax --durations=5
