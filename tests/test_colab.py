@@ -141,6 +141,17 @@ def test_rewrite_changes_only_the_badge_line_and_the_setup_cell():
     assert not colab.refresh(nb, "notebooks/99_a_title.ipynb"), "a second run changes nothing"
 
 
+def test_rewrite_gives_the_course_kernelspec_and_keeps_other_metadata():
+    nb = stale_notebook()
+    nb.metadata = nbformat.from_dict({
+        "jupytext": {"main_language": "python"}, "workbook": {"lesson": "99"},
+        "language_info": {"name": "python", "version": "3.11.7"}})
+    assert colab.refresh(nb, "notebooks/99_a_title.ipynb")
+    assert nb.metadata == {"kernelspec": colab.KERNELSPEC, "workbook": {"lesson": "99"},
+                           "language_info": {**colab.LANGUAGE_INFO, "version": "3.11.7"}}
+    assert not colab.refresh(nb, "notebooks/99_a_title.ipynb"), "a second run changes nothing"
+
+
 def test_rewrite_adds_a_missing_badge_under_the_title():
     assert colab.with_badge("# Lesson 99: A title\n\nSummary.", "notebooks/x.ipynb") == (
         "# Lesson 99: A title\n\n" + colab.badge("notebooks/x.ipynb") + "\n\nSummary.")

@@ -9,13 +9,16 @@ packages Colab must install are written down once:
   moves into the course; locally (JupyterLab, ``make lab``) it does nothing and prints nothing.
 
 ``python -m utils.colab`` rewrites the badge line and the set-up cell of every notebook to the generated
-ones (nothing else: outputs and other cells stay as they are); ``python -m utils.colab --check`` lists
-the notebooks that are out of date and exits with status 1. Lesson 00 explains how to use Colab.
+ones, and gives every notebook the course's kernelspec (``KERNELSPEC``, ``language_info`` as ipykernel
+writes it), so opening a notebook in JupyterLab and saving it without an edit changes nothing (nothing
+else: outputs and other cells stay as they are); ``python -m utils.colab --check`` lists the notebooks
+that are out of date and exits with status 1. Lesson 00 explains how to use Colab.
 """
 
 from __future__ import annotations
 
 import argparse
+import platform
 import re
 import sys
 from pathlib import Path
@@ -36,6 +39,13 @@ COLAB_CHECKOUT = "/content/bert-workbook"
 # later) is installed at its pinned version.
 COLAB_KEEPS = frozenset({"torch", "numpy", "scikit-learn", "matplotlib", "tqdm", "jupyterlab", "ipykernel",
                          "ipywidgets", "jupytext", "nbformat", "nbclient", "nbconvert", "nbval", "pytest"})
+
+# What JupyterLab writes for the course's kernel; a notebook without it is marked changed on opening.
+KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+# language_info as ipykernel reports it; "version" is the Python that ran the stored outputs, kept as it is.
+LANGUAGE_INFO = {"codemirror_mode": {"name": "ipython", "version": 3}, "file_extension": ".py",
+                 "mimetype": "text/x-python", "name": "python", "nbconvert_exporter": "python",
+                 "pygments_lexer": "ipython3"}
 
 BADGE_LINE = re.compile(r"^\[!\[Open In Colab\]\(.*$", re.MULTILINE)
 HEADING_LINE = re.compile(r"^# .*$", re.MULTILINE)
@@ -121,8 +131,20 @@ def with_badge(markdown: str, path: str) -> str:
     return f"{markdown[:title.end()]}\n\n{line}{markdown[title.end():]}"
 
 
+def with_course_metadata(metadata: dict) -> dict:
+    """``metadata`` (a notebook's) with the course's kernelspec and language_info; other keys (the
+    exercises' ``workbook``) stay. A leftover ``jupytext`` entry (the notebook is paired with no text
+    file) goes: JupyterLab's editor never writes one."""
+    new = {key: value for key, value in metadata.items()
+           if not (key == "jupytext" and "formats" not in value)}
+    version = (metadata.get("language_info") or {}).get("version") or platform.python_version()
+    new["kernelspec"] = dict(KERNELSPEC)
+    new["language_info"] = {**LANGUAGE_INFO, "version": version}
+    return new
+
+
 def refresh(nb, path: str) -> bool:
-    """Bring cells 0 and 1 of ``nb`` (the notebook at repository path ``path``) up to date in place.
+    """Bring cells 0 and 1 and the kernelspec of ``nb`` (the notebook at ``path``) up to date in place.
     Returns whether anything changed."""
     if len(nb.cells) < 2 or nb.cells[0].cell_type != "markdown" or nb.cells[1].cell_type != "code":
         raise ValueError(f"{path}: cell 0 must be the title (markdown) and cell 1 the set-up cell (code); "
@@ -133,6 +155,9 @@ def refresh(nb, path: str) -> bool:
         raise ValueError(f"{path}: cell 1 is not a set-up cell (it never mentions google.colab); insert "
                          f"an empty code cell after the title and run `python -m utils.colab` again.")
     changed = False
+    metadata = with_course_metadata(nb.metadata)
+    if metadata != nb.metadata:
+        nb.metadata, changed = nbformat.from_dict(metadata), True
     title = with_badge(nb.cells[0].source, path)
     if title != nb.cells[0].source:
         nb.cells[0].source, changed = title, True
@@ -142,8 +167,8 @@ def refresh(nb, path: str) -> bool:
 
 
 def main(argv: list[str] | None = None, root: Path = ROOT) -> int:
-    parser = argparse.ArgumentParser(description="Regenerate every notebook's Colab badge (cell 0) and "
-                                                 "set-up cell (cell 1) from utils/colab.py.")
+    parser = argparse.ArgumentParser(description="Regenerate every notebook's Colab badge (cell 0), set-up "
+                                                 "cell (cell 1) and kernelspec from utils/colab.py.")
     parser.add_argument("--check", action="store_true",
                         help="change nothing; list the notebooks that are out of date and exit with 1 if any")
     parser.add_argument("paths", nargs="*", type=Path,
@@ -172,7 +197,8 @@ def main(argv: list[str] | None = None, root: Path = ROOT) -> int:
         for relative in stale:
             print(f"out of date: {relative}")
         if stale:
-            print("run `python -m utils.colab` to regenerate their badge and set-up cell", file=sys.stderr)
+            print("run `python -m utils.colab` to regenerate their badge, set-up cell and kernelspec",
+                  file=sys.stderr)
         return 1 if stale or problems else 0
     for relative in stale:
         print(f"updated: {relative}")

@@ -18,8 +18,9 @@
 * Outputs and execution counts are cleared, the run-time metadata nbconvert adds is dropped, and the
   ``# NBVAL_CHECK_OUTPUT`` marker lines go (there is no stored output to compare).
 * Links to the solution notebook (the Colab badge in cell 0) point at the exercise notebook instead.
-* The notebook's metadata says which lesson it is for (``"workbook": {"lesson": "01"}``), so the
-  grader knows which exercises to grade a submission on, whatever its file is called.
+* The notebook carries the course's kernelspec (``utils.colab.KERNELSPEC``), and its metadata says
+  which lesson it is for (``"workbook": {"lesson": "01"}``), so the grader knows which exercises to
+  grade a submission on, whatever its file is called.
 
 The result depends only on the solution notebook, so a second run writes identical bytes.
 """
@@ -32,6 +33,8 @@ import sys
 from pathlib import Path
 
 import nbformat
+
+from ..colab import with_course_metadata
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 BEGIN = "### BEGIN SOLUTION"
@@ -156,6 +159,8 @@ def make_exercise(solution: nbformat.NotebookNode, solution_rel: str, exercise_r
     solution_file, exercise_file = solution_rel.rsplit("/", 1)[-1], exercise_rel.rsplit("/", 1)[-1]
     # The grader reads the lesson from here, whatever the student renames the file to.
     nb.metadata["workbook"] = {"lesson": exercise_file.split("_", 1)[0]}
+    # The course's kernelspec, so JupyterLab opens the exercise without marking it changed.
+    nb.metadata = nbformat.from_dict(with_course_metadata(nb.metadata))
     for index, cell in enumerate(nb.cells):
         where = f"{solution_rel}, cell {index}"
         cell.metadata.pop("execution", None)
