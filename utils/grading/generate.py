@@ -18,7 +18,7 @@
 * Outputs and execution counts are cleared, the run-time metadata nbconvert adds is dropped, and the
   ``# NBVAL_CHECK_OUTPUT`` marker lines go (there is no stored output to compare).
 * Links to the solution notebook (the Colab badge in cell 0) point at the exercise notebook instead.
-* The notebook carries the course's kernelspec (``utils.colab.KERNELSPEC``), and its metadata says
+* Its badge, set-up cell and kernelspec are the ones ``python -m utils.colab`` writes, and its metadata says
   which lesson it is for (``"workbook": {"lesson": "01"}``), so the grader knows which exercises to
   grade a submission on, whatever its file is called.
 
@@ -34,7 +34,7 @@ from pathlib import Path
 
 import nbformat
 
-from ..colab import with_course_metadata
+from ..colab import refresh as colab_refresh
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 BEGIN = "### BEGIN SOLUTION"
@@ -159,8 +159,6 @@ def make_exercise(solution: nbformat.NotebookNode, solution_rel: str, exercise_r
     solution_file, exercise_file = solution_rel.rsplit("/", 1)[-1], exercise_rel.rsplit("/", 1)[-1]
     # The grader reads the lesson from here, whatever the student renames the file to.
     nb.metadata["workbook"] = {"lesson": exercise_file.split("_", 1)[0]}
-    # The course's kernelspec, so JupyterLab opens the exercise without marking it changed.
-    nb.metadata = nbformat.from_dict(with_course_metadata(nb.metadata))
     for index, cell in enumerate(nb.cells):
         where = f"{solution_rel}, cell {index}"
         cell.metadata.pop("execution", None)
@@ -171,6 +169,9 @@ def make_exercise(solution: nbformat.NotebookNode, solution_rel: str, exercise_r
         elif cell.cell_type == "markdown":
             source = strip_markdown(cell.source, where)
             cell.source = source.replace(solution_rel, exercise_rel).replace(solution_file, exercise_file)
+    # The exercise's own badge and Colab set-up cell, and the course's kernelspec (so JupyterLab opens
+    # it without marking it changed), as `python -m utils.colab` writes them.
+    colab_refresh(nb, exercise_rel)
     return nb
 
 
