@@ -196,11 +196,19 @@ def hub_reachable(timeout: float = HUB_TIMEOUT_S) -> bool:
 
 
 def _go_offline(what: str, instead: str) -> None:
-    """One line for the learner, and the offline switches on, so no later call waits on the network."""
+    """One line for the learner, and the offline switches on, so no later call waits on the network.
+
+    huggingface_hub (which transformers asks) and datasets read ``HF_HUB_OFFLINE`` once, when they are
+    imported, which has happened by now: their flags are set here too; the variables are for processes
+    started later."""
+    import huggingface_hub.constants
+
     reason = "offline mode is on (HF_HUB_OFFLINE)" if _offline_set() else "the Hugging Face Hub cannot be reached"
     print(f"{what}: {reason}; using {instead} instead.")
     for flag in _OFFLINE_FLAGS + ("HF_DATASETS_OFFLINE",):
         os.environ[flag] = "1"
+    huggingface_hub.constants.HF_HUB_OFFLINE = True
+    datasets.config.HF_HUB_OFFLINE = datasets.config.HF_DATASETS_OFFLINE = True
 
 
 def load_encoder(name_or_path: str = "minilm", *, fallback: str | None = "minilm",
