@@ -179,7 +179,8 @@ def test_an_exercise_notebook_has_stubs_no_answers_no_outputs_and_its_own_badge(
     assert nb.metadata["workbook"] == {"lesson": path.name[:2]}
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert all(c.outputs == [] and c.execution_count is None for c in code)
-    assert sum("raise NotImplementedError" in c.source for c in code) >= 2
+    if path.name[:2] != "99":  # the review is concept questions only: it has no function to write
+        assert sum("raise NotImplementedError" in c.source for c in code) >= 2
     assert any(re.search(r"^answer_\w+ = \.\.\.$", c.source, re.M) for c in code)
 
 
@@ -300,7 +301,8 @@ def test_extra_checks_add_their_own_column(whole_notebooks):
     assert header[-4:] == ["01.perplexity_private", "total", "max", "error"]
     rows = by_name(whole_notebooks["rows"])
     assert rows["01_pretraining_mlm_solutions.ipynb"]["01.perplexity_private"] == "2"
-    assert rows["01_pretraining_mlm_solutions.ipynb"]["max"] == "9"
+    lesson_01_points = sum(ex.points for ex in core.exercises() if ex.id.startswith("01."))
+    assert rows["01_pretraining_mlm_solutions.ipynb"]["max"] == f"{lesson_01_points + 2:g}"
     assert rows["01_pretraining_mlm_exercises.ipynb"]["01.perplexity_private"] == "0"
     assert rows["03_fine_tuning_solutions.ipynb"]["01.perplexity_private"] == ""
 

@@ -262,11 +262,11 @@ WRONG = [
     ("07.to_course_format", format_label_first, "in that order"),
     ("07.to_course_format", format_raises_key_error, "raised KeyError"),
     ("07.to_course_format", format_returns_dict, "return a datasets.Dataset"),
-    ("07.tiny_vocabulary", "a", "Not that one"),
-    ("07.tiny_vocabulary", "d", "Not that one"),
+    ("07.tiny_vocabulary", "a", "Not a: a wider head"),
+    ("07.tiny_vocabulary", "d", "Not d: more layers"),
     ("07.tiny_vocabulary", 2, "one letter as a string"),
-    ("07.paper_figure", "b", "Not that one"),
-    ("07.paper_figure", ["c"], "one letter as a string"),
+    ("07.paper_figure", "b", "Not b: SST-2's test labels are hidden"),
+    ("07.paper_figure", ["c", "a"], "Choose one option only"),
 ]
 
 

@@ -103,6 +103,8 @@ def grade(user_ns, token, package_name, modules, extra, wanted, check_seconds):
     try:
         core = load("core")
         load("__init__")
+        if "questions" in modules:  # the concept questions' shared helper, which the lesson modules import
+            load("questions")
         core._discovered = True  # the lesson modules come from the grader, not from the disk
         for name in sorted(n for n in modules if n.startswith("lesson")):
             load(name)
@@ -151,7 +153,8 @@ def check_sources(extra_checks: Path | None = None) -> dict:
     """The check code as the grader reads it now: every module of this package that the checks need,
     and the extra checks file. It is sent to each kernel as text, so what runs there is this copy."""
     modules = {"__init__": (PACKAGE_DIR / "__init__.py").read_text(encoding="utf-8"),
-               "core": (PACKAGE_DIR / "core.py").read_text(encoding="utf-8")}
+               "core": (PACKAGE_DIR / "core.py").read_text(encoding="utf-8"),
+               "questions": (PACKAGE_DIR / "questions.py").read_text(encoding="utf-8")}
     for path in sorted(PACKAGE_DIR.glob("lesson*.py")):
         modules[path.stem] = path.read_text(encoding="utf-8")
     extra = None

@@ -197,16 +197,24 @@ def check_masking(apply_mask):
         apply_mask(ids, tokenizer)
 
 
-@exercise("01.unchanged", points=1, answer="answer_01_unchanged", hints=[
-    "Think about what the encoder reads after pre-training, when it is fine-tuned or used: is there any [MASK] "
-    "in that text?",
-    "Lesson 01, section 3, says what goes wrong if the model could rely on seeing [MASK].",
-])
-def check_unchanged(answer):
-    if not isinstance(answer, str) or answer.strip().lower() not in ("a", "b", "c", "d"):
-        raise Incorrect(f"Answer with one letter as a string, such as \"a\"; got {answer!r}.")
-    if answer.strip().lower() != "b":
-        raise Incorrect("That is not the reason. Ask yourself when the model would ever see [MASK] again.")
+from .questions import single_choice  # noqa: E402 (the questions' helper, next to the questions)
+
+single_choice("01.unchanged", points=1, answer="answer_01_unchanged", options="abcd",
+    key="faebf248860247df",
+    hints=[
+        "Think about what the encoder reads after pre-training, when it is fine-tuned or used: is there any "
+        "[MASK] in that text?",
+        "Lesson 01, section 3, says what goes wrong if the model could rely on seeing [MASK].",
+    ],
+    feedback={
+        "1f987be0ded376f1": "the loss at a chosen position is as large as the model's uncertainty about the "
+                            "hidden token, whatever stands in its place; the 80/10/10 split is about what the "
+                            "encoder reads later, not about the size of the loss.",
+        "2f63b42013de8f05": "a step costs the same whatever replaces the chosen tokens: the sequence is as "
+                            "long, and the loss is computed at the same chosen positions.",
+        "79756ca5345eda72": "masking replaces token ids after the tokenizer has run, and a piece that starts "
+                            "with ## is chosen and replaced like any other token.",
+    })
 
 
 def _reference_accuracy(logits, labels) -> float:
@@ -277,3 +285,27 @@ def check_perplexity(perplexity):
                 raise Incorrect(f"For losses {where} you returned {got:.3f}, the mean of exp(loss). Average the "
                                 f"losses first, then exponentiate: {expected:.3f}.")
             raise Incorrect(f"For losses {where}, perplexity returned {got:.4g}; expected {expected:.4g}.")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Concept questions: the key of each is a salted hash of its answer (utils/grading/questions.py)
+# ---------------------------------------------------------------------------------------------------
+
+single_choice("01.two_datasets", points=1, answer="answer_01_two_datasets", options="abcd",
+    key="69e83d76b86f9d5b",
+    hints=[
+        "Which data set holds the targets that masked language modelling needs, and which holds the targets a "
+        "classifier needs?",
+        "Which stage needs a label for every example, and which one can learn from text that has none?",
+    ],
+    feedback={
+        "43833fcdf7cddf72": "unlabeled text supplies its own targets, the hidden tokens; what pre-training "
+                            "learns from it (which words are used alike) is what lets a classifier handle words"
+                            " its labeled emails never contained, as lesson 03 shows for the held-out words.",
+        "e6be25223457dbc4": "the encoder returns vectors, not categories: a prediction network has to be "
+                            "trained on labeled emails to turn a vector into one of the three categories, and "
+                            "lesson 02 shows the classes separate only after fine-tuning.",
+        "f5793c231eaea97e": "fine-tuning maximises the probability of each example's correct category, so it "
+                            "needs labels, which the unlabeled text does not have; and 3,000 emails are far too"
+                            " little text to learn the language from.",
+    })

@@ -242,25 +242,85 @@ def check_train_step(training_step):
                             f"before the update is {expected_loss:.4f}. Return loss.item() of the loss you minimised.")
 
 
-# The steps (A to E) are listed in the exercise notebook; this is their order.
-ORDER = "BECAD"
+# ---------------------------------------------------------------------------------------------------
+# Concept questions: the key of each is a salted hash of its answer (utils/grading/questions.py)
+# ---------------------------------------------------------------------------------------------------
+
+from .questions import ordering, single_choice  # noqa: E402 (the questions' helper, next to the questions)
+
+ordering("03.order", points=1, answer="answer_03_order", options="ABCDE",
+    key="f58cefaf7a2201c9",
+    hints=[
+        "Which step needs no labels at all? It comes first.",
+        "You cannot attach ω before there is room for it, and nothing can be used before it is trained.",
+    ],
+    feedback={
+        "1d46043dd0fb9113": "training end to end needs the new prediction network in place, and it is what "
+                            "turns θ and ω into θ-hat and ω-hat: what must exist before it, and what can only "
+                            "come after?",
+        "7a8756c89a9032d9": "a layer can be removed only after it has been trained and is no longer needed: "
+                            "which step trained it, and what takes its place?",
+        "a26849b3cfd26871": "the new prediction network goes where the vocabulary Softmax was: what must be "
+                            "removed first, and what cannot start until ω is there?",
+        "d0ebca9b931b595a": "this step needs no labels at all: what does every other step need from it?",
+        "d35b9d3f014643e7": "the hats mean 'after fine-tuning': which step produces θ-hat and ω-hat?",
+    })
 
 
-@exercise("03.order", points=1, answer="answer_03_order", hints=[
-    "Which step needs no labels at all? It comes first.",
-    "You cannot attach ω before there is room for it, and nothing can be used before it is trained.",
-])
-def check_order(answer):
-    if isinstance(answer, str):
-        letters = [c for c in answer.upper() if c.isalpha()]
-    elif isinstance(answer, (list, tuple)) and all(isinstance(x, str) for x in answer):
-        letters = [x.strip().upper() for x in answer]
-    else:
-        raise Incorrect(f"Answer with the five letters in order, as a string like \"ABCDE\" or a list like "
-                        f"[\"A\", \"B\", ...]; got {type(answer).__name__}.")
-    if sorted(letters) != sorted(ORDER):
-        raise Incorrect(f"Use each of the letters A to E exactly once; got {''.join(letters) or 'nothing'}.")
-    right = sum(a == b for a, b in zip(letters, ORDER))
-    if right != len(ORDER):
-        raise Incorrect(f"{right} of the 5 steps {'is' if right == 1 else 'are'} in the right place. Which step needs no labels, and which "
-                        f"can only happen once training is over?")
+ordering("03.flow", points=1, answer="answer_03_flow", options="ABCDEF",
+    key="517f4f82bc0cdc2e",
+    hints=[
+        "Start from the raw text: which step's output is the input of the next?",
+        "How many vectors are there after the encoder, and how many does the prediction network read?",
+    ],
+    feedback={
+        "13cddf46e45f6758": "to take the [CLS] vector or a mean, there must first be one vector per token: "
+                            "which step makes them?",
+        "20a7cb0eb68f26d1": "the prediction network reads one vector per email, whatever the email's length: "
+                            "what has to happen to the encoder's output first?",
+        "3ddaf73beae3f7b5": "everything the model computes starts from token ids: where do they come from?",
+        "6c1eef49538095ab": "the Softmax needs one score per category as its input: which step produces the "
+                            "scores?",
+        "6cc4687cff0fec64": "the encoder reads token ids and returns one vector per token: what must exist "
+                            "before it runs, and what needs its output?",
+        "7289f4f86c995d10": "the label is read off at the very end: from which numbers?",
+    })
+
+
+single_choice("03.as_is", points=1, answer="answer_03_as_is", options="abcd",
+    key="130afdc1a8a055b0",
+    hints=[
+        "What was the model trained to output, and what does the task need it to output?",
+        "Where in the model is there one score per category, and which examples taught it the categories?",
+    ],
+    feedback={
+        "263a9956863d569c": "a causal model can be given a prediction network and fine-tuned too, or prompted "
+                            "with label words; bidirectional attention helps a representation, but it is not "
+                            "what is missing here.",
+        "3131261897d8333c": "more unlabeled emails would help it predict the words of emails, yet its output "
+                            "would still be a next word: without a head for the three categories and labeled "
+                            "examples, nothing maps an email to Billing Inquiry.",
+        "956ec8bc35881d34": "size does not change what the model was trained to do: it still outputs a next "
+                            "word, not one of the three categories, and none of its parameters was fit to these"
+                            " labels.",
+    })
+
+
+single_choice("03.small_labeled_set", points=1, answer="answer_03_small_labeled_set", options="abcd",
+    key="4718b15152320f37",
+    hints=[
+        "In lesson 03's table, which strategies held up on the test split, whose sentiment words the labeled "
+        "data never contained?",
+        "In lesson 06, was the prompt ahead of fine-tuning with a handful of labels, or with hundreds?",
+    ],
+    feedback={
+        "c7b11b5f7de2d0dc": "a bag of words gives no weight to a word it never saw labeled and cannot read "
+                            "negation or contrast; in lesson 03 it fell behind the fine-tuned pre-trained "
+                            "encoder on the held-out words.",
+        "efc695a4eca41fb8": "lesson 03 trained exactly this: on words its labeled data never contained, the "
+                            "model trained from scratch was no better than chance, because their random "
+                            "embeddings mean nothing; 2,000 reviews are too few to learn the language from.",
+        "efcc1c3aeffccad0": "lesson 06 found the prompt ahead only with a handful of labeled reviews; with "
+                            "hundreds, fine-tuning won, because it learns from the labels what pre-training "
+                            "never taught (what 'not' does), and a neutral class has no obvious label word.",
+    })
