@@ -292,3 +292,44 @@ def test_product_topics_pose_any_grouping_of_the_products():
     assert _products_in(topics["test"]) == {"camera", "game"}
     with pytest.raises(ValueError, match="held_out"):
         data.make_product_topics(groups={"a": {"seen": ["movie"]}, "b": {"seen": ["hotel"], "held_out": ["game"]}})
+
+
+# --- no opening of a review tells its label by itself ------------------------------------------------
+
+_OPENING = r"^the (\w+) (?:was|is) (?:really |truly |quite |very |rather |pretty )?(\w+) [,.]"
+
+
+def _opening_agreement(task: datasets.DatasetDict, split: str) -> tuple[int, float]:
+    """How many reviews open with "the X was ADJ", and the share of them whose label is ADJ's polarity."""
+    import re
+
+    polarity = {w: label for label, words in data.label_words("polarity", "all").items() for w in words}
+    names = task[split].features["label"].names
+    agree = []
+    for text, label in zip(task[split]["text"], task[split]["label"]):
+        match = re.match(_OPENING, text)
+        if match and match.group(2) in polarity:
+            agree.append(polarity[match.group(2)] == names[label])
+    return len(agree), sum(agree) / len(agree)
+
+
+@pytest.mark.parametrize("seed", [0, 123])
+def test_a_review_opening_with_the_x_was_adj_can_carry_either_label(seed):
+    reviews = data.make_reviews(seed=seed)
+    for split in ("train", "test"):
+        count, agreement = _opening_agreement(reviews, split)
+        assert count >= 100
+        assert 0.3 < agreement < 0.9, f"{split}: the opening alone should not decide the label ({agreement:.2f})"
+
+
+def test_shortcut_true_rebuilds_the_reviews_whose_opening_gives_the_label_away():
+    old = data.make_reviews(seed=0, shortcut=True)
+    count, agreement = _opening_agreement(old, "train")
+    assert count >= 100 and agreement == 0.0, "the old data: 'the X was ADJ' only ever opened the other label"
+    assert old["train"]["text"] != data.make_reviews(seed=0)["train"]["text"]
+    assert old["train"]["text"] == data.make_reviews(seed=0, shortcut=True)["train"]["text"]
+
+
+def test_shortcut_for_the_support_task_raises_value_error_saying_it_never_had_one():
+    with pytest.raises(ValueError, match="support task never had one"):
+        data.make_task("support", shortcut=True)
