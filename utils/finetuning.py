@@ -2,14 +2,14 @@
 
 Strategies (what is trained, starting from what):
 
-==========  ===========================================  ========================
-strategy    encoder θ starts from                        trained
-==========  ===========================================  ========================
-``none``    the pre-trained weights                      nothing (random head ω)
-``frozen``  the pre-trained weights                      the head ω only
-``full``    the pre-trained weights                      θ and ω, end to end
-``scratch`` random weights (no pre-training)             θ and ω, end to end
-==========  ===========================================  ========================
+==========  ===================================  ========================  ==================
+strategy    encoder θ starts from                trained                   head reads (default)
+==========  ===================================  ========================  ==================
+``none``    the pre-trained weights              nothing (random head ω)   ``[CLS]``
+``frozen``  the pre-trained weights              the head ω only           the mean of tokens
+``full``    the pre-trained weights              θ and ω, end to end       ``[CLS]``
+``scratch`` random weights (no pre-training)     θ and ω, end to end       ``[CLS]``
+==========  ===================================  ========================  ==================
 
 Every training loop returns a history in the format ``utils.diagnose`` reads: per-step
 ``train_loss``; per-epoch ``train_acc``, ``val_loss``, ``val_acc`` and ``val_pred_counts`` (validation
