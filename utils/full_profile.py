@@ -242,8 +242,15 @@ def _check_task(task) -> list[str]:
 
 
 def _loader(split: datasets.Dataset, tokenizer, batch_size: int, *, shuffle: bool, max_length: int):
-    encoded = split.map(lambda rows: tokenizer(rows["text"], truncation=True, max_length=max_length),
-                        batched=True, remove_columns=["text"]).rename_column("label", "labels")
+    # Tokenizing a split takes seconds: no progress bar for it (a frozen bar reads badly in a stored notebook).
+    was_enabled = datasets.is_progress_bar_enabled()
+    datasets.disable_progress_bars()
+    try:
+        encoded = split.map(lambda rows: tokenizer(rows["text"], truncation=True, max_length=max_length),
+                            batched=True, remove_columns=["text"]).rename_column("label", "labels")
+    finally:
+        if was_enabled:
+            datasets.enable_progress_bars()
     return torch.utils.data.DataLoader(encoded.with_format("torch"), batch_size=batch_size, shuffle=shuffle,
                                        collate_fn=DataCollatorWithPadding(tokenizer))
 
