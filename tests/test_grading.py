@@ -361,6 +361,10 @@ def test_an_answer_of_the_students_own_that_calls_torch_and_builds_a_course_clas
 # The batch grader, on broken submissions
 # ---------------------------------------------------------------------------------------------------
 
+# What lesson 01's exercises are worth in all, from the registry (concept questions may be added).
+LESSON_01_MAX = f"{sum(ex.points for ex in core.exercises() if ex.id.startswith('01.')):g}"
+
+
 def small_submission() -> nbformat.NotebookNode:
     """Lesson 01's answer cells without the cells that import the heavy libraries, so that a kernel runs
     it in a second: the concept question and perplexity answered (from the solution notebook), the
@@ -372,7 +376,8 @@ def small_submission() -> nbformat.NotebookNode:
                 solution.cells[cell_binding(solution, "answer_01_unchanged")],
                 solution.cells[cell_binding(solution, "perplexity")],
                 exercise.cells[cell_binding(exercise, "apply_mask")],
-                exercise.cells[cell_binding(exercise, "masked_accuracy")]]
+                exercise.cells[cell_binding(exercise, "masked_accuracy")],
+                exercise.cells[cell_binding(exercise, "answer_01_two_datasets")]]
     return nb
 
 
@@ -453,7 +458,7 @@ def broken(tmp_path_factory):
 
 
 def test_a_small_intact_submission_gets_its_two_answers(broken):
-    assert broken["intact"]["total"] == "2" and broken["intact"]["max"] == "7" and broken["intact"]["error"] == ""
+    assert broken["intact"]["total"] == "2" and broken["intact"]["max"] == LESSON_01_MAX and broken["intact"]["error"] == ""
 
 
 @pytest.mark.parametrize("name, message", [
@@ -463,7 +468,7 @@ def test_a_small_intact_submission_gets_its_two_answers(broken):
 ])
 def test_a_file_that_is_not_a_notebook_gets_a_row_with_zero_and_why(broken, name, message):
     row = broken[name]
-    assert row["total"] == "0" and row["max"] == "7" and message in row["error"]
+    assert row["total"] == "0" and row["max"] == LESSON_01_MAX and message in row["error"]
     assert all(row[k] == "0" for k in ("01.masking", "01.unchanged", "01.masked_accuracy", "01.perplexity"))
 
 

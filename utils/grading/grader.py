@@ -506,6 +506,8 @@ def load(module_name):
 
 core = load("core")
 load("__init__")
+if "questions" in payload["modules"]:  # the concept questions' shared helper, which the lesson modules import
+    load("questions")
 core._discovered = True
 for module_name in sorted(n for n in payload["modules"] if n.startswith("lesson")):
     load(module_name)
