@@ -103,11 +103,10 @@ def grade(user_ns, token, package_name, modules, extra, wanted, check_seconds):
     try:
         core = load("core")
         load("__init__")
-        if "questions" in modules:  # the concept questions' shared helper, which the lesson modules import
-            load("questions")
         core._discovered = True  # the lesson modules come from the grader, not from the disk
-        for name in sorted(n for n in modules if n.startswith("lesson")):
-            load(name)
+        for name in modules:  # the rest, in the order check_sources gives: helpers before the lessons
+            if name not in ("core", "__init__"):
+                load(name)
         if extra is not None:
             core.load_checks_file(extra[1], extra[0])
     except BaseException as error:
@@ -151,7 +150,9 @@ def grade(user_ns, token, package_name, modules, extra, wanted, check_seconds):
 
 def check_sources(extra_checks: Path | None = None) -> dict:
     """The check code as the grader reads it now: every module of this package that the checks need,
-    and the extra checks file. It is sent to each kernel as text, so what runs there is this copy."""
+    and the extra checks file. It is sent to each kernel as text, so what runs there is this copy.
+    The modules are in the order they are loaded: core and the package first, then the helpers the
+    lesson modules import, then the lessons; the worker and the kernel both load them in this order."""
     modules = {"__init__": (PACKAGE_DIR / "__init__.py").read_text(encoding="utf-8"),
                "core": (PACKAGE_DIR / "core.py").read_text(encoding="utf-8"),
                "questions": (PACKAGE_DIR / "questions.py").read_text(encoding="utf-8")}
@@ -506,11 +507,10 @@ def load(module_name):
 
 core = load("core")
 load("__init__")
-if "questions" in payload["modules"]:  # the concept questions' shared helper, which the lesson modules import
-    load("questions")
 core._discovered = True
-for module_name in sorted(n for n in payload["modules"] if n.startswith("lesson")):
-    load(module_name)
+for module_name in payload["modules"]:  # the rest, in the order check_sources gives: helpers before the lessons
+    if module_name not in ("core", "__init__", "grader"):  # the grader itself last, to run the worker
+        load(module_name)
 if payload["extra"] is not None:
     core.load_checks_file(payload["extra"][1], payload["extra"][0])
 sys.exit(load("grader").worker_main(payload))
