@@ -288,3 +288,14 @@ def test_command_check_lists_stale_notebooks_then_rewrite_fixes_them(tmp_path, c
     written = path.read_text()
     assert colab.main(["--check"], root=tmp_path) == 0
     assert colab.main([], root=tmp_path) == 0 and path.read_text() == written, "idempotent"
+
+
+def test_the_set_up_cell_imports_only_the_standard_library_before_installing():
+    """utils.colab is imported on a runtime that has only what Colab ships: nothing outside the standard
+    library may be imported with it."""
+    probe = ("import sys; before = set(sys.modules); import utils.colab; "
+             "print(sorted({m.split('.')[0] for m in set(sys.modules) - before} - set(sys.stdlib_module_names)))")
+    done = subprocess.run([sys.executable, "-c", probe], cwd=Path(colab.ROOT), capture_output=True, text=True,
+                          env=dict(os.environ, PYTHONPATH=str(colab.ROOT)))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "['utils']", f"utils.colab imports {done.stdout.strip()} at module level"

@@ -25,7 +25,8 @@ import re
 import sys
 from pathlib import Path
 
-import nbformat
+# nbformat is imported where notebooks are rewritten, not here: the set-up cell imports this module on a
+# runtime that has only what Colab ships.
 
 ROOT = Path(__file__).resolve().parent.parent
 REPOSITORY = "bert-workbook/bert-workbook"
@@ -241,6 +242,8 @@ def refresh(nb, path: str) -> bool:
     changed = False
     metadata = with_course_metadata(nb.metadata)
     if metadata != nb.metadata:
+        import nbformat
+
         nb.metadata, changed = nbformat.from_dict(metadata), True
     title = with_badge(nb.cells[0].source, path)
     if title != nb.cells[0].source:
@@ -258,6 +261,8 @@ def main(argv: list[str] | None = None, root: Path = ROOT) -> int:
     parser.add_argument("paths", nargs="*", type=Path,
                         help="notebooks to refresh (default: all in notebooks/, exercises/ and solutions/)")
     args = parser.parse_args(argv)
+    import nbformat
+
     paths = [p.resolve() for p in args.paths] or notebooks(root)
     stale, problems = [], []
     for path in paths:
