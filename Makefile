@@ -8,7 +8,7 @@ READY := $(VENV)/.ready
 LESSONS := $(sort $(wildcard notebooks/*.ipynb))
 SOLUTIONS := $(sort $(wildcard solutions/*.ipynb))
 
-.PHONY: setup lab test unit execute exercises bench book clean notebook-files
+.PHONY: setup lab test unit colab-check execute exercises bench book clean notebook-files
 
 setup: $(READY)
 
@@ -41,6 +41,12 @@ test: setup  ## pre-train the shared checkpoints once, then unit tests and every
 	$(BIN)/python -m utils.causal_lm
 	$(BIN)/python -m pytest tests notebooks solutions exercises --nbval-lax --durations=5 \
 		$(if $(filter-out 0,$(JOBS)),-n $(JOBS) --dist loadfile,)
+
+# Lessons 00 and 01 through their set-up cell on a simulated Colab runtime (Colab's package versions, a
+# google.colab module, pandas loaded at kernel start, the clone into /content): tests/colab_sim.py says how.
+# Needs the package index and write access to /content; CI runs it after make test.
+colab-check: setup  ## the Colab path: lessons 00 and 01 on a simulated Colab runtime (minutes)
+	$(BIN)/python tests/colab_sim.py
 
 unit: setup  ## unit tests only (seconds)
 	$(BIN)/python -m pytest tests
