@@ -5,7 +5,8 @@ notebook, the untouched exercise notebook, and broken ones (each a different way
 cell that raises, a deleted answer cell, an answer imported from the course's package, a kernel that
 dies, a cell that kills its parent process), then grades them all with ``python -m utils.grade`` at its
 default ``--jobs`` and prints the wall time and the seconds per submission. It checks the rows too:
-every submission has one, solutions get full marks, untouched exercises zero.
+every submission has one, solutions get full marks, untouched exercises zero, wrong answers less than
+full marks, and the right answers next to a failing or killing cell full marks with a note naming the cell.
 
 Not part of the test suite (it takes minutes); the README's "For instructors" quotes its output.
 """
@@ -17,6 +18,7 @@ import csv
 import os
 import platform
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -58,6 +60,11 @@ def broken(kind: str) -> nbformat.NotebookNode:
 
 
 BROKEN_KINDS = ["wrong_answer", "cell_raises", "deleted_cell", "borrowed", "kernel_dies", "kills_parent"]
+# Answers wrong or missing: fewer points than the maximum.
+WRONG_KINDS = {"wrong_answer", "deleted_cell", "borrowed"}
+# The solution's answers plus one cell that fails or kills its kernel or its parent: the grader runs the
+# other cells (again without the killing cell), so the answers earn their points and the row names the cell.
+DISRUPTIVE_KINDS = {"cell_raises", "kernel_dies", "kills_parent"}
 
 
 def build_class(folder: Path, students: int) -> dict[str, str]:
@@ -109,8 +116,11 @@ def main() -> int:
             problems.append(f"a solution got {row['total']}/{row['max']}: {row['error']}")
         if kind == "untouched" and row["total"] != "0":
             problems.append(f"an untouched exercise got {row['total']}")
-        if kind in BROKEN_KINDS and row["total"] == row["max"]:
-            problems.append(f"a broken submission ({kind}) got full marks")
+        if kind in WRONG_KINDS and row["total"] == row["max"]:
+            problems.append(f"a submission with a wrong answer ({kind}) got full marks")
+        if kind in DISRUPTIVE_KINDS and (row["total"] != row["max"] or "cell " not in row["error"]):
+            problems.append(f"a right submission with a disruptive cell ({kind}) got {row['total']}/{row['max']} "
+                            f"and the note {row['error']!r}")
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     jobs = args.jobs or cores
     print(f"{len(kinds)} lesson-02 submissions ({sum(k == 'solution' for k in kinds.values())} solutions, "
@@ -120,6 +130,8 @@ def main() -> int:
     print(f"wall time {wall:.0f} s, {wall / len(kinds):.1f} s per submission")
     for problem in problems:
         print("PROBLEM:", problem)
+    if args.keep is None:
+        shutil.rmtree(folder, ignore_errors=True)
     return 1 if problems else 0
 
 
