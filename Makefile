@@ -30,17 +30,20 @@ LAB_ARGS := --ServerApp.root_dir=. notebooks/00_start_here.ipynb
 lab: setup  ## open the course in JupyterLab, at lesson 00
 	$(BIN)/jupyter lab $(ALLOW_ROOT) $(LAB_ARGS)
 
-# Notebooks run in JOBS pytest-xdist workers (`make test JOBS=2`); --dist loadfile keeps each notebook's
-# cells in one worker, in order. The default, 0, runs everything in this process, one after another.
-JOBS ?= 0
+# Tests and notebooks run in JOBS pytest-xdist workers, one per core by default (`make test JOBS=1` runs
+# everything in this process, one after another); --dist loadfile keeps each notebook's cells in one
+# worker, in order. With several workers each notebook's torch uses one thread: two workers sharing two
+# cores with two threads each wait on one another.
+JOBS ?= $(shell getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)
+PARALLEL := $(if $(filter-out 0 1,$(JOBS)),-n $(JOBS) --dist loadfile,)
 
 test: setup  ## pre-train the shared checkpoints once, then unit tests and every notebook re-run with nbval
 	# Both pre-trained models are trained (or found cached) once, before any notebook asks for them, so
 	# parallel workers never train the same checkpoint at the same time.
 	$(BIN)/python -m utils.pretraining
 	$(BIN)/python -m utils.causal_lm
-	$(BIN)/python -m pytest tests notebooks solutions exercises --nbval-lax --durations=5 \
-		$(if $(filter-out 0,$(JOBS)),-n $(JOBS) --dist loadfile,)
+	$(if $(PARALLEL),OMP_NUM_THREADS=1 ,)$(BIN)/python -m pytest tests notebooks solutions exercises --nbval-lax \
+		--durations=10 $(PARALLEL)
 
 # Lessons 00 and 01 through their set-up cell on a simulated Colab runtime (Colab's package versions, a
 # google.colab module, pandas loaded at kernel start, the clone into /content): tests/colab_sim.py says how.
