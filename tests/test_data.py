@@ -305,3 +305,44 @@ def test_product_topics_pose_any_grouping_of_the_products():
     assert _products_in(topics["test"]) == {"camera", "game"}
     with pytest.raises(ValueError, match="held_out"):
         data.make_product_topics(groups={"a": {"seen": ["movie"]}, "b": {"seen": ["hotel"], "held_out": ["game"]}})
+
+
+# --- the shortcut in the review data, and balanced_openings, its fix (lesson 03) ----------------------
+
+_OPENING = r"^the (\w+) (?:was|is) (?:really |truly |quite |very |rather |pretty )?(\w+) [,.]"
+
+
+def _opening_agreement(task: datasets.DatasetDict, split: str) -> tuple[int, float]:
+    """How many reviews open with "the X was ADJ", and the share of them whose label is ADJ's polarity."""
+    import re
+
+    polarity = {w: label for label, words in data.label_words("polarity", "all").items() for w in words}
+    names = task[split].features["label"].names
+    agree = []
+    for text, label in zip(task[split]["text"], task[split]["label"]):
+        match = re.match(_OPENING, text)
+        if match and match.group(2) in polarity:
+            agree.append(polarity[match.group(2)] == names[label])
+    return len(agree), sum(agree) / len(agree)
+
+
+@pytest.mark.parametrize("seed", [0, 123])
+def test_the_default_reviews_open_with_the_x_was_adj_only_against_the_label(seed):
+    count, agreement = _opening_agreement(data.make_reviews(seed=seed), "train")
+    assert count >= 100 and agreement == 0.0, "the shortcut lesson 03 shows: this opening always flips the label"
+
+
+@pytest.mark.parametrize("seed", [0, 123])
+def test_balanced_openings_leave_no_opening_that_tells_the_label(seed):
+    reviews = data.make_reviews(seed=seed, balanced_openings=True)
+    for split in ("train", "test"):
+        count, agreement = _opening_agreement(reviews, split)
+        assert count >= 100
+        assert 0.3 < agreement < 0.9, f"{split}: the opening alone should not decide the label ({agreement:.2f})"
+    assert reviews["train"]["text"] != data.make_reviews(seed=seed)["train"]["text"]
+    assert reviews["train"]["text"] == data.make_reviews(seed=seed, balanced_openings=True)["train"]["text"]
+
+
+def test_balanced_openings_for_the_support_task_raise_value_error_saying_why():
+    with pytest.raises(ValueError, match="support emails have no such shortcut"):
+        data.make_task("support", balanced_openings=True)

@@ -160,8 +160,14 @@ def _a(word: str) -> str:
 # Review polarity
 # ---------------------------------------------------------------------------------------------------
 
-def _review(rng: random.Random, adjectives: dict[str, list[str]], label: str, style: str) -> str:
-    """One review sentence whose polarity is ``label``, carried only by adjectives from ``adjectives``."""
+def _review(rng: random.Random, adjectives: dict[str, list[str]], label: str, style: str, *,
+            balanced_openings: bool = False) -> str:
+    """One review sentence whose polarity is ``label``, carried only by adjectives from ``adjectives``.
+
+    By default "the X was ADJ ," opens only contrast reviews, whose label is the other polarity: a
+    shortcut a classifier can learn (lesson 03). With ``balanced_openings`` no opening tells the label by
+    itself: "the X was ADJ ." also makes plain reviews, and contrasts also put the clause that carries the
+    label first."""
     product, aspect = rng.choice(PRODUCTS), rng.choice(ASPECTS)
     other_aspect = rng.choice([a for a in ASPECTS if a != aspect])
     very = rng.choice(INTENSIFIERS)
@@ -177,7 +183,10 @@ def _review(rng: random.Random, adjectives: dict[str, list[str]], label: str, st
             f"this {product} is {very}{adj} .",
             f"the {product} has {_a(very + adj)} {aspect} .",
             f"overall {_a(adj)} {product} with {_a(adj)} {aspect} .",
-        ])
+        ] + ([
+            f"the {aspect} was {very}{adj} .",
+            f"the {aspect} is {very}{adj} .",
+        ] if balanced_openings else []))
     if style == "negation":
         # "not <adjective of the other polarity>" carries the label.
         adj = rng.choice(adjectives[opposite[label]])
@@ -197,7 +206,10 @@ def _review(rng: random.Random, adjectives: dict[str, list[str]], label: str, st
             f"although the {aspect} was {first} , the {product} is {very}{last} overall .",
             f"the {aspect} is {first} , yet the whole {product} feels {last} .",
             f"despite {_a(first)} {aspect} , the {product} was {very}{last} .",
-        ])
+        ] + ([
+            f"the {aspect} was {very}{last} , even if the {other_aspect} was {first} .",
+            f"the {aspect} is {very}{last} , although the {other_aspect} is {first} .",
+        ] if balanced_openings else []))
     raise ValueError(f"unknown style {style!r}")
 
 
@@ -217,14 +229,14 @@ REVIEW_STYLES = {"plain": 0.55, "negation": 0.25, "contrast": 0.20}
 
 
 def _review_example(rng: random.Random, part: str, label_names: list[str], typo_rate: float,
-                    label_id: int) -> tuple[str, int]:
+                    label_id: int, balanced_openings: bool = False) -> tuple[str, int]:
     label = label_names[label_id]
     adjectives = label_words("polarity3", part)
     if label == "neutral":
         text = _neutral_review(rng, adjectives["neutral"])
     else:
         style = rng.choices(list(REVIEW_STYLES), weights=list(REVIEW_STYLES.values()))[0]
-        text = _review(rng, adjectives, label, style)
+        text = _review(rng, adjectives, label, style, balanced_openings=balanced_openings)
     return _add_typos(text, rng, typo_rate), label_id
 
 
@@ -273,14 +285,22 @@ _SPLIT_OFFSETS = {"train": 0, "validation": 1, "test": 2}
 
 
 def make_task(task: str = "polarity", *, seed: int = 0, train_size: int = 2000, validation_size: int = 500,
-              test_size: int = 1000, typo_rate: float = 0.02) -> datasets.DatasetDict:
+              test_size: int = 1000, typo_rate: float = 0.02, balanced_openings: bool = False) -> datasets.DatasetDict:
     """A labeled task as a ``DatasetDict`` with ``train``, ``validation`` and ``test`` splits.
 
     ``task`` is 'polarity' (negative / positive reviews), 'polarity3' (with a neutral class) or
     'support' (support-email triage). ``train`` and ``validation`` use the seen label words, ``test``
     only the held-out ones. Columns: ``text`` and ``label`` (a ``ClassLabel`` with the label names).
+
+    The review data has a shortcut in it (lesson 03 shows it): "the X was ADJ ," opens only contrast
+    reviews, whose label is the other polarity, so a classifier can learn "this opening means the
+    opposite of its adjective". ``balanced_openings=True`` (reviews only) is the fix: plain reviews and
+    label-first contrasts of that form too, so no opening tells the label by itself.
     """
     info = _task_info(task)
+    if balanced_openings and task == "support":
+        raise ValueError("balanced_openings=True changes the review sentences; the support emails have no such "
+                         "shortcut. Leave it out for task='support'.")
     sizes = {"train": train_size, "validation": validation_size, "test": test_size}
     for split, size in sizes.items():
         if not isinstance(size, int) or size < 1:
@@ -305,7 +325,8 @@ def make_task(task: str = "polarity", *, seed: int = 0, train_size: int = 2000, 
                 if task == "support":
                     text, label = _support_example(rng, part, typo_rate, wanted)
                 else:
-                    text, label = _review_example(rng, part, info.label_names, typo_rate, wanted)
+                    text, label = _review_example(rng, part, info.label_names, typo_rate, wanted,
+                                                  balanced_openings)
                 if text not in taken:
                     break
             taken.add(text)
