@@ -8,7 +8,7 @@ READY := $(VENV)/.ready
 LESSONS := $(sort $(wildcard notebooks/*.ipynb))
 SOLUTIONS := $(sort $(wildcard solutions/*.ipynb))
 
-.PHONY: setup lab test unit execute exercises bench book clean
+.PHONY: setup lab test unit execute exercises bench book clean notebook-files
 
 setup: $(READY)
 
@@ -22,11 +22,25 @@ $(READY): requirements.txt pyproject.toml
 # Jupyter refuses to run as root (containers, cloud machines) unless told it may.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-lab: setup  ## open the course in JupyterLab
-	$(BIN)/jupyter lab $(ALLOW_ROOT) notebooks/
+# The repository is the server's root, so the links between lessons, exercises and solutions
+# (../exercises/..., ../solutions/...) resolve; lesson 00 opens first. tests/test_browser.py starts the
+# server with these same arguments.
+LAB_ARGS := --ServerApp.root_dir=. notebooks/00_start_here.ipynb
 
-test: setup  ## unit tests, then every lesson, solution and exercise notebook re-run with nbval
-	$(BIN)/python -m pytest tests notebooks solutions exercises --nbval-lax --durations=5
+lab: setup  ## open the course in JupyterLab, at lesson 00
+	$(BIN)/jupyter lab $(ALLOW_ROOT) $(LAB_ARGS)
+
+# Notebooks run in JOBS pytest-xdist workers (`make test JOBS=2`); --dist loadfile keeps each notebook's
+# cells in one worker, in order. The default, 0, runs everything in this process, one after another.
+JOBS ?= 0
+
+test: setup  ## pre-train the shared checkpoints once, then unit tests and every notebook re-run with nbval
+	# Both pre-trained models are trained (or found cached) once, before any notebook asks for them, so
+	# parallel workers never train the same checkpoint at the same time.
+	$(BIN)/python -m utils.pretraining
+	$(BIN)/python -m utils.causal_lm
+	$(BIN)/python -m pytest tests notebooks solutions exercises --nbval-lax --durations=5 \
+		$(if $(filter-out 0,$(JOBS)),-n $(JOBS) --dist loadfile,)
 
 unit: setup  ## unit tests only (seconds)
 	$(BIN)/python -m pytest tests
@@ -38,6 +52,10 @@ execute: setup  ## re-run lessons and solutions in place so their stored outputs
 	done
 
 exercises: setup  ## write exercises/ from solutions/ (answer regions become stubs)
+	$(BIN)/python -m utils.grading.generate
+
+notebook-files: setup  ## every notebook's badge, Colab set-up cell and kernelspec, then the exercises
+	$(BIN)/python -m utils.colab
 	$(BIN)/python -m utils.grading.generate
 
 bench: setup  ## each lesson headless from a cold cache: wall seconds, peak memory, headline numbers

@@ -36,10 +36,19 @@ TINY_PROFILE = Profile("tiny-test", corpus_sentences=300, vocab_size=200, pretra
                        pretrain_batch_size=8, pretrain_lr=2e-3, finetune_epochs=1, finetune_batch_size=16)
 
 
-@pytest.fixture(scope="session", autouse=True)
-def workbook_environment(tmp_path_factory):
-    """Send every checkpoint to a temporary folder and pin the default profile for the session."""
-    artifacts = tmp_path_factory.mktemp("artifacts")
+@pytest.fixture(scope="session")
+def _test_artifacts(tmp_path_factory):
+    return tmp_path_factory.mktemp("artifacts")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def workbook_environment(_test_artifacts):
+    """Send every checkpoint of the unit tests to a temporary folder and pin the default profile.
+
+    Set for each test module and undone after it, never for the whole session: the notebooks that
+    `make test` runs after the unit tests start their kernels from this process's environment, and they
+    must find the checkpoints in the repository's artifacts/, where `make test` pre-trained them."""
+    artifacts = _test_artifacts
     patch = pytest.MonkeyPatch()
     patch.setenv("WORKBOOK_ARTIFACTS", str(artifacts))
     patch.delenv("WORKBOOK_PROFILE", raising=False)

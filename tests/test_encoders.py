@@ -197,6 +197,45 @@ def test_sst2_files_of_unknown_format_are_a_clear_error(tmp_path):
         encoders.load_sst2({"train": tmp_path / "train.txt"})
 
 
+def test_with_pooler_true_minilm_keeps_its_pretrained_pooler(minilm):
+    from safetensors import safe_open
+
+    encoder = encoders.load_encoder("minilm", pooler=True).encoder
+    with safe_open(str(encoders.minilm_dir() / encoders.MINILM_WEIGHTS), "pt") as weights:
+        assert torch.equal(encoder.pooler.dense.weight, weights.get_tensor("pooler.dense.weight"))
+    without = {k: v for k, v in encoder.state_dict().items() if not k.startswith("pooler.")}
+    assert all(torch.equal(v, without[k]) for k, v in minilm.encoder.state_dict().items()), "the rest is the same θ"
+
+
+def test_a_masked_lm_checkpoint_without_a_pooler_gets_a_fresh_one_and_says_so(pretrained_dir, mlm_model, capsys):
+    encoder = encoders.load_encoder(str(pretrained_dir), pooler=True).encoder
+    assert "has no pre-trained pooler" in capsys.readouterr().out
+    assert encoder.pooler is not None
+    expected = mlm_model.bert.state_dict()
+    assert all(torch.equal(v, expected[k]) for k, v in encoder.state_dict().items() if not k.startswith("pooler."))
+
+
+def _write_rotten_tomatoes(folder: Path) -> dict[str, Path]:
+    """Small files in the Hub's rotten_tomatoes format: columns text, label; three labeled splits."""
+    files = {}
+    for split, size in (("train", 20), ("validation", 6), ("test", 6)):
+        files[split] = folder / f"{split}.jsonl"
+        files[split].write_text("".join(json.dumps({"text": f"{split} {i} {['dull', 'moving'][i % 2]}", "label": i % 2}) + "\n"
+                                        for i in range(size)))
+    return files
+
+
+def test_rotten_tomatoes_keeps_its_own_validation_and_test_splits(tmp_path):
+    task = encoders.load_rotten_tomatoes(_write_rotten_tomatoes(tmp_path), train_size=10)
+    assert [len(task[s]) for s in ("train", "validation", "test")] == [10, 6, 6]
+    assert list(task["validation"]["text"])[:2] == ["validation 0 dull", "validation 1 moving"]
+    assert task["test"].features["label"].names == ["negative", "positive"]
+    files = _write_rotten_tomatoes(tmp_path)
+    del files["validation"]
+    with pytest.raises(ValueError, match="needs 'validation'"):
+        encoders.load_rotten_tomatoes(files)
+
+
 @pytest.fixture
 def unreachable_hub(monkeypatch):
     """The offline switches off and the Hub's address pointed at a local port where nothing listens."""

@@ -7,8 +7,9 @@ import pytest
 import torch
 
 from utils import config as cfg
-from utils.finetuning import (STRATEGIES, build_classifier, check_labeled_split, evaluate, fine_tune,
-                              train_classifier)
+from utils.finetuning import (STRATEGIES, build_classifier, check_labeled_split, default_pooling, evaluate,
+                              fine_tune, train_classifier)
+from utils.models import mean_pool
 from utils.tokenization import train_tokenizer
 
 FAST = dict(epochs=1, batch_size=16, train_size=64, progress=False)
@@ -96,6 +97,45 @@ def test_fine_tuning_is_reproducible_with_the_same_seed(mlm_model, tokenizer, sm
     _, again = fine_tune(mlm_model, tokenizer, small_reviews, "frozen", **FAST)
     assert again["train_loss"] == pytest.approx(runs["frozen"][1]["train_loss"])
     assert again["val_pred_counts"] == runs["frozen"][1]["val_pred_counts"]
+
+
+# --- how the head reads the encoder ---------------------------------------------------------------
+
+def test_frozen_strategy_reads_the_mean_of_the_token_vectors_by_default(runs, mlm_model, tokenizer):
+    model, _ = runs["frozen"]
+    assert model.head.pooling == "mean" == default_pooling("frozen")
+    batch = tokenizer(["the plot was great .", "a dull film with a poor ending , sadly ."], padding=True,
+                      return_tensors="pt")
+    with torch.no_grad():
+        vectors = model.encoder(**batch).last_hidden_state
+        by_hand = model.head.out(torch.tanh(model.head.dense(mean_pool(vectors, batch["attention_mask"]))))
+        assert torch.allclose(model(batch["input_ids"], batch["attention_mask"]), by_hand, atol=1e-6)
+
+
+@pytest.mark.parametrize("strategy", ["none", "full", "scratch"])
+def test_strategies_that_train_the_encoder_or_nothing_read_cls_by_default(runs, strategy):
+    model, _ = runs[strategy]
+    assert model.head.pooling == "cls" == default_pooling(strategy)
+
+
+@pytest.mark.parametrize("strategy, pooling", [("frozen", "cls"), ("full", "mean"), ("scratch", "mean")])
+def test_an_explicit_pooling_wins_over_the_strategy_default(mlm_model, tokenizer, small_reviews, strategy, pooling):
+    assert build_classifier(mlm_model, strategy, ["negative", "positive"], pooling=pooling).head.pooling == pooling
+    model, _ = fine_tune(mlm_model, tokenizer, small_reviews, strategy, pooling=pooling, epochs=1, batch_size=32,
+                         train_size=32, progress=False)
+    assert model.head.pooling == pooling
+
+
+def test_default_pooling_of_an_unknown_strategy_raises_value_error_listing_the_choices():
+    with pytest.raises(ValueError, match="Unknown strategy") as err:
+        default_pooling("partial")
+    assert "frozen" in str(err.value)
+
+
+def test_unknown_pooling_raises_value_error_listing_the_choices(mlm_model):
+    with pytest.raises(ValueError, match="Unknown pooling") as err:
+        build_classifier(mlm_model, "frozen", ["negative", "positive"], pooling="max")
+    assert "cls" in str(err.value) and "mean" in str(err.value)
 
 
 # --- the history format ----------------------------------------------------------------------------

@@ -19,12 +19,13 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from utils.grading import core, generate
+from utils.grading import core, generate, grader
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = sorted((ROOT / "solutions").glob("*_solutions.ipynb"))
 EXERCISES = sorted((ROOT / "exercises").glob("*_exercises.ipynb"))
 SOLUTION_01 = ROOT / "solutions" / "01_pretraining_mlm_solutions.ipynb"
+SOLUTION_02 = ROOT / "solutions" / "02_sequence_encoders_solutions.ipynb"
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -178,7 +179,8 @@ def test_an_exercise_notebook_has_stubs_no_answers_no_outputs_and_its_own_badge(
     assert nb.metadata["workbook"] == {"lesson": path.name[:2]}
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert all(c.outputs == [] and c.execution_count is None for c in code)
-    assert sum("raise NotImplementedError" in c.source for c in code) >= 2
+    if path.name[:2] != "99":  # the review is concept questions only: it has no function to write
+        assert sum("raise NotImplementedError" in c.source for c in code) >= 2
     assert any(re.search(r"^answer_\w+ = \.\.\.$", c.source, re.M) for c in code)
 
 
@@ -246,10 +248,13 @@ def whole_notebooks(tmp_path_factory):
                    "    return float((logits.argmax(-1) == labels).float().mean())  # counts every position\n")
     nbformat.write(one_wrong, folder / "01_one_wrong.ipynb")
     (folder / "extra_checks.py").write_text(EXTRA_CHECKS)
-    paths = SOLUTIONS + EXERCISES + [folder / "01_one_wrong.ipynb"]
+    borrowed = nbformat.read(SOLUTION_02, as_version=4)
+    borrowed.cells[cell_binding(borrowed, "mean_pool")].source = "from utils.models import mean_pool\n"
+    nbformat.write(borrowed, folder / "02_borrowed.ipynb")
+    paths = SOLUTIONS + EXERCISES + [folder / "01_one_wrong.ipynb", folder / "02_borrowed.ipynb"]
     process, rows = run_grader(paths, folder / "grades.csv", "--timeout", "300", "--jobs", "2",
-                               "--extra-checks", str(folder / "extra_checks.py"))
-    return {"process": process, "rows": rows, "paths": paths}
+                               "--extra-checks", str(folder / "extra_checks.py"), "--feedback", str(folder / "fb"))
+    return {"process": process, "rows": rows, "paths": paths, "folder": folder}
 
 
 def by_name(rows: list[dict]) -> dict[str, dict]:
@@ -296,14 +301,69 @@ def test_extra_checks_add_their_own_column(whole_notebooks):
     assert header[-4:] == ["01.perplexity_private", "total", "max", "error"]
     rows = by_name(whole_notebooks["rows"])
     assert rows["01_pretraining_mlm_solutions.ipynb"]["01.perplexity_private"] == "2"
-    assert rows["01_pretraining_mlm_solutions.ipynb"]["max"] == "9"
+    lesson_01_points = sum(ex.points for ex in core.exercises() if ex.id.startswith("01."))
+    assert rows["01_pretraining_mlm_solutions.ipynb"]["max"] == f"{lesson_01_points + 2:g}"
     assert rows["01_pretraining_mlm_exercises.ipynb"]["01.perplexity_private"] == "0"
     assert rows["03_fine_tuning_solutions.ipynb"]["01.perplexity_private"] == ""
+
+
+def test_an_answer_imported_from_the_course_package_earns_nothing_and_says_why(whole_notebooks):
+    row = by_name(whole_notebooks["rows"])["02_borrowed.ipynb"]
+    solved = by_name(whole_notebooks["rows"])["02_sequence_encoders_solutions.ipynb"]
+    assert row["02.mean_pool"] == "0" and float(row["total"]) == float(solved["total"]) - 3
+    feedback = (whole_notebooks["folder"] / "fb" / grader.feedback_name(row["submission"])).read_text()
+    assert "`mean_pool` is imported from utils.models, not written" in feedback
+
+
+def borrowed_wrappers():
+    import functools
+
+    from utils import models
+    from utils.models import mean_pool as imported
+
+    def calls_it(vectors, mask):
+        return models.mean_pool(vectors, mask)
+
+    def helper(vectors, mask):
+        return imported(vectors, mask)
+
+    def calls_a_helper_that_calls_it(vectors, mask):
+        return helper(vectors, mask)
+
+    class Pooler:
+        def pool(self, vectors, mask):
+            return models.mean_pool(vectors, mask)
+
+    renamed = functools.partial(models.mean_pool)
+    return {"imported": imported, "wrapper": calls_it, "through a helper": calls_a_helper_that_calls_it,
+            "lambda": lambda v, m: models.mean_pool(v, m), "partial": renamed, "method": Pooler().pool}
+
+
+@pytest.mark.parametrize("how", list(borrowed_wrappers()))
+def test_an_answer_that_is_or_wraps_a_course_function_is_refused_by_module_and_code_not_name(how):
+    answer = borrowed_wrappers()[how]
+    status, message = core.evaluate(core.get_exercise("02.mean_pool"), answer)
+    assert status == core.INCORRECT and "`mean_pool` is imported from utils.models, not written" in message
+
+
+def test_an_answer_of_the_students_own_that_calls_torch_and_builds_a_course_class_is_fine():
+    def own_mean_pool(token_vectors, attention_mask):
+        import torch
+
+        weights = attention_mask.to(token_vectors.dtype).unsqueeze(-1)
+        return torch.sum(token_vectors * weights, 1) / weights.sum(1)
+
+    assert core.evaluate(core.get_exercise("02.mean_pool"), own_mean_pool) == (core.CORRECT, "")
+    assert core.borrowed_from(own_mean_pool) is None
 
 
 # ---------------------------------------------------------------------------------------------------
 # The batch grader, on broken submissions
 # ---------------------------------------------------------------------------------------------------
+
+# What lesson 01's exercises are worth in all, from the registry (concept questions may be added).
+LESSON_01_MAX = f"{sum(ex.points for ex in core.exercises() if ex.id.startswith('01.')):g}"
+
 
 def small_submission() -> nbformat.NotebookNode:
     """Lesson 01's answer cells without the cells that import the heavy libraries, so that a kernel runs
@@ -316,7 +376,8 @@ def small_submission() -> nbformat.NotebookNode:
                 solution.cells[cell_binding(solution, "answer_01_unchanged")],
                 solution.cells[cell_binding(solution, "perplexity")],
                 exercise.cells[cell_binding(exercise, "apply_mask")],
-                exercise.cells[cell_binding(exercise, "masked_accuracy")]]
+                exercise.cells[cell_binding(exercise, "masked_accuracy")],
+                exercise.cells[cell_binding(exercise, "answer_01_two_datasets")]]
     return nb
 
 
@@ -376,6 +437,9 @@ def broken_submissions(folder: Path) -> dict[str, Path]:
     odd.metadata["kernelspec"] = {"name": "bash", "display_name": "Bash", "language": "bash"}
     odd.cells.append(nbformat.v4.new_code_cell("import io, sys\nsys.stdout = sys.stderr = io.StringIO()"))
     save("odd_kernel_and_stdout", odd)
+    save("kills_its_parent", with_cell("import os, signal\nos.kill(os.getppid(), signal.SIGKILL)"))
+    save("allocates_without_end", with_cell("import numpy\nchunks = []\nwhile True:\n"
+                                            "    chunks.append(numpy.empty(2**28))"))
     save("intact", small_submission())
     return paths
 
@@ -385,14 +449,16 @@ def broken(tmp_path_factory):
     folder = tmp_path_factory.mktemp("broken")
     paths = broken_submissions(folder)
     process, rows = run_grader(list(paths.values()), folder / "grades.csv", "--timeout", "10",
-                               "--check-timeout", "10", "--jobs", "2")
+                               "--check-timeout", "10", "--jobs", "2", "--feedback", str(folder / "feedback"))
     assert process.returncode == 0, process.stderr[-2000:]
     assert [row["submission"] for row in rows] == [str(p) for p in paths.values()]
-    return {name: row for name, row in zip(paths, rows)}
+    graded = {name: row for name, row in zip(paths, rows)}
+    graded["_folder"] = folder
+    return graded
 
 
 def test_a_small_intact_submission_gets_its_two_answers(broken):
-    assert broken["intact"]["total"] == "2" and broken["intact"]["max"] == "7" and broken["intact"]["error"] == ""
+    assert broken["intact"]["total"] == "2" and broken["intact"]["max"] == LESSON_01_MAX and broken["intact"]["error"] == ""
 
 
 @pytest.mark.parametrize("name, message", [
@@ -402,7 +468,7 @@ def test_a_small_intact_submission_gets_its_two_answers(broken):
 ])
 def test_a_file_that_is_not_a_notebook_gets_a_row_with_zero_and_why(broken, name, message):
     row = broken[name]
-    assert row["total"] == "0" and row["max"] == "7" and message in row["error"]
+    assert row["total"] == "0" and row["max"] == LESSON_01_MAX and message in row["error"]
     assert all(row[k] == "0" for k in ("01.masking", "01.unchanged", "01.masked_accuracy", "01.perplexity"))
 
 
@@ -448,3 +514,84 @@ def test_an_answer_that_loops_when_checked_is_stopped(broken):
     row = broken["answer_loops"]
     assert row["01.unchanged"] == "1" and row["01.perplexity"] == "0"
     assert "01.perplexity: `perplexity` ran for more than 10 s" in row["error"]
+
+
+def test_a_submission_that_kills_its_parent_costs_only_its_own_cell_and_every_other_row_is_written(broken):
+    row = broken["kills_its_parent"]
+    assert "stopped the process grading it (signal 9" in row["error"] and "graded a re-run without it" in row["error"]
+    assert row["total"] == "2"  # the answers of the other cells still count
+    rows = list(csv.DictReader((broken["_folder"] / "grades.csv").open(encoding="utf-8")))
+    assert len(rows) == len(broken) - 1 and rows[-1]["total"] == "2"
+
+
+def test_a_submission_that_allocates_without_end_gets_its_row_saying_it_used_more_than_the_limit(broken):
+    row = broken["allocates_without_end"]
+    assert row["total"] == "2", row
+    assert "used more than 4 GB of memory (the limit, --memory-limit)" in row["error"], row["error"]
+
+
+
+
+def feedback_table(text: str) -> dict[str, tuple[str, str]]:
+    """exercise id -> (verdict, points earned) from a feedback file's table."""
+    found = {}
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split(" | ")]
+        if len(cells) == 4 and re.match(r"^\d\d\.", cells[0]):
+            found[cells[0]] = (cells[1], cells[2].split(" / ")[0])
+    return found
+
+
+def test_every_submission_gets_a_feedback_file_that_matches_its_csv_row(broken):
+    folder = broken["_folder"] / "feedback"
+    for name, row in broken.items():
+        if name.startswith("_"):
+            continue
+        text = (folder / grader.feedback_name(row["submission"])).read_text(encoding="utf-8")
+        table = feedback_table(text)
+        ids = [k for k in row if re.match(r"^\d\d\.", k) and row[k] != ""]
+        assert sorted(table) == sorted(ids), name
+        assert all(table[i][1] == row[i] for i in ids), (name, table, row)
+        assert f"**Total: {row['total']} of {row['max']} points.**" in text
+        for problem in filter(None, row["error"].split("; ")):
+            assert problem[:60].replace("|", "\\|") in text, (name, problem)
+
+
+def test_a_resumed_batch_grades_only_the_submissions_the_csv_does_not_have(tmp_path):
+    paths = []
+    for name in ("first", "second", "third"):
+        paths.append(tmp_path / f"01_{name}.ipynb")
+        nbformat.write(small_submission(), paths[-1])
+    out = tmp_path / "grades.csv"
+    process, rows = run_grader(paths[:2], out, "--timeout", "30")
+    assert process.returncode == 0 and len(rows) == 2
+    with out.open("a", encoding="utf-8") as handle:  # a row cut off by a power cut while it was written
+        handle.write(f"{paths[2]},0,1")
+    process, rows = run_grader(paths, out, "--timeout", "30", "--resume")
+    assert process.returncode == 0, process.stderr[-2000:]
+    assert "2 submission(s) already in" in process.stderr
+    graded = re.findall(r"^graded (.*?): ", process.stderr, re.M)
+    assert graded == [str(paths[2])]
+    assert [row["submission"] for row in rows] == [str(p) for p in paths] and all(r["total"] == "2" for r in rows)
+
+
+def test_ctrl_c_stops_the_batch_and_says_how_many_rows_were_written(tmp_path):
+    import signal
+    import time
+
+    paths = [tmp_path / "01_quick.ipynb", tmp_path / "01_slow.ipynb"]
+    nbformat.write(small_submission(), paths[0])
+    nbformat.write(with_cell("import time\ntime.sleep(600)"), paths[1])
+    out = tmp_path / "grades.csv"
+    process = subprocess.Popen([sys.executable, "-m", "utils.grade", *map(str, paths), "--out", str(out),
+                                "--timeout", "600", "--jobs", "2"], cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and len(out.read_text().splitlines() if out.exists() else []) < 2:
+        time.sleep(1)
+    time.sleep(2)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130
+    assert "Stopped: 1 row(s) written" in err and "--resume" in err
+    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    assert [row["submission"] for row in rows] == [str(paths[0])]

@@ -18,7 +18,7 @@ from utils.grading import core, lesson05
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTION = ROOT / "solutions" / "05_diagnosing_failures_solutions.ipynb"
-IDS = ["05.init_loss", "05.overfit", "05.diagnose", "05.symptoms"]
+IDS = ["05.init_loss", "05.overfit", "05.diagnose", "05.symptoms", "05.which_stage"]
 
 
 def answer(exercise_id: str, stub: bool = False):
@@ -220,11 +220,11 @@ WRONG = [
     ("05.diagnose", lambda h: _rules(h, last_epoch=False), "last epoch"),
     ("05.diagnose", lambda h: _rules(h, at_least=False), "includes 90 %"),
     ("05.diagnose", lambda h: _rules(h, all_classes=False), "any class can be the majority"),
-    ("05.diagnose", lambda h: [f.code for f in diagnose(h)], "one code as a string"),
+    ("05.diagnose", lambda h: [_rules(h)], "one code as a string"),
     ("05.diagnose", lambda h: "ok", "not one of the codes"),
     ("05.symptoms", "CFBEAD", "4 of the 6 symptoms are matched"),
-    ("05.symptoms", "CFB", "one cause per symptom"),
-    ("05.symptoms", "CFBEDZ", "letters from A to H"),
+    ("05.symptoms", "CFB", "one letter per symptom"),
+    ("05.symptoms", "CFBEDZ", "letters A to H"),
     ("05.symptoms", 3, "one letter per symptom"),
 ]
 

@@ -214,11 +214,11 @@ WRONG = [
     ("06.confusion", confusion_without_checks, "did not raise"),
     ("06.confusion", confusion_index_error, "raised IndexError"),
     ("06.confusion", confusion_one_off, "row 0 ('negative'), column 0"),
-    ("06.disagreement", "a", "Not that one"),
-    ("06.disagreement", "b", "Not that one"),
+    ("06.disagreement", "a", "Not a: a weakness on negation"),
+    ("06.disagreement", "b", "Not b: the service starts"),
     ("06.disagreement", 3, "one letter as a string"),
-    ("06.prompt_or_fine_tune", "c", "Not that one"),
-    ("06.prompt_or_fine_tune", ["b"], "one letter as a string"),
+    ("06.prompt_or_fine_tune", "c", "Not c: calibration only moves"),
+    ("06.prompt_or_fine_tune", ["b", "c"], "Choose one option only"),
 ]
 
 

@@ -16,8 +16,8 @@ from utils.grading import core
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = {"02": ROOT / "solutions" / "02_sequence_encoders_solutions.ipynb",
              "04": ROOT / "solutions" / "04_notation_solutions.ipynb"}
-IDS = ["02.mean_pool", "02.attention_pattern", "02.not_classifier", "02.probe",
-       "04.split", "04.relative_change", "04.predict", "04.statements"]
+IDS = ["02.mean_pool", "02.attention_pattern", "02.not_classifier", "02.probe", "02.objective",
+       "04.split", "04.relative_change", "04.predict", "04.statements", "04.paradigm", "04.why_freeze"]
 
 
 def answer(exercise_id: str, stub: bool = False):
@@ -231,9 +231,9 @@ WRONG = [
     ("02.attention_pattern", pattern_attends_to_padding, "may attend to padding"),
     ("02.attention_pattern", pattern_2d, "batch x tokens x tokens"),
     ("02.attention_pattern", pattern_no_default, "causal=False"),
-    ("02.not_classifier", "b", "Not that one"),
+    ("02.not_classifier", "b", "Not b: the distribution over the vocabulary"),
     ("02.not_classifier", 3, "one letter as a string"),
-    ("02.probe", "a", "Not that one"),
+    ("02.probe", "a", "Not a: a deeper network"),
     ("04.split", split_without_prefix, "lack the 'encoder.' in front"),
     ("04.split", split_swapped, "swapped"),
     ("04.split", split_trainable_only, "do not filter on requires_grad"),
@@ -250,8 +250,8 @@ WRONG = [
     ("04.predict", predict_first_label, "class with the highest score"),
     ("04.predict", predict_passing_the_whole_batch, "token_type_ids"),
     ("04.statements", "ADEF", "5 of the 6 statements"),
-    ("04.statements", "AXE", "letters from A to F"),
-    ("04.statements", 7, "letters of the true statements"),
+    ("04.statements", "AXE", "letters A to F"),
+    ("04.statements", 7, "letters of every right statement"),
 ]
 
 

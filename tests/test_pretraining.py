@@ -325,6 +325,42 @@ def test_masked_token_accuracy_is_one_for_a_model_that_copies_the_input(tokenize
     assert pretraining.masked_token_accuracy(Oracle(), Wrapped(), texts) == 1.0
 
 
+# --- masked_lm_loss on sentences the model did not train on --------------------------------------------
+
+def test_masked_lm_loss_agrees_with_the_loss_transformers_computes_on_the_same_masks(pretrained):
+    model, tokenizer, _ = pretrained
+    texts = ["the plot of this movie was superb .", "i need help with the invoice please .",
+             "my sister called me in the morning ."] * 10
+    ours = pretraining.masked_lm_loss(model, tokenizer, texts, seed=3)
+    enc = tokenizer(texts, padding=True, return_tensors="pt")
+    inputs, labels = pretraining.mask_tokens(enc["input_ids"], tokenizer, generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        library = model(input_ids=inputs, attention_mask=enc["attention_mask"], labels=labels).loss.item()
+    assert ours["loss"] == pytest.approx(library, rel=1e-5)
+    assert ours["perplexity"] == pytest.approx(math.exp(library), rel=1e-5)
+    assert ours["masked_tokens"] == int((labels != -100).sum()) > 0
+
+
+def test_masked_lm_loss_of_a_blind_guess_is_log_of_the_vocabulary_size(tokenizer):
+    class Uniform(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.dummy = torch.nn.Parameter(torch.zeros(1))
+
+        def forward(self, input_ids, attention_mask):
+            return type("Out", (), {"logits": torch.zeros(*input_ids.shape, len(tokenizer))})()
+
+    result = pretraining.masked_lm_loss(Uniform(), tokenizer, ["the plot of this movie was superb ."] * 40)
+    assert result["loss"] == pytest.approx(math.log(len(tokenizer)), rel=1e-5)
+    assert result["perplexity"] == pytest.approx(len(tokenizer), rel=1e-4)
+
+
+def test_masked_lm_loss_without_texts_raises_value_error(pretrained):
+    model, tokenizer, _ = pretrained
+    with pytest.raises(ValueError, match="No texts"):
+        pretraining.masked_lm_loss(model, tokenizer, [])
+
+
 def test_command_line_rejects_an_unknown_profile_with_a_message_not_a_traceback(capsys):
     from utils.pretraining import main
 

@@ -8,6 +8,9 @@ The profile is chosen with the environment variable ``WORKBOOK_PROFILE``:
   in lesson 07, bert-base-uncased fine-tuned on GLUE SST-2 (needs the internet; offline it falls back to
   the laptop path with a one-line message).
 
+The device is the fastest there is (CUDA, then Apple's MPS, then the CPU) unless ``WORKBOOK_DEVICE``
+(``cpu``, ``cuda`` or ``mps``) names one; lesson 00 shows the choice.
+
 Checkpoints go to ``artifacts/`` at the top of the repository, or to ``WORKBOOK_ARTIFACTS`` if set.
 """
 
@@ -70,13 +73,72 @@ def artifacts_dir() -> Path:
     return path
 
 
+DEVICES = ("cpu", "cuda", "mps")
+
+
+def device_available(kind: str) -> bool:
+    """Whether torch can use a device of this kind (``cpu``, ``cuda`` or ``mps``) here."""
+    if kind == "cuda":
+        return torch.cuda.is_available()
+    if kind == "mps":
+        return getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
+    return kind == "cpu"
+
+
+def device_setting(value: str | None = None) -> str | None:
+    """The device ``value`` names, or else the one ``WORKBOOK_DEVICE`` names (``cpu``, ``cuda`` or ``mps``),
+    checked; None when neither is set.
+
+    An unknown name, or a device this machine does not have, is an error that says what is there."""
+    origin = "device" if value else "WORKBOOK_DEVICE"
+    raw = value or os.environ.get("WORKBOOK_DEVICE", "")
+    wanted = raw.strip().lower()
+    if not wanted:
+        return None
+    if wanted not in DEVICES:
+        raise ValueError(f"{origin}={raw!r} is not a device the course knows. Set it to one of: "
+                         f"{', '.join(DEVICES)}, or unset it to let the course choose.")
+    if not device_available(wanted):
+        there = [kind for kind in DEVICES if device_available(kind)]
+        raise ValueError(f"{origin}={wanted!r}, but this machine has no {wanted} device that torch can use "
+                         f"(torch {torch.__version__}; available here: {', '.join(there)}). Set it to one of "
+                         f"those, or unset it to let the course choose.")
+    return wanted
+
+
+def several_gpus_note() -> str | None:
+    """What to do when this machine has several GPUs but the code runs in one process (it uses only the first):
+    None when there are fewer than two."""
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if count < 2:
+        return None
+    return (f"{count} GPUs found; this process uses only the first. To train on all of them, run the full "
+            f"profile's script with `accelerate launch --multi_gpu --num_processes {count} -m utils.full_profile ...`, "
+            f"or from a notebook with accelerate.notebook_launcher(utils.full_profile.main, "
+            f"args=(argv,), num_processes={count}).")
+
+
+_told_about_gpus = False
+
+
 def get_device() -> torch.device:
-    """The fastest device there is: CUDA, then Apple's MPS, then the CPU."""
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
+    """The device ``WORKBOOK_DEVICE`` names if it is set; otherwise the fastest there is: CUDA, then Apple's
+    MPS, then the CPU. With several GPUs it says once how to use them all (see :func:`several_gpus_note`)."""
+    global _told_about_gpus
+    wanted = device_setting()
+    if wanted is not None:
+        kind = wanted
+    elif torch.cuda.is_available():
+        kind = "cuda"
+    elif device_available("mps"):
+        kind = "mps"
+    else:
+        kind = "cpu"
+    note = several_gpus_note() if kind == "cuda" else None
+    if note and not _told_about_gpus:
+        print(note)
+        _told_about_gpus = True
+    return torch.device(kind)
 
 
 def progress_bar(iterable=None, *, enabled: bool = True, **kwargs):

@@ -381,6 +381,35 @@ def make_product_topics(*, seed: int = 0, train_size: int = 1000, validation_siz
 # The unlabeled corpus
 # ---------------------------------------------------------------------------------------------------
 
+def _corpus_plain_review(rng: random.Random, adjectives: dict[str, list[str]], label: str, adj: str) -> str:
+    """A review with one adjective and nothing else around it. The corpus's own wordings (the same as the
+    labeled data's today, drawn in the same order), kept apart so that rewording the labeled reviews
+    leaves the corpus, and so the pre-trained checkpoint, as it is."""
+    if label == "neutral":
+        product, aspect = rng.choice(PRODUCTS), rng.choice(ASPECTS)
+        word = rng.choice([adj])  # a draw the labeled reviews make; kept so the corpus is unchanged
+        return rng.choice([
+            f"the {aspect} of this {product} was {word} .",
+            f"{_a(word)} {product} .",
+            f"i found the {aspect} {word} .",
+            f"this {product} is {word} .",
+            f"the {product} has {_a(word)} {aspect} .",
+        ])
+    product, aspect = rng.choice(PRODUCTS), rng.choice(ASPECTS)
+    rng.choice([a for a in ASPECTS if a != aspect])  # a draw the labeled reviews make; kept so the corpus is unchanged
+    very = rng.choice(INTENSIFIERS)
+    word = rng.choice(adjectives[label])
+    return rng.choice([
+        f"the {aspect} of this {product} was {very}{word} .",
+        f"{_a(very + word)} {product} .",
+        f"i found the {aspect} {very}{word} .",
+        f"honestly , the {aspect} felt {very}{word} .",
+        f"this {product} is {very}{word} .",
+        f"the {product} has {_a(very + word)} {aspect} .",
+        f"overall {_a(word)} {product} with {_a(word)} {aspect} .",
+    ])
+
+
 def _corpus_review(rng: random.Random) -> str:
     """A review with its context: the adjective's polarity shows in the words around it."""
     all_adj = label_words("polarity3", "all")
@@ -395,7 +424,7 @@ def _corpus_review(rng: random.Random) -> str:
         flipped = rng.choice(all_adj["negative" if label == "positive" else "positive"])
         return f"the {aspect} was not {flipped} , {context} ."
     if form == 1:
-        return _neutral_review(rng, [adj]) if label == "neutral" else _review(rng, all_adj, label, "plain")
+        return _corpus_plain_review(rng, all_adj, label, adj)
     # Adjectives of one polarity often come in pairs or lists, so each one is seen next to its kin.
     adj3 = rng.choice(all_adj[label])
     return rng.choice([

@@ -213,6 +213,17 @@ def _end_loss(losses: list[float]) -> float:
     return sum(losses[-window:]) / window
 
 
+def _overfitting_fix(best_loss: float, best: int, ln_c: float) -> str:
+    """Early stopping helps only if the best epoch generalised: its validation loss below ln C."""
+    if best_loss < ln_c:
+        return (f"Use more labeled examples, or stop at epoch {best + 1} (the lowest validation loss, "
+                f"{best_loss:.3f}, below ln C = {ln_c:.3f}); a smaller learning rate, weight decay or dropout "
+                "also help.")
+    return (f"Use more labeled examples. Stopping early would not help: even the lowest validation loss "
+            f"({best_loss:.3f}, epoch {best + 1}) is above ln C = {ln_c:.3f}, the loss of a uniform guess, so no "
+            "epoch generalised. Weight decay or dropout slow the memorising but cannot replace data.")
+
+
 def diagnose(history) -> list[Finding]:
     """Name what went wrong in a training run from its history (lesson 05). See the module docstring
     for the history format and the codes; ``[Finding('healthy', ...)]`` when nothing is found."""
@@ -292,8 +303,7 @@ def diagnose(history) -> list[Finding]:
                 "overfitting", f"training accuracy {h['train_acc'][-1]:.2f} vs validation {h['val_acc'][-1]:.2f} "
                                f"(gap {gap:.2f}), and the validation loss rose from {h['val_loss'][best]:.3f} "
                                f"(epoch {best + 1}) to {last:.3f} (epoch {len(h['val_loss'])}).",
-                f"Use more labeled examples, or stop at epoch {best + 1} (the lowest validation loss); a smaller "
-                "learning rate, weight decay or dropout also help."))
+                _overfitting_fix(h["val_loss"][best], best, ln_c)))
 
     if not findings:
         if h["val_acc"]:

@@ -1,7 +1,8 @@
 """Real pre-trained encoders and real benchmarks, offline first (lesson 07).
 
 Three sources of encoders, all returned as a ``transformers.BertModel`` (θ, without a pooler) and its
-tokenizer, so ``utils.finetuning`` adapts any of them the same way:
+tokenizer, so ``utils.finetuning`` adapts any of them the same way (``pooler=True`` keeps the pre-trained
+pooler instead, for the standard recipe of ``utils.full_profile``):
 
 =====================  ==================================================  ================================
 name                   what                                                where it comes from
@@ -51,7 +52,8 @@ _OFFLINE_FLAGS = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
 
 
 class LoadedEncoder(NamedTuple):
-    """An encoder θ (a ``BertModel`` without pooler), its tokenizer, and the name of what was loaded."""
+    """An encoder θ (a ``BertModel``, without its pooler unless asked for), its tokenizer, and the name of
+    what was loaded."""
 
     encoder: BertModel
     tokenizer: object
@@ -105,12 +107,12 @@ def verify_weights(directory: str | Path, expected: str = MINILM_SHA256) -> str:
     return found
 
 
-def load_minilm(directory: str | Path | None = None, *, verify: bool = True) -> LoadedEncoder:
+def load_minilm(directory: str | Path | None = None, *, verify: bool = True, pooler: bool = False) -> LoadedEncoder:
     """MiniLM-L6 from the pinned package (or from ``directory``), its weights checked by SHA-256 first."""
     directory = Path(directory) if directory is not None else minilm_dir()
     if verify:
         verify_weights(directory)
-    encoder, tokenizer = _load_bert_encoder(str(directory), local_files_only=True)
+    encoder, tokenizer = _load_bert_encoder(str(directory), local_files_only=True, pooler=pooler)
     return LoadedEncoder(encoder, tokenizer, "minilm")
 
 
@@ -130,18 +132,32 @@ def _quiet_transformers():
         hf_logging.set_verbosity(before)
 
 
-def _load_bert_encoder(name_or_path: str, *, local_files_only: bool) -> tuple[BertModel, object]:
-    """The encoder weights of a BERT checkpoint (a bare ``BertModel`` or one with pre-training heads)."""
+def _fresh_pooler_note(name: str) -> None:
+    print(f"{name} has no pre-trained pooler (it was saved from a masked language model without one): the "
+          f"pooler starts from random weights, as BertForSequenceClassification.from_pretrained would start it.")
+
+
+def _load_bert_encoder(name_or_path: str, *, local_files_only: bool,
+                       pooler: bool = False) -> tuple[BertModel, object]:
+    """The encoder weights of a BERT checkpoint (a bare ``BertModel`` or one with pre-training heads).
+
+    With ``pooler``, the encoder keeps the pooler (the dense layer and tanh on the ``[CLS]`` vector that
+    BERT's next-sentence objective pre-trained), as ``BertForSequenceClassification`` does; a checkpoint
+    without one gets a fresh pooler and a one-line note."""
     config = AutoConfig.from_pretrained(name_or_path, local_files_only=local_files_only)
     if config.model_type != "bert":
         raise ValueError(f"{name_or_path} is a {config.model_type!r} model; the course's pipeline needs a "
                          f"BERT-architecture encoder (model_type 'bert'), such as MiniLM or bert-base-uncased.")
     with _quiet_transformers():
-        encoder, info = BertModel.from_pretrained(name_or_path, add_pooling_layer=False,
+        encoder, info = BertModel.from_pretrained(name_or_path, add_pooling_layer=pooler,
                                                   local_files_only=local_files_only, output_loading_info=True)
-    if info["missing_keys"]:
-        raise ValueError(f"{name_or_path} has no weights for {len(info['missing_keys'])} encoder tensors "
-                         f"(e.g. {sorted(info['missing_keys'])[0]}): it is not a pre-trained BERT encoder. "
+    missing = set(info["missing_keys"])
+    if pooler and missing and all(k.startswith("pooler.") for k in missing):
+        _fresh_pooler_note(name_or_path)
+        missing = set()
+    if missing:
+        raise ValueError(f"{name_or_path} has no weights for {len(missing)} encoder tensors "
+                         f"(e.g. {sorted(missing)[0]}): it is not a pre-trained BERT encoder. "
                          f"Point to a folder saved with save_pretrained from a BERT model.")
     tokenizer = AutoTokenizer.from_pretrained(name_or_path, local_files_only=local_files_only)
     if len(tokenizer) > encoder.config.vocab_size:
@@ -180,47 +196,63 @@ def hub_reachable(timeout: float = HUB_TIMEOUT_S) -> bool:
 
 
 def _go_offline(what: str, instead: str) -> None:
-    """One line for the learner, and the offline switches on, so no later call waits on the network."""
+    """One line for the learner, and the offline switches on, so no later call waits on the network.
+
+    huggingface_hub (which transformers asks) and datasets read ``HF_HUB_OFFLINE`` once, when they are
+    imported, which has happened by now: their flags are set here too; the variables are for processes
+    started later."""
+    import huggingface_hub.constants
+
     reason = "offline mode is on (HF_HUB_OFFLINE)" if _offline_set() else "the Hugging Face Hub cannot be reached"
     print(f"{what}: {reason}; using {instead} instead.")
     for flag in _OFFLINE_FLAGS + ("HF_DATASETS_OFFLINE",):
         os.environ[flag] = "1"
+    huggingface_hub.constants.HF_HUB_OFFLINE = True
+    datasets.config.HF_HUB_OFFLINE = datasets.config.HF_DATASETS_OFFLINE = True
 
 
-def load_encoder(name_or_path: str = "minilm", *, fallback: str | None = "minilm") -> LoadedEncoder:
+def load_encoder(name_or_path: str = "minilm", *, fallback: str | None = "minilm",
+                 pooler: bool = False) -> LoadedEncoder:
     """An encoder θ and its tokenizer, by name or folder (lesson 07).
 
     ``name_or_path`` is ``'tiny'`` (lesson 01's checkpoint), ``'minilm'`` (offline, from its package), a
     local folder saved with ``save_pretrained`` from a BERT model, or a Hub name such as
     ``'bert-base-uncased'``. A Hub model is loaded from the local cache if it is there; otherwise the Hub is
     asked, with a short timeout first. When it cannot be reached, one line is printed and ``fallback`` is
-    loaded instead (``fallback=None`` raises ``ConnectionError``).
+    loaded instead (``fallback=None`` raises ``ConnectionError``). ``pooler=True`` keeps the checkpoint's
+    pre-trained pooler in the encoder (the standard recipe, ``utils.full_profile``).
     """
     if name_or_path == "tiny":
         from .finetuning import encoder_from_mlm
         from .pretraining import load_or_pretrain
 
         mlm_model, tokenizer, _ = load_or_pretrain()
-        return LoadedEncoder(encoder_from_mlm(mlm_model).eval(), tokenizer, "tiny")
+        encoder = encoder_from_mlm(mlm_model)
+        if pooler:  # lesson 01's masked LM has no pooler
+            with_pooler = BertModel(encoder.config, add_pooling_layer=True)
+            with_pooler.load_state_dict(encoder.state_dict(), strict=False)
+            _fresh_pooler_note("'tiny'")
+            encoder = with_pooler
+        return LoadedEncoder(encoder.eval(), tokenizer, "tiny")
     if name_or_path == "minilm":
-        return load_minilm()
+        return load_minilm(pooler=pooler)
     if Path(name_or_path).is_dir():
         if not (Path(name_or_path) / "config.json").is_file():
             raise FileNotFoundError(f"No config.json in {name_or_path}: not a saved model folder. Save one with "
                                     f"model.save_pretrained(folder) and tokenizer.save_pretrained(folder).")
-        encoder, tokenizer = _load_bert_encoder(name_or_path, local_files_only=True)
+        encoder, tokenizer = _load_bert_encoder(name_or_path, local_files_only=True, pooler=pooler)
         return LoadedEncoder(encoder, tokenizer, name_or_path)
     with contextlib.suppress(OSError):  # already in the local cache: no network needed
-        encoder, tokenizer = _load_bert_encoder(name_or_path, local_files_only=True)
+        encoder, tokenizer = _load_bert_encoder(name_or_path, local_files_only=True, pooler=pooler)
         return LoadedEncoder(encoder, tokenizer, name_or_path)
     if hub_reachable():
-        encoder, tokenizer = _load_bert_encoder(name_or_path, local_files_only=False)
+        encoder, tokenizer = _load_bert_encoder(name_or_path, local_files_only=False, pooler=pooler)
         return LoadedEncoder(encoder, tokenizer, name_or_path)
     if fallback is None:
         raise ConnectionError(f"Cannot load {name_or_path!r}: it is not in the local cache and the Hugging Face "
                               f"Hub cannot be reached. Connect to the internet, or use 'minilm' (offline).")
     _go_offline(f"{name_or_path!r} is not available", repr(fallback))
-    return load_encoder(fallback, fallback=None)
+    return load_encoder(fallback, fallback=None, pooler=pooler)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -234,6 +266,8 @@ BERT_RECIPE = {"batch_size": 32, "epochs": 3, "lr": 2e-5}
 # Devlin et al. (2019), Table 1 (GLUE test set, scored by the evaluation server): BERT-BASE, SST-2 accuracy.
 BERT_BASE_SST2_TEST_ACCURACY = 93.5
 IMDB_HUB = ("stanfordnlp/imdb", None)
+# Pang and Lee's (2005) movie-review sentences, the source of SST-2: 8,530 / 1,066 / 1,066 sentences.
+ROTTEN_TOMATOES_HUB = ("cornell-movie-review-data/rotten_tomatoes", None)
 POLARITY_NAMES = ["negative", "positive"]
 _BUILDERS = {".csv": "csv", ".tsv": "csv", ".json": "json", ".jsonl": "json", ".parquet": "parquet"}
 
@@ -254,9 +288,10 @@ def _local_dataset(data_files: dict[str, str | Path]) -> datasets.DatasetDict:
 
 
 def _as_task(raw: datasets.DatasetDict, text_column: str, test_split: str, *, train_size: int | None,
-             validation_size: int, seed: int) -> datasets.DatasetDict:
+             validation_size: int, seed: int, validation_split: str | None = None) -> datasets.DatasetDict:
     """Rename to ``text`` / ``label`` with a ClassLabel, and carve a validation split out of ``train``
-    (the public benchmarks keep their test labels hidden, so their validation set serves as our test)."""
+    (the public benchmarks keep their test labels hidden, so their validation set serves as our test).
+    A benchmark with labeled validation and test splits of its own names the first as ``validation_split``."""
     for split in ("train", test_split):
         if split not in raw:
             raise ValueError(f"The data has splits {list(raw)}; it needs 'train' and {test_split!r}.")
@@ -278,16 +313,21 @@ def _as_task(raw: datasets.DatasetDict, text_column: str, test_split: str, *, tr
         return split.cast(features)
 
     train, test = tidy(raw["train"]), tidy(raw[test_split])
-    if not 1 <= validation_size < len(train):
-        raise ValueError(f"validation_size={validation_size} must be between 1 and the {len(train)} training "
-                         f"examples minus one.")
-    parts = train.train_test_split(test_size=validation_size, seed=seed, stratify_by_column="label")
-    train = parts["train"]
+    if validation_split is not None:
+        if validation_split not in raw:
+            raise ValueError(f"The data has splits {list(raw)}; it needs {validation_split!r} as well.")
+        validation = tidy(raw[validation_split])
+    else:
+        if not 1 <= validation_size < len(train):
+            raise ValueError(f"validation_size={validation_size} must be between 1 and the {len(train)} training "
+                             f"examples minus one.")
+        parts = train.train_test_split(test_size=validation_size, seed=seed, stratify_by_column="label")
+        train, validation = parts["train"], parts["test"]
     if train_size is not None:
         if not 1 <= train_size <= len(train):
             raise ValueError(f"train_size={train_size} but there are {len(train)} training examples.")
         train = train.shuffle(seed=seed).select(range(train_size))
-    return datasets.DatasetDict({"train": train, "validation": parts["test"], "test": test})
+    return datasets.DatasetDict({"train": train, "validation": validation, "test": test})
 
 
 def _fallback_reviews(what: str, train_size: int | None, seed: int) -> datasets.DatasetDict:
@@ -318,6 +358,25 @@ def load_sst2(data_files: dict[str, str | Path] | None = None, *, train_size: in
         raw = _local_dataset(data_files)
     return _as_task(raw, "sentence", "validation", train_size=train_size, validation_size=validation_size,
                     seed=seed)
+
+
+def load_rotten_tomatoes(data_files: dict[str, str | Path] | None = None, *, train_size: int | None = None,
+                         seed: int = cfg.SEED, fallback: bool = True) -> datasets.DatasetDict:
+    """Rotten Tomatoes movie-review sentences (Pang and Lee 2005; 8,530 to train, 1,066 each to validate
+    and test; negative / positive), like :func:`load_sst2` but with the benchmark's own validation split.
+
+    Local files need columns ``text`` and ``label`` and splits ``train``, ``validation`` and ``test``."""
+    if data_files is None:
+        if not hub_reachable():
+            if fallback:
+                return _fallback_reviews("Rotten Tomatoes", train_size, seed)
+            raise ConnectionError("Rotten Tomatoes needs the Hugging Face Hub, which cannot be reached. Connect to "
+                                  "the internet, or pass data_files={'train': ..., 'validation': ..., 'test': ...}.")
+        raw = datasets.load_dataset(*ROTTEN_TOMATOES_HUB)
+    else:
+        raw = _local_dataset(data_files)
+    return _as_task(raw, "text", "test", train_size=train_size, validation_size=0, seed=seed,
+                    validation_split="validation")
 
 
 def load_imdb(data_files: dict[str, str | Path] | None = None, *, train_size: int | None = None,

@@ -2,14 +2,14 @@
 
 Strategies (what is trained, starting from what):
 
-==========  ===========================================  ========================
-strategy    encoder θ starts from                        trained
-==========  ===========================================  ========================
-``none``    the pre-trained weights                      nothing (random head ω)
-``frozen``  the pre-trained weights                      the head ω only
-``full``    the pre-trained weights                      θ and ω, end to end
-``scratch`` random weights (no pre-training)             θ and ω, end to end
-==========  ===========================================  ========================
+==========  ===================================  ========================  ==================
+strategy    encoder θ starts from                trained                   head reads (default)
+==========  ===================================  ========================  ==================
+``none``    the pre-trained weights              nothing (random head ω)   ``[CLS]``
+``frozen``  the pre-trained weights              the head ω only           the mean of tokens
+``full``    the pre-trained weights              θ and ω, end to end       ``[CLS]``
+``scratch`` random weights (no pre-training)     θ and ω, end to end       ``[CLS]``
+==========  ===================================  ========================  ==================
 
 Every training loop returns a history in the format ``utils.diagnose`` reads: per-step
 ``train_loss``; per-epoch ``train_acc``, ``val_loss``, ``val_acc`` and ``val_pred_counts`` (validation
@@ -36,6 +36,12 @@ from .models import EncoderClassifier, check_vocabulary
 
 STRATEGIES = ("none", "frozen", "full", "scratch")
 LEARNING_RATES = {"frozen": 1e-2, "full": 3e-4, "scratch": 1e-3}
+# How the head reads the encoder's token vectors when ``pooling`` is not given. A frozen encoder keeps
+# what masked language modelling made of it, and that objective never trains the [CLS] vector to sum up
+# the sentence; the average of the token vectors carries the words' meaning (lesson 03 compares the two).
+# When the encoder is trained, it learns to put the summary into [CLS], the layout BERT's own classifier
+# (and ``transformers.pipeline``) expects.
+DEFAULT_POOLING = {"none": "cls", "frozen": "mean", "full": "cls", "scratch": "cls"}
 CLASSIFIER_NAME = "reviews-classifier"
 
 
@@ -110,11 +116,19 @@ def encoder_from_mlm(mlm_model) -> BertModel:
     return encoder
 
 
-def build_classifier(mlm_model, strategy: str, label_names: list[str], pooling: str = "cls",
+def default_pooling(strategy: str) -> str:
+    """The pooling a strategy uses unless told otherwise: ``'mean'`` for ``frozen``, ``'cls'`` for the rest."""
+    _check_strategy(strategy)
+    return DEFAULT_POOLING[strategy]
+
+
+def build_classifier(mlm_model, strategy: str, label_names: list[str], pooling: str | None = None,
                      seed: int = cfg.SEED) -> EncoderClassifier:
     """f(x; θ, ω) for a strategy: θ copied from ``mlm_model`` (or random for ``scratch``), ω random.
-    ``mlm_model`` is a pre-trained masked language model or a ``BertModel`` encoder."""
+    ``mlm_model`` is a pre-trained masked language model or a ``BertModel`` encoder. ``pooling`` is
+    ``'cls'`` or ``'mean'``; left out, it is the strategy's default (:func:`default_pooling`)."""
     _check_strategy(strategy)
+    pooling = default_pooling(strategy) if pooling is None else pooling
     torch.manual_seed(seed)
     if strategy == "scratch":
         encoder = BertModel(mlm_model.config, add_pooling_layer=False)
@@ -212,12 +226,13 @@ def train_classifier(model: EncoderClassifier, tokenizer, train: datasets.Datase
 
 
 def fine_tune(mlm_model, tokenizer, task: datasets.DatasetDict, strategy: str = "full", *,
-              pooling: str = "cls", epochs: int | None = None, lr: float | None = None,
+              pooling: str | None = None, epochs: int | None = None, lr: float | None = None,
               batch_size: int | None = None, train_size: int | None = None, seed: int = cfg.SEED,
               progress: bool = True) -> tuple[EncoderClassifier, dict]:
     """Build f(x; θ, ω) for ``strategy`` and train it on ``task['train']`` (the first ``train_size``
     examples if given), validating on ``task['validation']``. Returns ``(model, history)``.
-    ``mlm_model`` is the pre-trained masked language model, or any ``BertModel`` encoder (lesson 07)."""
+    ``mlm_model`` is the pre-trained masked language model, or any ``BertModel`` encoder (lesson 07).
+    ``pooling`` ('cls' or 'mean') defaults to the strategy's own (:func:`default_pooling`)."""
     _check_strategy(strategy)
     if not isinstance(task, datasets.DatasetDict) or "train" not in task:
         raise ValueError("task must be a datasets.DatasetDict with at least a 'train' split "
@@ -267,7 +282,8 @@ def main(argv: list[str] | None = None) -> None:
     except (ValueError, FileNotFoundError) as error:
         parser.error(str(error))
     task = make_reviews(seed=cfg.SEED)
-    model, _ = fine_tune(mlm_model, tokenizer, task, args.strategy)
+    # pipeline() loads BertForSequenceClassification, whose head reads [CLS]: saved models pool that way.
+    model, _ = fine_tune(mlm_model, tokenizer, task, args.strategy, pooling="cls")
     test = evaluate(model, tokenizer, task["test"])
     out = model.save_pretrained(classifier_dir(), tokenizer)
     print(f"saved {out}  test accuracy (unseen label words): {test['accuracy']:.3f}")

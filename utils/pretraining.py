@@ -126,6 +126,29 @@ def masked_token_accuracy(model: BertForMaskedLM, tokenizer, texts: list[str], s
     return correct / max(total, 1)
 
 
+@torch.no_grad()
+def masked_lm_loss(model: BertForMaskedLM, tokenizer, texts: list[str], seed: int = 0,
+                   batch_size: int = 256) -> dict:
+    """The masked-token cross-entropy of ``model`` on ``texts``, masked by the same rule as in training
+    (with its own seed), averaged over every masked position: ``{"loss", "perplexity", "masked_tokens"}``.
+    On sentences the model never trained on, it tells how well pre-training generalises (lesson 01)."""
+    if not texts:
+        raise ValueError("No texts to evaluate on: pass at least one sentence.")
+    model.eval()
+    device = next(model.parameters()).device
+    generator = torch.Generator().manual_seed(seed)
+    loss_sum, total = 0.0, 0
+    for start in range(0, len(texts), batch_size):
+        enc = tokenizer(list(texts[start:start + batch_size]), padding=True, return_tensors="pt")
+        inputs, labels = mask_tokens(enc["input_ids"], tokenizer, generator=generator)
+        logits = model(input_ids=inputs.to(device), attention_mask=enc["attention_mask"].to(device)).logits
+        loss_sum += torch.nn.functional.cross_entropy(logits.flatten(0, 1).cpu(), labels.flatten(),
+                                                      ignore_index=IGNORE_INDEX, reduction="sum").item()
+        total += int((labels != IGNORE_INDEX).sum())
+    loss = loss_sum / max(total, 1)
+    return {"loss": loss, "perplexity": math.exp(loss), "masked_tokens": total}
+
+
 def checkpoint_dir() -> Path:
     return cfg.artifacts_dir() / CHECKPOINT_NAME
 

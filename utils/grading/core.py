@@ -19,12 +19,15 @@ torch or transformers inside their body.
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
 import math
+import os
 import pkgutil
 import re
 import sys
 import traceback
+import types
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -167,6 +170,134 @@ def _is_stub(answer: object) -> bool:
     return code is not None and tuple(code.co_names) == ("NotImplementedError",)
 
 
+COURSE_PACKAGE = "utils"
+_GRADING = COURSE_PACKAGE + ".grading"
+
+
+def _course_module(obj: object) -> str | None:
+    """The ``utils.*`` module a function, class or code object comes from (its ``__module__`` or, when that
+    was changed, the file its code was compiled from), or None when it is not the course's."""
+    code = obj if isinstance(obj, types.CodeType) else getattr(obj, "__code__", None)
+    if isinstance(code, types.CodeType):
+        parts = re.split(r"[\\/]", code.co_filename)
+        for at in (len(parts) - 2, len(parts) - 3):  # utils/x.py or utils/sub/x.py, in a real package folder
+            if at >= 0 and parts[at] == COURSE_PACKAGE and parts[-1].endswith(".py") \
+                    and os.path.isfile(os.sep.join(parts[:at + 1] + ["__init__.py"])):
+                return ".".join(parts[at:-1] + [parts[-1][:-3]])
+    if isinstance(obj, types.CodeType):
+        return None
+    name = getattr(obj, "__module__", None)
+    if isinstance(obj, types.ModuleType):
+        name = obj.__name__
+    if isinstance(name, str) and (name == COURSE_PACKAGE or name.startswith(COURSE_PACKAGE + ".")):
+        return name
+    return None
+
+
+def _course_function(obj: object) -> str | None:
+    """``module`` when ``obj`` is a function of the course's package (not a class: building a course class
+    such as ``models.EncoderClassifier`` is assembling, which some exercises ask for)."""
+    if isinstance(obj, (types.FunctionType, types.BuiltinFunctionType, types.MethodType, functools.partial)) \
+            or isinstance(obj, (staticmethod, classmethod)):
+        target = obj
+        while True:
+            if isinstance(target, functools.partial):
+                target = target.func
+            elif isinstance(target, (types.MethodType, staticmethod, classmethod)):
+                target = target.__func__
+            else:
+                break
+        return _course_module(target)
+    return None
+
+
+def borrowed_from(answer: object, depth: int = 4) -> str | None:
+    """The ``utils.*`` module an answer is taken from, or None when it is the student's own.
+
+    An answer is borrowed when it is a function of the course's package (directly, as a method, a
+    ``functools.partial`` or a callable object), or when its code, or that of a function it calls that
+    the student wrote, refers to one (``def mean_pool(v, m): return models.mean_pool(v, m)``, a lambda,
+    a default argument, a closure). Functions of other libraries (torch, numpy) and the course's classes
+    are fine. Decided by the objects the code refers to, never by the answer's name."""
+    seen: set[int] = set()
+
+    def visit(obj: object, level: int) -> str | None:
+        if id(obj) in seen or level > depth:
+            return None
+        seen.add(id(obj))
+        module = _course_function(obj)
+        if module is not None and not module.startswith(_GRADING):
+            return module
+        if isinstance(obj, functools.partial):
+            for value in (obj.func, *obj.args, *obj.keywords.values()):
+                found = visit(value, level + 1)
+                if found:
+                    return found
+            return None
+        if isinstance(obj, (types.MethodType, staticmethod, classmethod)):
+            return visit(obj.__func__, level)
+        if not isinstance(obj, (types.FunctionType, type)) and callable(obj) \
+                and not isinstance(obj, types.BuiltinFunctionType):
+            call = getattr(type(obj), "__call__", None)
+            return visit(call, level + 1) if isinstance(call, types.FunctionType) else None
+        if not isinstance(obj, types.FunctionType):
+            return None
+        if _course_module(obj) is not None and not _course_module(obj).startswith(_GRADING):
+            return _course_module(obj)
+        names: set[str] = set()
+        codes = [obj.__code__]
+        while codes:
+            code = codes.pop()
+            names.update(code.co_names)
+            names.update(code.co_freevars)
+            codes.extend(c for c in code.co_consts if isinstance(c, types.CodeType))
+        referred = []
+        for name in names:
+            if name in obj.__globals__:
+                referred.append(obj.__globals__[name])
+        for cell in obj.__closure__ or ():
+            try:
+                referred.append(cell.cell_contents)
+            except ValueError:
+                pass
+        referred.extend(obj.__defaults__ or ())
+        referred.extend((obj.__kwdefaults__ or {}).values())
+        for value in list(referred):  # attributes reached from a course module or object: models.mean_pool
+            holder_is_course = _course_module(value) is not None or _course_module(type(value)) is not None
+            if holder_is_course and not isinstance(value, (str, bytes, int, float)):
+                for name in names:
+                    try:
+                        attribute = inspect_attribute(value, name)
+                    except Exception:
+                        continue
+                    if attribute is not None:
+                        referred.append(attribute)
+        for value in referred:
+            if isinstance(value, types.ModuleType):
+                continue
+            found = visit(value, level + 1)
+            if found:
+                return found
+        return None
+
+    return visit(answer, 0)
+
+
+def inspect_attribute(holder: object, name: str):
+    """``holder.name`` without running properties or ``__getattr__`` (None when it has none)."""
+    import inspect
+
+    try:
+        return inspect.getattr_static(holder, name)
+    except AttributeError:
+        return None
+
+
+def _borrowed_message(ex: Exercise, module: str) -> str:
+    return (f"`{ex.answer}` is imported from {module}, not written: the course's own version earns no points. "
+            f"Write the function yourself (torch and the other libraries are fine to use).")
+
+
 def evaluate(ex: Exercise, answer: object, time_limit: float | None = None) -> tuple[str, str]:
     """Run the check of ``ex`` on ``answer``: ``(status, message)``, never an exception.
 
@@ -180,6 +311,12 @@ def evaluate(ex: Exercise, answer: object, time_limit: float | None = None) -> t
         return NOT_ATTEMPTED, f"Replace the `...` after `{ex.answer} =` with your answer, run that cell, then this one."
     if _is_stub(answer):
         return NOT_ATTEMPTED, _STUB_MESSAGE.format(name=ex.answer)
+    try:
+        module = borrowed_from(answer)
+    except Exception:  # an answer built to confuse the inspection is looked at by the check as usual
+        module = None
+    if module is not None:
+        return INCORRECT, _borrowed_message(ex, module)
     _cases.clear()
     try:
         ex.check(answer)

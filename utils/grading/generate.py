@@ -18,8 +18,9 @@
 * Outputs and execution counts are cleared, the run-time metadata nbconvert adds is dropped, and the
   ``# NBVAL_CHECK_OUTPUT`` marker lines go (there is no stored output to compare).
 * Links to the solution notebook (the Colab badge in cell 0) point at the exercise notebook instead.
-* The notebook's metadata says which lesson it is for (``"workbook": {"lesson": "01"}``), so the
-  grader knows which exercises to grade a submission on, whatever its file is called.
+* Its badge, set-up cell and kernelspec are the ones ``python -m utils.colab`` writes, and its metadata says
+  which lesson it is for (``"workbook": {"lesson": "01"}``), so the grader knows which exercises to
+  grade a submission on, whatever its file is called.
 
 The result depends only on the solution notebook, so a second run writes identical bytes.
 """
@@ -32,6 +33,8 @@ import sys
 from pathlib import Path
 
 import nbformat
+
+from ..colab import refresh as colab_refresh
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 BEGIN = "### BEGIN SOLUTION"
@@ -166,6 +169,9 @@ def make_exercise(solution: nbformat.NotebookNode, solution_rel: str, exercise_r
         elif cell.cell_type == "markdown":
             source = strip_markdown(cell.source, where)
             cell.source = source.replace(solution_rel, exercise_rel).replace(solution_file, exercise_file)
+    # The exercise's own badge and Colab set-up cell, and the course's kernelspec (so JupyterLab opens
+    # it without marking it changed), as `python -m utils.colab` writes them.
+    colab_refresh(nb, exercise_rel)
     return nb
 
 

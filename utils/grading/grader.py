@@ -104,8 +104,9 @@ def grade(user_ns, token, package_name, modules, extra, wanted, check_seconds):
         core = load("core")
         load("__init__")
         core._discovered = True  # the lesson modules come from the grader, not from the disk
-        for name in sorted(n for n in modules if n.startswith("lesson")):
-            load(name)
+        for name in modules:  # the rest, in the order check_sources gives: helpers before the lessons
+            if name not in ("core", "__init__"):
+                load(name)
         if extra is not None:
             core.load_checks_file(extra[1], extra[0])
     except BaseException as error:
@@ -149,9 +150,12 @@ def grade(user_ns, token, package_name, modules, extra, wanted, check_seconds):
 
 def check_sources(extra_checks: Path | None = None) -> dict:
     """The check code as the grader reads it now: every module of this package that the checks need,
-    and the extra checks file. It is sent to each kernel as text, so what runs there is this copy."""
+    and the extra checks file. It is sent to each kernel as text, so what runs there is this copy.
+    The modules are in the order they are loaded: core and the package first, then the helpers the
+    lesson modules import, then the lessons; the worker and the kernel both load them in this order."""
     modules = {"__init__": (PACKAGE_DIR / "__init__.py").read_text(encoding="utf-8"),
-               "core": (PACKAGE_DIR / "core.py").read_text(encoding="utf-8")}
+               "core": (PACKAGE_DIR / "core.py").read_text(encoding="utf-8"),
+               "questions": (PACKAGE_DIR / "questions.py").read_text(encoding="utf-8")}
     for path in sorted(PACKAGE_DIR.glob("lesson*.py")):
         modules[path.stem] = path.read_text(encoding="utf-8")
     extra = None
@@ -246,7 +250,7 @@ def _describe_cell(nb, index: int) -> str:
 
 
 async def _run_once(nb, skip: set[int], timeout: float, sources: dict, wanted: list[str],
-                    check_timeout: float) -> RunResult:
+                    check_timeout: float, on_event=None) -> RunResult:
     token = "WORKBOOK-GRADE-" + secrets.token_hex(16) + ":"
     cells = list(nb.cells)
     work = nbformat.v4.new_notebook(cells=[nbformat.from_dict(c) for c in cells])
@@ -263,9 +267,14 @@ async def _run_once(nb, skip: set[int], timeout: float, sources: dict, wanted: l
         async with client.async_setup_kernel(env=_kernel_env(), stdout=subprocess.DEVNULL,
                                              stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL):
             deadline = time.monotonic() + timeout
+            pid = getattr(getattr(client.km, "provisioner", None), "pid", None)
+            if on_event is not None and pid:
+                on_event({"kernel": pid})
             for index, cell in enumerate(work.cells[:grading_index]):
                 if cell.cell_type != "code" or index in skip or not cell.source.strip():
                     continue
+                if on_event is not None:
+                    on_event({"cell": index})
                 try:
                     if time.monotonic() >= deadline:
                         raise CellTimeoutError("time limit")
@@ -279,6 +288,8 @@ async def _run_once(nb, skip: set[int], timeout: float, sources: dict, wanted: l
                                              f"(a crash or os._exit)")
                     break
             if result.stopped is None:
+                if on_event is not None:
+                    on_event({"cell": None})
                 client.grading_index = grading_index
                 deadline = time.monotonic() + check_timeout * (len(wanted) + 1) + 60
                 try:
@@ -313,6 +324,7 @@ class Row:
     maximum: float
     errors: list[str] = field(default_factory=list)
     statuses: dict[str, str] = field(default_factory=dict)
+    messages: dict[str, str] = field(default_factory=dict)
 
     @property
     def total(self) -> float:
@@ -380,8 +392,17 @@ def submission_lessons(nb, path: str, known: list[str]) -> list[str]:
     return [match.group(1)] if match and match.group(1) in known else []
 
 
+_OUT_OF_MEMORY = re.compile(r"MemoryError\b|Unable to allocate|can't allocate memory|std::bad_alloc|"
+                            r"Cannot allocate memory|out of memory", re.I)
+
+
+def _memory_words(limit_gb: float | None) -> str:
+    return f"used more than {limit_gb:g} GB of memory (the limit, --memory-limit)" if limit_gb else "ran out of memory"
+
+
 async def grade_submission(path: str, exercises: list[core.Exercise], sources: dict, timeout: float,
-                           lesson: str | None = None, check_timeout: float = CHECK_SECONDS) -> Row:
+                           lesson: str | None = None, check_timeout: float = CHECK_SECONDS,
+                           skip: set[int] | None = None, on_event=None, memory_limit_gb: float | None = None) -> Row:
     """Grade one notebook on the exercises of its lesson (or of ``lesson``). Never raises: whatever goes
     wrong ends up in the row's errors."""
     nb, problem = read_submission(Path(path))
@@ -397,13 +418,15 @@ async def grade_submission(path: str, exercises: list[core.Exercise], sources: d
     if problem:
         return row
     exercises = scope
-    skip: set[int] = set()
+    skip = set(skip or ())
     run = RunResult()
     for attempt in range(MAX_RUNS):
-        run = await _run_once(nb, skip, timeout, sources, [ex.id for ex in scope], check_timeout)
+        run = await _run_once(nb, skip, timeout, sources, [ex.id for ex in scope], check_timeout, on_event)
         if run.failed or run.stopped is None:
             break
         index, why = run.stopped
+        if memory_limit_gb and "stopped the kernel" in why:
+            why = why.replace("(a crash or os._exit)", f"(a crash, os._exit, or it {_memory_words(memory_limit_gb)})")
         skip.add(index)
         last = attempt == MAX_RUNS - 1
         row.errors.append(why + ("; gave up after that many runs" if last else "; graded a re-run without it"))
@@ -411,7 +434,12 @@ async def grade_submission(path: str, exercises: list[core.Exercise], sources: d
         row.errors.append(run.failed)
         return row
     for index in sorted(run.cell_errors):
-        row.errors.append(f"{_describe_cell(nb, index)} raised {run.cell_errors[index]}")
+        error = run.cell_errors[index]
+        if _OUT_OF_MEMORY.search(error):
+            row.errors.append(f"{_describe_cell(nb, index)} {_memory_words(memory_limit_gb)} and was stopped "
+                              f"({error})")
+        else:
+            row.errors.append(f"{_describe_cell(nb, index)} raised {error}")
     if run.stopped is not None:
         return row
     fatal = next((v["fatal"] for v in run.verdicts if "fatal" in v), None)
@@ -427,6 +455,7 @@ async def grade_submission(path: str, exercises: list[core.Exercise], sources: d
         seen.add(ex.id)
         status = verdict.get("status")
         row.statuses[ex.id] = status
+        row.messages[ex.id] = core._one_line(verdict.get("message", ""))
         if status == core.CORRECT:
             row.points[ex.id] = ex.points
         elif status == core.MISSING:
@@ -445,25 +474,238 @@ async def grade_submission(path: str, exercises: list[core.Exercise], sources: d
     return row
 
 
+# ---------------------------------------------------------------------------------------------------
+# The worker: one submission, graded in a process of its own
+# ---------------------------------------------------------------------------------------------------
+#
+# The process that writes the CSV never runs a kernel. For each submission it starts a worker (a new
+# Python process in a session of its own) and sends it, on its stdin, the grader's code as read when the
+# batch began, the notebook's path and a random token. The worker runs the notebook's kernel and sends
+# back, on its stdout, lines carrying the token: which cell is running, and at the end the row. A kernel
+# that kills its parent kills the worker only; the writer notes which cell was running, gives that
+# submission its row (re-running it without that cell) and goes on with the others.
+
+WORKER_BOOT = r"""
+import json, sys, types
+payload = json.loads(sys.stdin.read())
+name = payload["package"]
+package = types.ModuleType(name)
+package.__path__ = []
+package.__package__ = name
+sys.modules[name] = package
+
+def load(module_name):
+    full = name if module_name == "__init__" else name + "." + module_name
+    module = package if module_name == "__init__" else types.ModuleType(full)
+    module.__package__ = name
+    module.__file__ = "<grader copy of utils/grading/" + module_name + ".py>"
+    sys.modules[full] = module
+    exec(compile(payload["modules"][module_name], module.__file__, "exec"), module.__dict__)
+    if module_name != "__init__":
+        setattr(package, module_name, module)
+    return module
+
+core = load("core")
+load("__init__")
+core._discovered = True
+for module_name in payload["modules"]:  # the rest, in the order check_sources gives: helpers before the lessons
+    if module_name not in ("core", "__init__", "grader"):  # the grader itself last, to run the worker
+        load(module_name)
+if payload["extra"] is not None:
+    core.load_checks_file(payload["extra"][1], payload["extra"][0])
+sys.exit(load("grader").worker_main(payload))
+"""
+
+DEFAULT_MEMORY_GB = 4.0
+
+
+def _cores() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def worker_main(payload: dict) -> int:
+    """Inside the worker: cap its memory (the kernel it starts inherits the cap), grade the one
+    submission, send the row."""
+    global ROOT
+    ROOT = Path(payload["root"])
+    token = payload["token"]
+    try:  # Linux: die with the writer (a batch killed or stopped leaves no worker behind; the kernel then
+        # sees its parent gone and stops too)
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        if os.getppid() != payload.get("writer", os.getppid()):
+            return 1
+    except (OSError, AttributeError):
+        pass
+    limit = payload.get("memory_limit_gb")
+    if limit:
+        try:
+            import resource
+
+            size = int(limit * 2**30)
+            resource.setrlimit(resource.RLIMIT_AS, (size, size))
+        except (ImportError, ValueError, OSError):  # not Linux: no cap, said in the README
+            pass
+    channel = sys.stdout
+    sys.stdout = sys.stderr = open(os.devnull, "w")
+
+    def send(event: dict) -> None:
+        channel.write(token + json.dumps(event) + "\n")
+        channel.flush()
+
+    exercises = core.exercises()
+    sources = {"modules": {k: v for k, v in payload["modules"].items() if k != "grader"}, "extra": payload["extra"]}
+    row = asyncio.run(grade_submission(payload["path"], exercises, sources, payload["timeout"], payload["lesson"],
+                                       payload["check_timeout"], set(payload["skip"]), send, limit))
+    send({"row": {"errors": row.errors, "statuses": row.statuses, "messages": row.messages}})
+    return 0
+
+
+def _kill_group(pid: int | None) -> None:
+    """Stop a process and its process group (a worker, or a kernel: each leads a session of its own)."""
+    if not pid:
+        return
+    import signal
+
+    for kill in (os.killpg, os.kill):
+        try:
+            kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError, OSError):
+            pass
+
+
+async def _run_worker(payload: dict, live: dict) -> tuple[dict | None, list[dict], int]:
+    """Start a worker, send it ``payload``, read its events until it ends: (row or None, events, exit code)."""
+    token = payload["token"]
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", WORKER_BOOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL, start_new_session=True, limit=2**24)
+    live[process.pid] = None
+    row, events = None, []
+    try:
+        process.stdin.write(json.dumps(payload).encode("utf-8"))
+        await process.stdin.drain()
+        process.stdin.close()
+        while True:
+            line = await process.stdout.readline()
+            if not line:
+                break
+            text = line.decode("utf-8", errors="replace")
+            if not text.startswith(token):
+                continue
+            try:
+                event = json.loads(text[len(token):])
+            except ValueError:
+                continue
+            if not isinstance(event, dict):
+                continue
+            if "row" in event:
+                row = event["row"]
+            else:
+                events.append(event)
+                if isinstance(event.get("kernel"), int):
+                    live[process.pid] = event["kernel"]
+        code = await process.wait()
+    except (ConnectionError, BrokenPipeError):
+        code = await process.wait()
+    finally:
+        kernel = live.pop(process.pid, None)
+        _kill_group(process.pid)  # whatever it left behind; its kernel too, which leads its own session
+        _kill_group(kernel)
+    return row, events, code
+
+
+def scope_of(nb, path: str, exercises: list[core.Exercise], lesson: str | None) -> list[core.Exercise]:
+    """The exercises a submission is graded on (as ``grade_submission`` decides)."""
+    known = list(dict.fromkeys(lesson_of(ex.id) for ex in exercises))
+    lessons = [lesson] if lesson else submission_lessons(nb, path, known)
+    return [ex for ex in exercises if lesson_of(ex.id) in lessons] or exercises
+
+
+async def grade_isolated(path: str, exercises: list[core.Exercise], sources: dict, timeout: float,
+                         lesson: str | None, check_timeout: float, memory_limit_gb: float | None,
+                         live: dict) -> Row:
+    """Grade one submission in a worker process, re-running it without the cell that killed a worker."""
+    nb, problem = read_submission(Path(path))
+    if problem:
+        return await grade_submission(path, exercises, sources, timeout, lesson, check_timeout)
+    scope = scope_of(nb, path, exercises, lesson)
+    notes: list[str] = []
+    skip: set[int] = set()
+    result = None
+    for attempt in range(MAX_RUNS):
+        payload = {"package": "_workbook_grader_" + secrets.token_hex(8), "modules": sources["modules"],
+                   "extra": sources["extra"], "root": str(ROOT), "token": "WORKBOOK-ROW-" + secrets.token_hex(16) + ":",
+                   "path": path, "timeout": timeout, "lesson": lesson, "check_timeout": check_timeout,
+                   "skip": sorted(skip), "memory_limit_gb": memory_limit_gb, "writer": os.getpid()}
+        result, events, code = await _run_worker(payload, live)
+        if result is not None:
+            break
+        how = f"signal {-code}" if code < 0 else f"exit status {code}"
+        cells = [e.get("cell", -1) for e in events if "cell" in e]
+        last = cells[-1] if cells else -1
+        if last is None or last == -1 or not isinstance(last, int) or last >= len(nb.cells):
+            during = "while its answers were checked" if last is None else "before its first cell ran"
+            notes.append(f"the process grading this notebook was stopped {during} ({how}: the notebook killed "
+                         f"its parent process, or the machine ran out of memory)")
+            break
+        final = attempt == MAX_RUNS - 1
+        notes.append(f"{_describe_cell(nb, last)} stopped the process grading it ({how}: it killed its parent "
+                     f"process, or the machine ran out of memory); "
+                     + ("gave up after that many runs" if final else "graded a re-run without it"))
+        skip.add(last)
+    row = Row(path, {ex.id: 0 for ex in scope}, sum(ex.points for ex in scope))
+    row.errors.extend(notes)
+    if result is not None:
+        row.errors.extend(str(e) for e in result.get("errors", []))
+        statuses, messages = result.get("statuses", {}), result.get("messages", {})
+        for ex in scope:  # points from the writer's own registry, whatever the worker said
+            status = statuses.get(ex.id)
+            if isinstance(status, str):
+                row.statuses[ex.id] = status
+                row.messages[ex.id] = core._one_line(messages.get(ex.id, ""))
+            if status == core.CORRECT:
+                row.points[ex.id] = ex.points
+    return row
+
+
 async def grade_all(paths: list[str], exercises: list[core.Exercise], sources: dict, timeout: float,
                     jobs: int = 1, lesson: str | None = None, check_timeout: float = CHECK_SECONDS,
-                    progress=None) -> list[Row]:
-    """Grade every submission, ``jobs`` at a time; rows come back in the order of ``paths``."""
+                    progress=None, memory_limit_gb: float | None = DEFAULT_MEMORY_GB, on_row=None) -> list[Row]:
+    """Grade every submission, ``jobs`` at a time, each in a worker process; ``on_row`` gets each row as
+    soon as it is graded. Rows come back in the order of ``paths``. When cancelled (Ctrl-C), every
+    worker and kernel still running is stopped before this returns."""
     limit = asyncio.Semaphore(max(1, jobs))
+    live: dict[int, int | None] = {}
 
     async def one(path: str) -> Row:
         async with limit:
             start = time.monotonic()
             try:
-                row = await grade_submission(path, exercises, sources, timeout, lesson, check_timeout)
+                row = await grade_isolated(path, exercises, sources, timeout, lesson, check_timeout,
+                                           memory_limit_gb, live)
+            except asyncio.CancelledError:
+                raise
             except Exception as error:  # a bug in the grader must not cost the other rows
                 row = Row(path, {ex.id: 0 for ex in exercises}, sum(ex.points for ex in exercises),
                           [core._one_line(f"the grader failed on this file: {type(error).__name__}: {error}")])
+            if on_row:
+                on_row(row)
             if progress:
                 progress(row, time.monotonic() - start)
             return row
 
-    return list(await asyncio.gather(*(one(p) for p in paths)))
+    try:
+        return list(await asyncio.gather(*(one(p) for p in paths)))
+    finally:
+        for worker, kernel in list(live.items()):
+            _kill_group(worker)
+            _kill_group(kernel)
 
 
 def _points(value: float) -> str:
@@ -476,6 +718,11 @@ def columns(rows: list[Row], exercises: list[core.Exercise]) -> list[str]:
     return [ex.id for ex in exercises if ex.id in graded]
 
 
+def _cells(row: Row, ids: list[str]) -> list[str]:
+    cells = [_points(row.points[i]) if i in row.points else "" for i in ids]
+    return [row.submission] + cells + [_points(row.total), _points(row.maximum), row.error]
+
+
 def write_csv(rows: list[Row], exercises: list[core.Exercise], out: Path) -> None:
     """``submission``, points per exercise (empty where the exercise is not the submission's lesson's),
     ``total``, ``max``, ``error``: one row per submission, in the order given."""
@@ -484,8 +731,112 @@ def write_csv(rows: list[Row], exercises: list[core.Exercise], out: Path) -> Non
         writer = csv.writer(handle)
         writer.writerow(["submission"] + ids + ["total", "max", "error"])
         for row in rows:
-            cells = [_points(row.points[i]) if i in row.points else "" for i in ids]
-            writer.writerow([row.submission] + cells + [_points(row.total), _points(row.maximum), row.error])
+            writer.writerow(_cells(row, ids))
+
+
+class RowWriter:
+    """The CSV, written as the batch goes: the header first, then each row the moment it is graded,
+    flushed to the disk, so that a batch cut short (Ctrl-C, a power cut, a killed grader) keeps every
+    row it finished. With ``resume`` the rows already in the file are kept and their submissions
+    skipped."""
+
+    FIXED = ["total", "max", "error"]
+
+    def __init__(self, out: Path, ids: list[str], resume: bool):
+        self.out = Path(out)
+        self.done: list[str] = []
+        self.written = 0
+        if resume and self.out.exists() and self.out.stat().st_size > 0:
+            data = self.out.read_bytes()
+            if not data.endswith(b"\n"):  # a row cut off in the middle of writing: drop it, grade it again
+                data = data[:data.rfind(b"\n") + 1]
+                self.out.write_bytes(data)
+            lines = list(csv.reader(data.decode("utf-8").splitlines()))
+            header = lines[0] if lines else []
+            if len(header) < 4 or header[0] != "submission" or header[-3:] != self.FIXED:
+                raise ValueError(f"{self.out} is not a grades file this grader wrote (its first line is "
+                                 f"{','.join(header)[:80]!r}); give --out a new file, or leave out --resume")
+            self.ids = header[1:-3]
+            self.done = [line[0] for line in lines[1:] if line and len(line) == len(header)]
+            self.handle = open(self.out, "a", newline="", encoding="utf-8")
+        else:
+            self.ids = list(ids)
+            self.handle = open(self.out, "w", newline="", encoding="utf-8")
+            self._write(["submission"] + self.ids + self.FIXED)
+        self.writer = None
+
+    def _write(self, cells: list[str]) -> None:
+        csv.writer(self.handle).writerow(cells)
+        self.handle.flush()
+        os.fsync(self.handle.fileno())
+
+    def add(self, row: Row) -> None:
+        self._write(_cells(row, self.ids))
+        self.written += 1
+
+    def close(self) -> None:
+        self.handle.close()
+
+    def put_in_order(self, paths: list[str]) -> None:
+        """Once the batch is complete: rewrite the file with its rows in the order of ``paths`` (rows of
+        other submissions after them), replacing it in one step."""
+        with open(self.out, newline="", encoding="utf-8") as handle:
+            lines = list(csv.reader(handle))
+        header, body = lines[0], lines[1:]
+        rank = {path: i for i, path in enumerate(paths)}
+        body.sort(key=lambda cells: rank.get(cells[0], len(rank)))
+        temporary = self.out.with_name(self.out.name + ".partial")
+        with open(temporary, "w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(header)
+            writer.writerows(body)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, self.out)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Feedback for each student
+# ---------------------------------------------------------------------------------------------------
+
+VERDICTS = {core.CORRECT: "correct", core.INCORRECT: "not correct yet", core.NOT_ATTEMPTED: "not attempted",
+            core.MISSING: "no answer"}
+
+
+def feedback_name(submission: str) -> str:
+    """The feedback file's name for a submission: its path with every character that is not a letter, a
+    digit, a dot or a dash replaced, so that two students' files of the same name do not collide."""
+    text = re.sub(r"[^\w.-]+", "_", str(Path(submission)).lstrip("./\\")).strip("_") or "submission"
+    return text[:200] + ".md"
+
+
+def _cell_text(text: str) -> str:
+    return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+
+
+def feedback_markdown(row: Row, exercises: list[core.Exercise]) -> str:
+    """One submission's feedback: every exercise it was graded on with its verdict, points and the check's
+    message, then what went wrong while the notebook ran."""
+    by_id = {ex.id: ex for ex in exercises}
+    lines = [f"# Feedback: {Path(row.submission).name}", "",
+             f"**Total: {_points(row.total)} of {_points(row.maximum)} points.**", "",
+             "| exercise | verdict | points | message |", "| --- | --- | --- | --- |"]
+    for exercise_id, points in row.points.items():
+        ex = by_id.get(exercise_id)
+        verdict = VERDICTS.get(row.statuses.get(exercise_id), "not graded")
+        maximum = _points(ex.points) if ex else "?"
+        lines.append(f"| {exercise_id} | {verdict} | {_points(points)} / {maximum} | "
+                     f"{_cell_text(row.messages.get(exercise_id, ''))} |")
+    if row.errors:
+        lines += ["", "## While your notebook ran", ""] + [f"- {_cell_text(e)}" for e in row.errors]
+    return "\n".join(lines) + "\n"
+
+
+def write_feedback(folder: Path, row: Row, exercises: list[core.Exercise]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / feedback_name(row.submission)
+    path.write_text(feedback_markdown(row, exercises), encoding="utf-8")
+    return path
 
 
 def summary(rows: list[Row]) -> str:
@@ -510,24 +861,36 @@ def load_exercises(extra_checks: Path | None) -> list[core.Exercise]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m utils.grade",
-        description="Grade submitted exercise notebooks: each runs in a fresh kernel with a time limit, then "
-                    "every registered exercise is checked. Writes one CSV row per submission.")
+        description="Grade submitted exercise notebooks: each runs in a fresh kernel, in a process of its own, with "
+                    "a time and a memory limit, then every registered exercise is checked. Writes one CSV row per "
+                    "submission the moment it is graded.")
     parser.add_argument("submissions", nargs="+", metavar="SUBMISSION.ipynb", help="the notebooks to grade")
     parser.add_argument("--out", required=True, type=Path, help="the CSV file to write (grades.csv)")
+    parser.add_argument("--resume", action="store_true",
+                        help="keep the rows already in --out and grade only the submissions it does not have yet")
+    parser.add_argument("--feedback", type=Path, default=None, metavar="DIR",
+                        help="also write one Markdown file per submission into DIR: every exercise's verdict, "
+                             "points and message, to hand back to the student")
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
                         help=f"seconds a submission's cells may run, per run (default {DEFAULT_TIMEOUT})")
     parser.add_argument("--check-timeout", type=float, default=CHECK_SECONDS, metavar="SECONDS",
                         help=f"seconds each check may run the student's code (default {CHECK_SECONDS})")
+    parser.add_argument("--memory-limit", type=float, default=DEFAULT_MEMORY_GB, metavar="GB",
+                        help=f"gigabytes of address space each submission may use, on Linux (default "
+                             f"{DEFAULT_MEMORY_GB:g}; 0 for no limit)")
     parser.add_argument("--extra-checks", type=Path, default=None, metavar="FILE",
                         help="a Python file with more exercise checks (same API as utils/grading/lessonNN.py)")
     parser.add_argument("--lesson", default=None, metavar="NN",
                         help="grade every submission on this lesson's exercises (default: each notebook's own, "
                              "from its metadata, its check(...) calls or NN_ in its name)")
-    parser.add_argument("--jobs", type=int, default=1,
-                        help="submissions graded at the same time (default 1; each takes a CPU core)")
+    parser.add_argument("--jobs", type=int, default=_cores(),
+                        help=f"submissions graded at the same time (default: the machine's cores, here {_cores()})")
     args = parser.parse_args(argv)
     if args.timeout <= 0 or args.check_timeout <= 0:
         parser.error("--timeout and --check-timeout must be positive numbers of seconds.")
+    if args.memory_limit < 0 or 0 < args.memory_limit < 1:
+        parser.error("--memory-limit must be at least 1 (gigabytes; a kernel with torch needs about 1), or 0 for "
+                     "no limit.")
     if args.jobs < 1:
         parser.error("--jobs must be at least 1.")
     if args.extra_checks is not None and not args.extra_checks.is_file():
@@ -535,6 +898,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         exercises = load_exercises(args.extra_checks)
         sources = check_sources(args.extra_checks)
+        sources["modules"]["grader"] = Path(__file__).read_text(encoding="utf-8")
     except Exception as error:
         parser.error(f"could not load the checks: {type(error).__name__}: {error}")
     if not exercises:
@@ -543,12 +907,44 @@ def main(argv: list[str] | None = None) -> int:
     if args.lesson is not None and args.lesson not in lessons:
         parser.error(f"--lesson {args.lesson}: no exercise of that lesson is registered (lessons: {', '.join(lessons)}).")
 
+    paths = list(dict.fromkeys(args.submissions))
+    scopes = {path: scope_of(read_submission(Path(path))[0], path, exercises, args.lesson) for path in paths}
+    wanted = {ex.id for scope in scopes.values() for ex in scope}
+    try:
+        writer = RowWriter(args.out, [ex.id for ex in exercises if ex.id in wanted], args.resume)
+    except (OSError, ValueError, csv.Error) as error:
+        parser.error(f"--out: {error}")
+    already = set(writer.done)
+    pending = [path for path in paths if path not in already]
+    outside = sorted({ex.id for path in pending for ex in scopes[path]} - set(writer.ids))
+    if outside:
+        writer.close()
+        parser.error(f"--resume: {args.out} has no column for {', '.join(outside)}; grade these submissions into a "
+                     f"new --out file.")
+    if already:
+        print(f"{len(paths) - len(pending)} submission(s) already in {args.out}: not graded again.", file=sys.stderr)
+
+    def on_row(row: Row) -> None:
+        writer.add(row)
+        if args.feedback is not None:
+            write_feedback(args.feedback, row, exercises)
+
     def progress(row: Row, seconds: float) -> None:
         print(f"graded {row.submission}: {_points(row.total)} points in {seconds:.0f} s", file=sys.stderr, flush=True)
 
-    rows = asyncio.run(grade_all(args.submissions, exercises, sources, args.timeout, args.jobs, args.lesson,
-                                 args.check_timeout, progress))
-    write_csv(rows, exercises, args.out)
-    print(summary(rows))
-    print(f"\n{len(rows)} submission(s) graded; wrote {args.out}")
+    try:
+        rows = asyncio.run(grade_all(pending, exercises, sources, args.timeout, args.jobs, args.lesson,
+                                     args.check_timeout, progress, args.memory_limit or None, on_row))
+    except KeyboardInterrupt:
+        writer.close()
+        print(f"\nStopped: {writer.written} row(s) written to {args.out} in this run "
+              f"({len(pending) - writer.written} not graded). Run the same command with --resume to grade the rest.",
+              file=sys.stderr, flush=True)
+        return 130
+    writer.close()
+    writer.put_in_order(paths)
+    if rows:
+        print(summary(rows))
+    print(f"\n{len(rows)} submission(s) graded; wrote {args.out}"
+          + (f" and one feedback file each in {args.feedback}" if args.feedback is not None else ""))
     return 0

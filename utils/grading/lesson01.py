@@ -83,6 +83,10 @@ def _call_mask(apply_mask, input_ids, tokenizer, seed):
 
 def _check_consistency(input_ids, masked, labels, special, tokenizer, where: str) -> None:
     chosen = labels != IGNORE_INDEX
+    if bool(special.any()) and bool(chosen[special].all()) and bool((labels[special] == input_ids[special]).all()):
+        raise Incorrect(f"On {where}, every position has a label, [CLS], [SEP] and [PAD] included: the positions that "
+                        f"were not chosen must get the label -100 (labels[~chosen] = -100), so that the loss counts "
+                        f"only the chosen tokens.")
     if bool((chosen & (labels != input_ids)).any()):
         raise Incorrect(f"On {where}, some labels differ from the original token: at a chosen position the label "
                         f"must be the original id (the model learns to predict it).")
@@ -97,6 +101,26 @@ def _check_consistency(input_ids, masked, labels, special, tokenizer, where: str
                         f"replacements with torch.randint(len(tokenizer), ...).")
     if not bool(((labels == IGNORE_INDEX) | (labels >= 0)).all()):
         raise Incorrect(f"On {where}, labels must be -100 (not chosen) or an original token id.")
+
+
+def _check_random_spread(masked, original, tokenizer, where: str) -> None:
+    """The random replacements are drawn from the whole vocabulary, one per position, not one token (such as
+    [UNK]) or one id drawn once for the whole batch."""
+    import torch
+
+    replaced = masked[(masked != original) & (masked != tokenizer.mask_token_id)]
+    if len(replaced) < 50:
+        return
+    values, counts = torch.unique(replaced, return_counts=True)
+    top = int(counts.argmax())
+    share = int(counts[top]) / len(replaced)
+    # Uniform over the vocabulary, no token would take more than a few % of about 300 replacements.
+    if share > 0.2 or len(values) < len(tokenizer) // 3:
+        token = tokenizer.convert_ids_to_tokens(int(values[top]))
+        what = "the [UNK] token, which is not a random token" if token == tokenizer.unk_token else f"{token!r}"
+        raise Incorrect(f"On {where}, {share:.0%} of the tokens replaced by a random token became {what} ("
+                        f"{len(values)} different id{'' if len(values) == 1 else 's'} in all). Draw a new random id for every position, from the "
+                        f"whole vocabulary: torch.randint(len(tokenizer), input_ids.shape, generator=generator).")
 
 
 @exercise("01.masking", points=3, answer="apply_mask", hints=[
@@ -119,6 +143,9 @@ def check_masking(apply_mask):
         _check_consistency(ids, masked, labels, special, tokenizer, where)
         chosen = labels != IGNORE_INDEX
         share = int(chosen.sum()) / int(real.sum())
+        if share > 0.9:
+            raise Incorrect(f"On {where}, {share:.0%} of the real tokens have a label: only the chosen 15 % do; every "
+                            f"position that was not chosen gets the label -100.")
         if abs(share - 0.15) > 0.02:
             raise Incorrect(f"On {where}, {share:.1%} of the real tokens were chosen; each real token should be "
                             f"chosen with probability 15 %.")
@@ -126,11 +153,19 @@ def check_masking(apply_mask):
         to_mask = int((masked[chosen] == tokenizer.mask_token_id).sum()) / n
         unchanged = int((masked[chosen] == ids[chosen]).sum()) / n
         randomised = 1 - to_mask - unchanged
+        if unchanged < 0.03 and randomised > 0.05:
+            if share < 0.145:  # about 0.9 x 15 %: the unchanged ones were chosen, then lost their label
+                raise Incorrect(f"On {where}, the chosen tokens left unchanged lost their label: they are still "
+                                f"chosen, so they keep the original id as their label (the model must predict them "
+                                f"too). Give -100 only to the tokens that were not chosen.")
+            raise Incorrect(f"On {where}, no chosen token was left unchanged: 10 % of the chosen tokens keep their "
+                            f"own id (and their label), 10 % become a random token, 80 % [MASK].")
         for name, value, target, margin in (("[MASK]", to_mask, 0.8, 0.04), ("unchanged", unchanged, 0.1, 0.03),
                                             ("a random token", randomised, 0.1, 0.03)):
             if abs(value - target) > margin:
                 raise Incorrect(f"Of the chosen tokens, {value:.1%} became {name}; expected about {target:.0%} "
                                 f"(80 % [MASK], 10 % random, 10 % unchanged).")
+        _check_random_spread(masked[chosen], ids[chosen], tokenizer, where)
 
     tokenizer = toy_tokenizer(True)
     one_word, real, special = _batch(tokenizer, rows=3000, min_words=1, max_words=1, seed=12)
@@ -162,16 +197,24 @@ def check_masking(apply_mask):
         apply_mask(ids, tokenizer)
 
 
-@exercise("01.unchanged", points=1, answer="answer_01_unchanged", hints=[
-    "Think about what the encoder reads after pre-training, when it is fine-tuned or used: is there any [MASK] "
-    "in that text?",
-    "Lesson 01, section 3, says what goes wrong if the model could rely on seeing [MASK].",
-])
-def check_unchanged(answer):
-    if not isinstance(answer, str) or answer.strip().lower() not in ("a", "b", "c", "d"):
-        raise Incorrect(f"Answer with one letter as a string, such as \"a\"; got {answer!r}.")
-    if answer.strip().lower() != "b":
-        raise Incorrect("That is not the reason. Ask yourself when the model would ever see [MASK] again.")
+from .questions import single_choice  # noqa: E402 (the questions' helper, next to the questions)
+
+single_choice("01.unchanged", points=1, answer="answer_01_unchanged", options="abcd",
+    key="faebf248860247df",
+    hints=[
+        "Think about what the encoder reads after pre-training, when it is fine-tuned or used: is there any "
+        "[MASK] in that text?",
+        "Lesson 01, section 3, says what goes wrong if the model could rely on seeing [MASK].",
+    ],
+    feedback={
+        "1f987be0ded376f1": "the loss at a chosen position is as large as the model's uncertainty about the "
+                            "hidden token, whatever stands in its place; the 80/10/10 split is about what the "
+                            "encoder reads later, not about the size of the loss.",
+        "2f63b42013de8f05": "a step costs the same whatever replaces the chosen tokens: the sequence is as "
+                            "long, and the loss is computed at the same chosen positions.",
+        "79756ca5345eda72": "masking replaces token ids after the tokenizer has run, and a piece that starts "
+                            "with ## is chosen and replaced like any other token.",
+    })
 
 
 def _reference_accuracy(logits, labels) -> float:
@@ -242,3 +285,27 @@ def check_perplexity(perplexity):
                 raise Incorrect(f"For losses {where} you returned {got:.3f}, the mean of exp(loss). Average the "
                                 f"losses first, then exponentiate: {expected:.3f}.")
             raise Incorrect(f"For losses {where}, perplexity returned {got:.4g}; expected {expected:.4g}.")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Concept questions: the key of each is a salted hash of its answer (utils/grading/questions.py)
+# ---------------------------------------------------------------------------------------------------
+
+single_choice("01.two_datasets", points=1, answer="answer_01_two_datasets", options="abcd",
+    key="69e83d76b86f9d5b",
+    hints=[
+        "Which data set holds the targets that masked language modelling needs, and which holds the targets a "
+        "classifier needs?",
+        "Which stage needs a label for every example, and which one can learn from text that has none?",
+    ],
+    feedback={
+        "43833fcdf7cddf72": "unlabeled text supplies its own targets, the hidden tokens; what pre-training "
+                            "learns from it (which words are used alike) is what lets a classifier handle words"
+                            " its labeled emails never contained, as lesson 03 shows for the held-out words.",
+        "e6be25223457dbc4": "the encoder returns vectors, not categories: a prediction network has to be "
+                            "trained on labeled emails to turn a vector into one of the three categories, and "
+                            "lesson 02 shows the classes separate only after fine-tuning.",
+        "f5793c231eaea97e": "fine-tuning maximises the probability of each example's correct category, so it "
+                            "needs labels, which the unlabeled text does not have; and 3,000 emails are far too"
+                            " little text to learn the language from.",
+    })

@@ -36,6 +36,9 @@ def _pool_cases():
     yield "a batch without padding (every mask entry 1)", *_padded_batch([4, 4, 4], 8, 2, torch.long)
     yield "a batch of one sentence of one token", *_padded_batch([1], 8, 3, torch.long)
     yield "a batch of one sentence of 3 tokens padded to 6", *_one_padded()
+    vectors, mask = _padded_batch([5, 2, 4], 6, 5, torch.long)
+    yield ("a batch padded on the left (attention mask [[1,1,1,1,1], [0,0,0,1,1], [0,1,1,1,1]])",
+           vectors.flip(1).contiguous(), mask.flip(1).contiguous())
 
 
 def _one_padded():
@@ -202,6 +205,10 @@ def check_attention_pattern(attention_pattern):
     cases.append(("a padded batch (attention mask [[1,1,1,1,1], [1,1,1,0,0], [1,0,0,0,0]])", padded))
     cases.append(("the same padded batch with a boolean mask", padded.bool()))
     cases.append(("a batch of one padded sentence (mask [[1, 1, 0, 0]])", torch.tensor([[1, 1, 0, 0]])))
+    # Padded on the left (as some tokenizers pad for generation): a causal pattern that ignores the mask
+    # lets real tokens attend to the padding before them, which right padding never shows.
+    left = torch.tensor([[0, 0, 1, 1, 1], [1, 1, 1, 1, 1], [0, 1, 1, 1, 1]])
+    cases.append(("a batch padded on the left (attention mask [[0,0,1,1,1], [1,1,1,1,1], [0,1,1,1,1]])", left))
     for where, mask in cases:
         for causal in (False, True):
             given = mask.clone()
@@ -230,31 +237,65 @@ def check_attention_pattern(attention_pattern):
                         "(causal=False is the default): every real token attends to every real token.")
 
 
-def _letter(answer, letters: str) -> str:
-    if not isinstance(answer, str) or answer.strip().lower() not in tuple(letters):
-        raise Incorrect(f"Answer with one letter as a string, such as \"a\"; got {answer!r}.")
-    return answer.strip().lower()
+# ---------------------------------------------------------------------------------------------------
+# Concept questions: the key of each is a salted hash of its answer (utils/grading/questions.py)
+# ---------------------------------------------------------------------------------------------------
+
+from .questions import single_choice  # noqa: E402 (the questions' helper, next to the questions)
+
+single_choice("02.not_classifier", points=1, answer="answer_02_not_classifier", options="abcd",
+    key="387bad2ed338c536",
+    hints=[
+        "Look at what the encoder returns (section 2 of the lesson): its shape, and whether anything in it is "
+        "about the classes of your task.",
+        "Where did the Softmax over the vocabulary go after pre-training, and what took its place in lesson 03?",
+    ],
+    feedback={
+        "2ce683d64545fa3d": "the distribution over the vocabulary came from the pre-training Softmax head, "
+                            "which is discarded; the encoder itself returns vectors (batch x tokens x hidden "
+                            "size).",
+        "46beccb6d508b125": "the direction of attention decides which tokens each vector may see, not whether a"
+                            " decision can be made; a causal model's vectors are no more a label than an "
+                            "encoder's.",
+        "f9f91751243c1efe": "the [CLS] vector depends on every token of the sentence from the start: lesson 02 "
+                            "shows earlier vectors, [CLS] included, move when one word changes.",
+    })
 
 
-@exercise("02.not_classifier", points=1, answer="answer_02_not_classifier", hints=[
-    "Look at what the encoder returns (section 2 of the lesson): its shape, and whether anything in it is "
-    "about the classes of your task.",
-    "Where did the Softmax over the vocabulary go after pre-training, and what took its place in lesson 03?",
-])
-def check_not_classifier(answer):
-    if _letter(answer, "abcd") != "c":
-        raise Incorrect("Not that one. Ask what the encoder's output is made of, and what has to be learned from "
-                        "labeled examples before a class can be read from it.")
+single_choice("02.probe", points=1, answer="answer_02_probe", options="abcd",
+    key="ab43579dade71d13",
+    hints=[
+        "The probe is trained on frozen vectors: it measures what the encoder already tells apart, not what a "
+        "prediction network could learn on top.",
+        "If the encoder places a held-out word no nearer to its own group than to the other, which part of the "
+        "recipe would have to change for that to be different?",
+    ],
+    feedback={
+        "06bbff46223d6d26": "a deeper network on the same frozen vectors can only use what is in them: if a "
+                            "held-out product sits no nearer its own group than the other, no head can find the"
+                            " group.",
+        "58a0b52fffd74ef2": "the same kind of probe carries polarity over to unseen sentiment words, so the "
+                            "probe and its training are not what fails: what differs is what the encoder "
+                            "learned about the two kinds of words.",
+        "bc6c92ce461ee1e5": "more sentences with the same seen products teach the probe about those products "
+                            "only; the new products are still placed by the encoder alone.",
+    })
 
 
-@exercise("02.probe", points=1, answer="answer_02_probe", hints=[
-    "The probe is trained on frozen vectors: it measures what the encoder already tells apart, not what a "
-    "prediction network could learn on top.",
-    "If the encoder places a held-out word no nearer to its own group than to the other, which part of the "
-    "recipe would have to change for that to be different?",
-])
-def check_probe(answer):
-    if _letter(answer, "abcd") != "d":
-        raise Incorrect("Not that one. The probe does well on the seen words, so the head and the labels are not "
-                        "the problem. What did the encoder learn about the held-out words, and where did it learn "
-                        "it?")
+single_choice("02.objective", points=1, answer="answer_02_objective", options="abcd",
+    key="bfd50f6b38ab0b83",
+    hints=[
+        "In section 4 of lesson 02, when one word near the end of a sentence changed, which vectors moved under"
+        " each mask?",
+        "Under a causal mask, what does the vector of the first word of an email know about the rest of it?",
+    ],
+    feedback={
+        "4d7364be59087745": "both objectives read token ids from a tokenizer; what differs is which side of a "
+                            "token the model may see when it predicts it.",
+        "56426d8b197ed037": "lesson 02 switched the same weights to a causal mask and the vectors changed: the "
+                            "objective decides which words each vector may see, and so what it can say about "
+                            "the sentence.",
+        "951d28d9d0513ee4": "more targets per sentence does not make up for what a causal mask hides: each "
+                            "token's vector sees only the words before it, so the early vectors know nothing of"
+                            " the rest of the email (lesson 02, section 4).",
+    })

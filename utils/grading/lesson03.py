@@ -80,6 +80,12 @@ def check_classifier(classifier_from_mlm):
                 raise Incorrect(f"The classifier still holds an output layer over the vocabulary ({name}): the "
                                 f"pre-training head must be discarded; keep only mlm_model.bert.")
         encoder_state = encoder.state_dict()
+        extra = sorted(set(encoder_state) - set(mlm.bert.state_dict()))
+        if extra:
+            raise Incorrect(f"The encoder has parameters that θ does not have ({', '.join(extra[:2])}"
+                            f"{', ...' if len(extra) > 2 else ''}), so they start random and load_state_dict(..., "
+                            f"strict=False) hid it: build the encoder as BertModel(mlm_model.config, "
+                            f"add_pooling_layer=False), then load θ with the default strict=True.")
         for key, value in mlm.bert.state_dict().items():
             if key not in encoder_state or encoder_state[key].shape != value.shape \
                     or not torch.equal(encoder_state[key], value):
@@ -142,12 +148,25 @@ def _sgd_update(model, lr: float, ids, mask, labels, stale: dict):
     """The parameter changes of the usual variants of one SGD step (correct and the common mistakes)."""
     import torch
 
-    model.zero_grad()
-    loss = torch.nn.functional.cross_entropy(model(ids, mask), labels)
-    loss.backward()
-    new = {name: p.grad.detach().clone() for name, p in model.named_parameters()}
+    def gradients(loss_of) -> dict:
+        model.zero_grad()
+        loss_of().backward()
+        return {name: p.grad.detach().clone() for name, p in model.named_parameters()}
+
+    functional = torch.nn.functional
+    one_hot = functional.one_hot(labels, model(ids, mask).shape[-1]).to(torch.float32)
+    new = gradients(lambda: functional.cross_entropy(model(ids, mask), labels))
+    loss = functional.cross_entropy(model(ids, mask), labels)
+    other = {
+        "softmax_first": gradients(lambda: functional.cross_entropy(model(ids, mask).softmax(-1), labels)),
+        "no_mask": gradients(lambda: functional.cross_entropy(model(ids, torch.ones_like(mask)), labels)),
+        "mse": gradients(lambda: functional.mse_loss(model(ids, mask), one_hot)),
+        "mse_probs": gradients(lambda: functional.mse_loss(model(ids, mask).softmax(-1), one_hot)),
+    }
     variants = {
         "correct": {n: -lr * g for n, g in new.items()},
+        "twice": {n: -2 * lr * g for n, g in new.items()},
+        **{name: {n: -lr * g for n, g in grads.items()} for name, grads in other.items()},
         "accumulated": {n: -lr * (g + stale[n]) for n, g in new.items()},
         "stale": {n: -lr * stale[n] for n in new},
         "unchanged": {n: torch.zeros_like(g) for n, g in new.items()},
@@ -159,11 +178,12 @@ def _sgd_update(model, lr: float, ids, mask, labels, stale: dict):
 
 
 @exercise("03.train_step", points=3, answer="training_step", hints=[
+    "One iteration has five parts: the model's scores for the batch, the loss, clearing the old gradients, "
+    "computing the new ones, and updating the parameters. Which call does each, and in which order?",
     "The order is: scores = model(input_ids, attention_mask); loss; optimizer.zero_grad(); loss.backward(); "
-    "optimizer.step().",
-    "The loss is minus the mean log probability of the correct labels: "
-    "-scores.log_softmax(-1)[torch.arange(len(labels)), labels].mean(), which equals "
-    "torch.nn.functional.cross_entropy(scores, labels).",
+    "optimizer.step(). The attention mask matters: the last example of a batch may be padded.",
+    "The loss is minus the mean log probability of the correct labels, "
+    "torch.nn.functional.cross_entropy(scores, labels), on the scores as they come (no softmax first). "
     "Return loss.item(): a Python number, the loss of this batch before the update.",
 ])
 def check_train_step(training_step):
@@ -193,6 +213,16 @@ def check_train_step(training_step):
 
         if not matches("correct"):
             messages = {
+                "softmax_first": "the loss was computed on probabilities: cross_entropy applies log-softmax itself, so "
+                                 "give it the scores (logits) as they come, not their softmax.",
+                "no_mask": "the padding was read as text: pass the attention mask to the model, "
+                           "model(input_ids, attention_mask), so that padded positions are left out.",
+                "mse": "the loss was the squared error between the scores and one-hot labels. A classifier is trained "
+                       "with cross-entropy: minus the mean log probability of the correct labels.",
+                "mse_probs": "the loss was the squared error between the probabilities and one-hot labels. A "
+                             "classifier is trained with cross-entropy: minus the mean log probability of the "
+                             "correct labels.",
+                "twice": "the parameters moved twice as far as one step: call optimizer.step() once per batch.",
                 "unchanged": "the parameters did not change: call optimizer.step() after loss.backward() (and do not "
                              "zero the gradients between the two).",
                 "accumulated": "the update used the gradients left over from an earlier step as well as this batch's: "
@@ -212,25 +242,85 @@ def check_train_step(training_step):
                             f"before the update is {expected_loss:.4f}. Return loss.item() of the loss you minimised.")
 
 
-# The steps (A to E) are listed in the exercise notebook; this is their order.
-ORDER = "BECAD"
+# ---------------------------------------------------------------------------------------------------
+# Concept questions: the key of each is a salted hash of its answer (utils/grading/questions.py)
+# ---------------------------------------------------------------------------------------------------
+
+from .questions import ordering, single_choice  # noqa: E402 (the questions' helper, next to the questions)
+
+ordering("03.order", points=1, answer="answer_03_order", options="ABCDE",
+    key="f58cefaf7a2201c9",
+    hints=[
+        "Which step needs no labels at all? It comes first.",
+        "You cannot attach ω before there is room for it, and nothing can be used before it is trained.",
+    ],
+    feedback={
+        "1d46043dd0fb9113": "training end to end needs the new prediction network in place, and it is what "
+                            "turns θ and ω into θ-hat and ω-hat: what must exist before it, and what can only "
+                            "come after?",
+        "7a8756c89a9032d9": "a layer can be removed only after it has been trained and is no longer needed: "
+                            "which step trained it, and what takes its place?",
+        "a26849b3cfd26871": "the new prediction network goes where the vocabulary Softmax was: what must be "
+                            "removed first, and what cannot start until ω is there?",
+        "d0ebca9b931b595a": "this step needs no labels at all: what does every other step need from it?",
+        "d35b9d3f014643e7": "the hats mean 'after fine-tuning': which step produces θ-hat and ω-hat?",
+    })
 
 
-@exercise("03.order", points=1, answer="answer_03_order", hints=[
-    "Which step needs no labels at all? It comes first.",
-    "You cannot attach ω before there is room for it, and nothing can be used before it is trained.",
-])
-def check_order(answer):
-    if isinstance(answer, str):
-        letters = [c for c in answer.upper() if c.isalpha()]
-    elif isinstance(answer, (list, tuple)) and all(isinstance(x, str) for x in answer):
-        letters = [x.strip().upper() for x in answer]
-    else:
-        raise Incorrect(f"Answer with the five letters in order, as a string like \"ABCDE\" or a list like "
-                        f"[\"A\", \"B\", ...]; got {type(answer).__name__}.")
-    if sorted(letters) != sorted(ORDER):
-        raise Incorrect(f"Use each of the letters A to E exactly once; got {''.join(letters) or 'nothing'}.")
-    right = sum(a == b for a, b in zip(letters, ORDER))
-    if right != len(ORDER):
-        raise Incorrect(f"{right} of the 5 steps {'is' if right == 1 else 'are'} in the right place. Which step needs no labels, and which "
-                        f"can only happen once training is over?")
+ordering("03.flow", points=1, answer="answer_03_flow", options="ABCDEF",
+    key="517f4f82bc0cdc2e",
+    hints=[
+        "Start from the raw text: which step's output is the input of the next?",
+        "How many vectors are there after the encoder, and how many does the prediction network read?",
+    ],
+    feedback={
+        "13cddf46e45f6758": "to take the [CLS] vector or a mean, there must first be one vector per token: "
+                            "which step makes them?",
+        "20a7cb0eb68f26d1": "the prediction network reads one vector per email, whatever the email's length: "
+                            "what has to happen to the encoder's output first?",
+        "3ddaf73beae3f7b5": "everything the model computes starts from token ids: where do they come from?",
+        "6c1eef49538095ab": "the Softmax needs one score per category as its input: which step produces the "
+                            "scores?",
+        "6cc4687cff0fec64": "the encoder reads token ids and returns one vector per token: what must exist "
+                            "before it runs, and what needs its output?",
+        "7289f4f86c995d10": "the label is read off at the very end: from which numbers?",
+    })
+
+
+single_choice("03.as_is", points=1, answer="answer_03_as_is", options="abcd",
+    key="130afdc1a8a055b0",
+    hints=[
+        "What was the model trained to output, and what does the task need it to output?",
+        "Where in the model is there one score per category, and which examples taught it the categories?",
+    ],
+    feedback={
+        "263a9956863d569c": "a causal model can be given a prediction network and fine-tuned too, or prompted "
+                            "with label words; bidirectional attention helps a representation, but it is not "
+                            "what is missing here.",
+        "3131261897d8333c": "more unlabeled emails would help it predict the words of emails, yet its output "
+                            "would still be a next word: without a head for the three categories and labeled "
+                            "examples, nothing maps an email to Billing Inquiry.",
+        "956ec8bc35881d34": "size does not change what the model was trained to do: it still outputs a next "
+                            "word, not one of the three categories, and none of its parameters was fit to these"
+                            " labels.",
+    })
+
+
+single_choice("03.small_labeled_set", points=1, answer="answer_03_small_labeled_set", options="abcd",
+    key="4718b15152320f37",
+    hints=[
+        "In lesson 03's table, which strategies held up on the test split, whose sentiment words the labeled "
+        "data never contained?",
+        "In lesson 06, was the prompt ahead of fine-tuning with a handful of labels, or with hundreds?",
+    ],
+    feedback={
+        "c7b11b5f7de2d0dc": "a bag of words gives no weight to a word it never saw labeled and cannot read "
+                            "negation or contrast; in lesson 03 it fell behind the fine-tuned pre-trained "
+                            "encoder on the held-out words.",
+        "efc695a4eca41fb8": "lesson 03 trained exactly this: on words its labeled data never contained, the "
+                            "model trained from scratch was no better than chance, because their random "
+                            "embeddings mean nothing; 2,000 reviews are too few to learn the language from.",
+        "efcc1c3aeffccad0": "lesson 06 found the prompt ahead only with a handful of labeled reviews; with "
+                            "hundreds, fine-tuning won, because it learns from the labels what pre-training "
+                            "never taught (what 'not' does), and a neutral class has no obvious label word.",
+    })

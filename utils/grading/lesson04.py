@@ -281,10 +281,11 @@ def check_predict(predict):
                             f"{type(got).__name__}.")
         if len(got) != len(texts):
             raise Incorrect(f"On {where}, predict returned {len(got)} labels for {len(texts)} texts: one per text.")
-        if not all(type(x) is str for x in got):
-            odd = next(x for x in got if type(x) is not str)
+        if not all(isinstance(x, str) for x in got):  # numpy.str_ (numpy.array(names)[i]) is a name too
+            odd = next(x for x in got if not isinstance(x, str))
             raise Incorrect(f"On {where}, predict returned {odd!r} ({type(odd).__name__}) among the labels. Return "
                             f"the label names, model.label_names[i], not the class numbers.")
+        got = [str.__str__(x) for x in got]  # the plain text of each name, whatever str subclass carried it
         unknown = [x for x in got if x not in model.label_names]
         if unknown:
             raise Incorrect(f"On {where}, {unknown[0]!r} is not one of the model's labels {model.label_names}.")
@@ -326,32 +327,72 @@ def _without_mask(model, tokenizer, texts: list[str]) -> list[str]:
 
 
 # ---------------------------------------------------------------------------------------------------
-# 04.statements
+# Concept questions: the key of each is a salted hash of its answer (utils/grading/questions.py)
 # ---------------------------------------------------------------------------------------------------
 
-# The statements (A to F) are in the exercise notebook; these are the true ones.
-TRUE_STATEMENTS = "ADE"
+from .questions import ordering, several_choices  # noqa: E402 (the questions' helper, next to the questions)
+
+several_choices("04.statements", points=1, answer="answer_04_statements", options="ABCDEF",
+    key="85942b5b5ead50b4",
+    hints=[
+        "Lesson 04 tests each of these with an assert: look for the one about the frozen strategy, the one "
+        "about the head's last layer and the one about saving and reloading.",
+        "What is the validation accuracy of f(x; θ, ω) with a random ω? How far did each layer of θ move in "
+        "full fine-tuning? Do two tasks fine-tuned in full share their encoder?",
+    ],
+    feedback={
+        "073f6a6ca86555e6": "what does saving write, and what did lesson 04 compare after loading it again?",
+        "50f82508c4f487e3": "does full fine-tuning on two different tasks move θ the same way? Section 6 counts"
+                            " the copies of the encoder that serving both needs.",
+        "90fadfa9194cfdbb": "what was the accuracy of the complete model in section 2 of lesson 04, with θ "
+                            "pre-trained and ω still random?",
+        "98c124344381a00e": "what may the optimiser change in the frozen strategy? Lesson 04, section 4, "
+                            "compares θ-hat with θ for it.",
+        "ec43a94d15188da1": "lesson 04, section 4, measured the relative change of every layer of θ in full "
+                            "fine-tuning: close to 1, or small?",
+        "f3900ce569d517e0": "what fixes the number of outputs of ω's last layer, and does the encoder change "
+                            "with it (section 6)?",
+    })
 
 
-@exercise("04.statements", points=1, answer="answer_04_statements", hints=[
-    "Lesson 04 tests each of these with an assert: look for the one about the frozen strategy, the one about "
-    "the head's last layer and the one about saving and reloading.",
-    "What is the validation accuracy of f(x; θ, ω) with a random ω? How far did each layer of θ move in full "
-    "fine-tuning? Do two tasks fine-tuned in full share their encoder?",
-])
-def check_statements(answer):
-    if isinstance(answer, str):
-        letters = [c for c in answer.upper() if c.isalpha()]
-    elif isinstance(answer, (list, tuple, set)) and all(isinstance(x, str) for x in answer):
-        letters = [x.strip().upper() for x in answer]
-    else:
-        raise Incorrect(f"Answer with the letters of the true statements, as a string like \"AB\" or a list like "
-                        f"[\"A\", \"B\"]; got {type(answer).__name__}.")
-    if not letters or any(x not in "ABCDEF" or len(x) != 1 for x in letters):
-        raise Incorrect(f"Use letters from A to F only; got {answer!r}.")
-    if len(set(letters)) != len(letters):
-        raise Incorrect("Name each true statement once.")
-    chosen = set(letters)
-    right = sum((x in chosen) == (x in TRUE_STATEMENTS) for x in "ABCDEF")
-    if right != 6:
-        raise Incorrect(f"{right} of the 6 statements are judged right. Check each against what lesson 04 measured.")
+ordering("04.paradigm", points=1, answer="answer_04_paradigm", options="ABCDEF",
+    key="4ac8856c07b1ba15",
+    hints=[
+        "Which step gives θ its values, and which one puts the hats on θ and ω?",
+        "Which steps need labeled documents, and which of those can only run once the model is fine-tuned?",
+    ],
+    feedback={
+        "1a9393c0cf99e66b": "the new ω goes where the vocabulary Softmax was, and fine-tuning trains it: what "
+                            "must happen just before it, and what just after?",
+        "2cdd1356c1750125": "deploying uses θ-hat and ω-hat: which steps must have produced them, and checked "
+                            "them, first?",
+        "5737dca21f3c155b": "f(x; θ-hat, ω-hat) can be measured only once it exists, and it should be measured "
+                            "before anyone relies on it.",
+        "7e4beabf061dd13a": "fine-tuning trains θ and ω together, so both must exist before it starts; and it "
+                            "is the step that puts the hats on them.",
+        "7f4b62dbaf72d446": "a layer can be discarded only once it has been trained and is no longer needed: "
+                            "which step trained it?",
+        "e8d09801048d2d72": "this step needs no labels and gives θ its values: what does every other step build"
+                            " on?",
+    })
+
+
+several_choices("04.why_freeze", points=2, answer="answer_04_why_freeze", options="ABCDEF",
+    key="94f8856fcd493817", noun="reason",
+    hints=[
+        "Freezing trades something away for what it saves: what does it save, and what does it keep?",
+        "Lesson 04, section 6, serves two tasks both ways: which way was more accurate, and which was cheaper?",
+    ],
+    feedback={
+        "1d9e370895cd9fbc": "with few labels, how many parameters does each strategy fit to them, and where did"
+                            " θ learn what it knows?",
+        "548204313638678f": "what must the optimiser compute for θ when θ does not change, and how often must "
+                            "the encoder run on the same text?",
+        "690a1e0ca4e32b16": "lesson 04, section 6, put the frozen heads next to full fine-tuning: which was "
+                            "more accurate, and on which task by far?",
+        "9a1d6a03821edb4a": "lesson 02, section 5, shows the [CLS] vectors of the test reviews before and after"
+                            " fine-tuning: when were the classes further apart?",
+        "b599fc6b065adf3d": "lesson 04, section 6: how many copies of the encoder does serving two tasks need "
+                            "with each strategy?",
+        "c962fb35ae8cd5f3": "lesson 04 compared θ-hat with θ for the frozen strategy: what did it find?",
+    })

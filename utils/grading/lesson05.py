@@ -408,34 +408,50 @@ def _same_history(a: dict, b: dict) -> bool:
 
 
 # ---------------------------------------------------------------------------------------------------
-# 05.symptoms
+# Concept questions: the key of each is a salted hash of its answer (utils/grading/questions.py)
 # ---------------------------------------------------------------------------------------------------
 
-# The symptoms (1 to 6) and the causes (A to H) are in the exercise notebook; this is the cause of each
-# symptom, in order.
-SYMPTOM_CAUSES = "CFBEDA"
+from .questions import matching, single_choice  # noqa: E402 (the questions' helper, next to the questions)
+
+matching("05.symptoms", points=2, answer="answer_05_symptoms", items=6, options="ABCDEFGH",
+    key="7e5646764bff4a15",
+    hints=[
+        "Each symptom has one cause, and two causes fit none of them. Lesson 05's summary table lists a symptom"
+        " next to each failure.",
+        "Which failures does the training loss show, which only the validation or test numbers, and which only "
+        "two evaluations of the same input?",
+    ],
+    feedback={
+        "1bd5805eaa442418": "the model answers almost always one label, with a low training loss: what in the "
+                            "training data would teach it that?",
+        "21c8cc9680cafd41": "the loss jumps far above where it started in the first steps: what makes a step "
+                            "overshoot?",
+        "2b85b29a5a117b5b": "the same model, the same reviews, the same batches, two different accuracies: what"
+                            " in the model is still random when it evaluates?",
+        "2bc1547aa77db4c0": "the loss barely moves, with no error and no spike, and a ten times larger step "
+                            "learns normally: what does that say about the step?",
+        "4855f952fa31bc25": "the training loss fell as in the reference run, yet validation accuracy is far "
+                            "BELOW chance on a balanced split: what makes a model that learned answer the other"
+                            " label almost every time?",
+        "c33459342fa4676f": "seen words are fine, held-out words at chance, and the encoder's tensors were "
+                            "reported missing: what did the encoder start from?",
+    })
 
 
-@exercise("05.symptoms", points=2, answer="answer_05_symptoms", hints=[
-    "Each symptom has one cause, and two causes fit none of them. Lesson 05's summary table lists a symptom "
-    "next to each failure.",
-    "Which failures does the training loss show, which only the validation or test numbers, and which only "
-    "two evaluations of the same input?",
-])
-def check_symptoms(answer):
-    if isinstance(answer, str):
-        letters = [c for c in answer.upper() if c.isalpha()]
-    elif isinstance(answer, (list, tuple)) and all(isinstance(x, str) for x in answer):
-        letters = [x.strip().upper() for x in answer]
-    else:
-        raise Incorrect(f"Answer with one letter per symptom, in the order of the symptoms, as a string like "
-                        f"\"ABCDEF\" or a list like [\"A\", \"B\", ...]; got {type(answer).__name__}.")
-    if len(letters) != len(SYMPTOM_CAUSES):
-        raise Incorrect(f"Give one cause per symptom: {len(SYMPTOM_CAUSES)} letters, got {len(letters)}.")
-    if any(x not in "ABCDEFGH" or len(x) != 1 for x in letters):
-        raise Incorrect(f"Use letters from A to H only; got {answer!r}.")
-    right = sum(a == b for a, b in zip(letters, SYMPTOM_CAUSES))
-    if right != len(SYMPTOM_CAUSES):
-        raise Incorrect(f"{right} of the {len(SYMPTOM_CAUSES)} symptoms {'is' if right == 1 else 'are'} matched "
-                        f"with their cause. For each, ask what the run saw: the training loss, the validation or "
-                        f"test numbers, or two evaluations of the same input.")
+single_choice("05.which_stage", points=1, answer="answer_05_which_stage", options="abcd",
+    key="fc99541b9e09c880",
+    hints=[
+        "What does the prediction network receive, and what can any ω do with two reviews that get nearly the "
+        "same vector?",
+        "Of θ and ω, which one was trained here, and which one decides where a review's vector lands?",
+    ],
+    feedback={
+        "722735e328a933eb": "a learning rate that is too low shows as a loss that barely moves (lesson 05), and"
+                            " a faster ω still reads the same overlapping vectors; training accuracy near "
+                            "chance with any head points before the head.",
+        "cc16c2f25b6d4925": "a prediction network can only use what is in the vector it reads: when two reviews"
+                            " get nearly the same vector, any ω gives them nearly the same scores, as lesson "
+                            "02's probe showed.",
+        "d09fd3371f0c8d7f": "more labels for ω alone change nothing while the vectors it reads overlap: the "
+                            "labels become useful once the encoder is allowed to learn from them.",
+    })

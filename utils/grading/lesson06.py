@@ -155,10 +155,14 @@ def check_verbalizer_predict(verbalizer_predict):
         if len(got) != len(log_probs):
             raise Incorrect(f"On {where}, verbalizer_predict returned {len(got)} labels for {len(log_probs)} "
                             f"reviews: one per row of mask_log_probs, also for a batch of one.")
-        if not all(type(x) is str for x in got):
-            odd = next(x for x in got if type(x) is not str)
-            raise Incorrect(f"On {where}, verbalizer_predict returned {odd!r} ({type(odd).__name__}) among the labels. "
-                            f"Return the label names, labels[i], not their positions.")
+        if not all(isinstance(x, str) for x in got):  # numpy.str_ (from numpy.array(labels)[i]) is a str too
+            odd = next(x for x in got if not isinstance(x, str))
+            if isinstance(odd, int) or (hasattr(odd, "item") and isinstance(getattr(odd, "item")(), int)):
+                raise Incorrect(f"On {where}, verbalizer_predict returned {odd!r} ({type(odd).__name__}) among the "
+                                f"labels. Return the label names, labels[i], not their positions.")
+            raise Incorrect(f"On {where}, verbalizer_predict returned {odd!r} ({type(odd).__name__}) among the labels; "
+                            f"return each label's name as a string, labels[i].")
+        got = [str.__str__(x) for x in got]  # the plain text of each name, whatever str subclass carried it
         unknown = [x for x in got if x not in labels]
         if unknown:
             raise Incorrect(f"On {where}, {unknown[0]!r} is not one of the labels {list(labels)}.")
@@ -206,6 +210,11 @@ BROKEN_MAPPINGS = [
      "two ids name 'positive' (and none 'negative')"),
     ("a mapping that names id 0 twice, once as 0 and once as '0'", {0: "negative", "0": "positive", 1: "positive"},
      TWO_LABELS, "id 0 is named twice: 0 and '0' are the same output of the model"),
+    # Written so that a later "0" silently overwriting 0 leaves a mapping that looks well-formed.
+    ("a mapping that names id 0 twice with the same label, once as 0 and once as '0'",
+     {0: "negative", 1: "positive", "0": "negative"}, TWO_LABELS,
+     "id 0 is named twice, as 0 and '0' (a dict built with int(key) silently keeps the last: check each id "
+     "was not seen before)"),
     ("a mapping whose ids are not 0 and 1", {1: "negative", 2: "positive"}, TWO_LABELS,
      "the ids are the model's outputs, numbered 0 .. len(labels) - 1"),
     ("a mapping whose keys are not ids", {"neg": "negative", "pos": "positive"}, TWO_LABELS,
@@ -383,33 +392,44 @@ def check_confusion(confusion_matrix):
 
 
 # ---------------------------------------------------------------------------------------------------
-# Concept questions
+# Concept questions: the key of each is a salted hash of its answer (utils/grading/questions.py)
 # ---------------------------------------------------------------------------------------------------
 
-def _letter(answer, letters: str) -> str:
-    if not isinstance(answer, str) or answer.strip().lower() not in tuple(letters):
-        raise Incorrect(f"Answer with one letter as a string, such as \"a\"; got {answer!r}.")
-    return answer.strip().lower()
+from .questions import single_choice  # noqa: E402 (the questions' helper, next to the questions)
+
+single_choice("06.disagreement", points=1, answer="answer_06_disagreement", options="abcd",
+    key="85acb29bc8d5f007",
+    hints=[
+        "Each backend alone is better than chance. What would their agreement be if one of them answered the "
+        "opposite label every time?",
+        "A service that starts has passed the contract. Which kind of mistake is well-formed, so the contract "
+        "lets it through, and still turns every answer around?",
+    ],
+    feedback={
+        "0bcac2f10fdec7be": "the service starts, so the contract ran and passed; and a mapping whose labels are"
+                            " swapped is well-formed, so no stricter contract on the mapping alone could refuse"
+                            " it.",
+        "125c8ce00b6b09d7": "a weakness on negation touches only the negated reviews, and both backends were "
+                            "right on about four reviews in five last week; here they disagree on 485 of 500.",
+        "2cfd12a47b584fdf": "answers close to random would agree with the other backend on about half of the "
+                            "reviews, not on 15 of 500: the counts off the diagonal say one backend answers the"
+                            " opposite of the other.",
+    })
 
 
-@exercise("06.disagreement", points=1, answer="answer_06_disagreement", hints=[
-    "Each backend alone is better than chance. What would their agreement be if one of them answered the "
-    "opposite label every time?",
-    "A service that starts has passed the contract. Which kind of mistake is well-formed, so the contract "
-    "lets it through, and still turns every answer around?",
-])
-def check_disagreement(answer):
-    if _letter(answer, "abcd") != "c":
-        raise Incorrect("Not that one. Look at where the counts sit: off the diagonal means that one backend says "
-                        "the opposite of the other on almost every review. What makes a backend do that?")
-
-
-@exercise("06.prompt_or_fine_tune", points=1, answer="answer_06_prompt_or_fine_tune", hints=[
-    "Lesson 06 compared the two on 8, 32, 128 and 512 labeled reviews: which one was ahead at each end?",
-    "What does the prompt get wrong however many labels it is calibrated with, and can calibration change "
-    "that?",
-])
-def check_prompt_or_fine_tune(answer):
-    if _letter(answer, "abcd") != "b":
-        raise Incorrect("Not that one. Think of what each method does with labeled examples: fine-tuning updates "
-                        "the parameters, calibration only moves a threshold.")
+single_choice("06.prompt_or_fine_tune", points=1, answer="answer_06_prompt_or_fine_tune", options="abcd",
+    key="a1dacd03e23ef602",
+    hints=[
+        "Lesson 06 compared the two on 8, 32, 128 and 512 labeled reviews: which one was ahead at each end?",
+        "What does the prompt get wrong however many labels it is calibrated with, and can calibration change "
+        "that?",
+    ],
+    feedback={
+        "6cf9b62a3173b4ba": "calibration only moves a threshold; the reviews the prompt gets wrong, such as "
+                            "negated ones, stay wrong however many labels calibrate it.",
+        "720da33f029fb7f5": "the prompt uses no labeled reviews at all: what it knows about sentiment words, "
+                            "seen or held out, comes from pre-training on unlabeled text.",
+        "ee39596a90b6c8b0": "lesson 06 measured fine-tuning ahead of the prompt once there were a few hundred "
+                            "labeled reviews: a prompt cannot overfit, but it cannot learn from labels what "
+                            "pre-training never taught either.",
+    })

@@ -425,33 +425,42 @@ def check_to_course_format(to_course_format):
 
 
 # ---------------------------------------------------------------------------------------------------
-# Concept questions
+# Concept questions: the key of each is a salted hash of its answer (utils/grading/questions.py)
 # ---------------------------------------------------------------------------------------------------
 
-def _letter(answer, letters: str) -> str:
-    if not isinstance(answer, str) or answer.strip().lower() not in tuple(letters):
-        raise Incorrect(f"Answer with one letter as a string, such as \"a\"; got {answer!r}.")
-    return answer.strip().lower()
+from .questions import single_choice  # noqa: E402 (the questions' helper, next to the questions)
+
+single_choice("07.tiny_vocabulary", points=1, answer="answer_07_tiny_vocabulary", options="abcd",
+    key="0fa2a54205999fb2",
+    hints=[
+        "Look at what the tiny tokenizer makes of 'triumph' and 'storytelling' in section 2 of the lesson.",
+        "Fine-tuning trains on the labeled reviews. Which of the words in this review ever reached the model, "
+        "in pre-training or in fine-tuning?",
+    ],
+    feedback={
+        "09d3f939c2783277": "more layers would still read scraps of letters that no training text used: the "
+                            "information is missing from the data, not from the model's depth.",
+        "2b7e0ccee9731788": "a wider head reads the same vectors: what 'triumph' means is missing from θ "
+                            "because no text the model trained on used the word, and no size of ω brings it "
+                            "back.",
+        "87cde5724e62153a": "the review has no negation at all, so negation cannot be what the model misreads.",
+    })
 
 
-@exercise("07.tiny_vocabulary", points=1, answer="answer_07_tiny_vocabulary", hints=[
-    "Look at what the tiny tokenizer makes of 'triumph' and 'storytelling' in section 2 of the lesson.",
-    "Fine-tuning trains on the labeled reviews. Which of the words in this review ever reached the model, in "
-    "pre-training or in fine-tuning?",
-])
-def check_tiny_vocabulary(answer):
-    if _letter(answer, "abcd") != "b":
-        raise Incorrect("Not that one. Ask where the model could have learned what 'triumph' means: in its "
-                        "tokenizer's vocabulary, in the pre-training text, or in the labeled reviews?")
-
-
-@exercise("07.paper_figure", points=1, answer="answer_07_paper_figure", hints=[
-    "Section 6 of the lesson quotes one number from Devlin et al. (2019). On which split was it measured, and "
-    "who scored it?",
-    "Which split can we score ourselves, and what does a recipe that picks the best of several learning rates "
-    "and runs do to the figure it reports?",
-])
-def check_paper_figure(answer):
-    if _letter(answer, "abcd") != "c":
-        raise Incorrect("Not that one. Think of where the paper's figure was measured, and how one run on another "
-                        "split compares with it.")
+single_choice("07.paper_figure", points=1, answer="answer_07_paper_figure", options="abcd",
+    key="9a759effef42e7e4",
+    hints=[
+        "Section 6 of the lesson quotes one number from Devlin et al. (2019). On which split was it measured, "
+        "and who scored it?",
+        "Which split can we score ourselves, and what does a recipe that picks the best of several learning "
+        "rates and runs do to the figure it reports?",
+    ],
+    feedback={
+        "84df8eae2da5de0d": "SST-2's test labels are hidden: the paper's Table 1 reports GLUE test-set scores "
+                            "from the benchmark's server, not the public validation set we score.",
+        "bf1560060e191bc0": "MiniLM is smaller than bert-base, and the synthetic reviews are another task with "
+                            "another test set: a figure on SST-2 says nothing about a score on them.",
+        "f40538445a6ba15e": "one run with one seed and one learning rate is not the paper's recipe, which "
+                            "picked the best of several learning rates on the dev set, and the two figures are "
+                            "not even on the same split.",
+    })
