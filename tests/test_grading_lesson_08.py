@@ -4,6 +4,7 @@ wrong answers with a message that says what is wrong."""
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 
 import pytest
@@ -38,8 +39,12 @@ def test_the_exercise_notebooks_stub_is_not_attempted(exercise_id):
     assert_not_attempted(exercise_id, answer(exercise_id, stub=True))
 
 
-def test_the_courses_own_mean_pooling_passes():
-    assert_passes("08.mean_pool", models.mean_pool)
+def test_the_courses_own_mean_pooling_earns_no_points_but_a_copy_of_it_does():
+    status, message = core.evaluate(core.get_exercise("08.mean_pool"), models.mean_pool)
+    assert status == core.INCORRECT and "utils.models" in message
+    namespace = {}
+    exec(inspect.getsource(models.mean_pool), {"torch": torch}, namespace)
+    assert_passes("08.mean_pool", namespace["mean_pool"])
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -72,7 +77,8 @@ def pool_in_place(token_vectors, attention_mask):
 
 
 def pool_numpy(token_vectors, attention_mask):
-    return models.mean_pool(token_vectors, attention_mask).numpy()
+    mask = attention_mask.unsqueeze(-1).to(token_vectors.dtype)
+    return ((token_vectors * mask).sum(dim=1) / mask.sum(dim=1)).numpy()
 
 
 def _per_class(y_true, y_pred, num_classes):
