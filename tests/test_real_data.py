@@ -247,3 +247,21 @@ def test_a_balanced_sample_holds_every_class_and_repeats_with_its_seed():
     assert np.bincount([labels[i] for i in real_data.balanced_sample(labels, 60, seed=0)]).tolist() == [30, 20, 10]
     with pytest.raises(ValueError, match="every one of the 3 classes"):
         real_data.balanced_sample(labels, 2, seed=0)
+
+
+def test_the_lessons_strategies_each_run_in_one_call(minilm):
+    texts = ["a joy to watch", "sharp and funny", "moving and warm", "dull and flat", "a lifeless chore", "tedious mess"]
+    labels = [1, 1, 1, 0, 0, 0]
+    assert list(real_data.tfidf_baseline(texts, labels, ["funny and warm", "a dull chore"])) == [1, 0]
+    vectors = np.array([[1.0, 0.1], [0.9, -0.1], [-1.0, 0.2], [-0.8, 0.0]])
+    assert list(real_data.head_on_embeddings(vectors, [1, 1, 0, 0], np.array([[2.0, 0.0], [-2.0, 0.0]]))) == [1, 0]
+    probabilities = real_data.head_on_embeddings(vectors, [1, 1, 0, 0], np.array([[2.0, 0.0], [-2.0, 0.0]]),
+                                                 probabilities=True)
+    assert probabilities.shape == (2, 2) and np.allclose(probabilities.sum(1), 1) and list(probabilities.argmax(1)) == [1, 0]
+    assert list(real_data.zero_shot(np.array([[0.1, 1.0], [1.0, 0.0]]), np.array([[1.0, 0.0], [0.0, 3.0]]))) == [1, 0]
+    assert real_data.scratch_epochs(16) == 40 and real_data.scratch_epochs(500) == 4 and real_data.scratch_epochs(2000) == 2
+    train = datasets.Dataset.from_dict({"text": texts, "label": labels}, features=datasets.Features(
+        {"text": datasets.Value("string"), "label": datasets.ClassLabel(names=real_data.MOVIE_LABELS)}))
+    model = real_data.scratch_classifier(minilm.tokenizer, train, seed=0, epochs=1)
+    assert model.head.pooling == "mean" and model.encoder.config.hidden_size == 128
+    assert model.label_names == ["negative", "positive"]
