@@ -265,3 +265,33 @@ def test_the_lessons_strategies_each_run_in_one_call(minilm):
     model = real_data.scratch_classifier(minilm.tokenizer, train, seed=0, epochs=1)
     assert model.head.pooling == "mean" and model.encoder.config.hidden_size == 128
     assert model.label_names == ["negative", "positive"]
+
+
+def test_the_learning_rate_is_chosen_on_the_validation_split_never_the_test_split(monkeypatch):
+    from types import SimpleNamespace
+
+    from utils import finetuning
+
+    names = datasets.ClassLabel(names=["negative", "positive"])
+    features = datasets.Features({"text": datasets.Value("string"), "label": names})
+    split = lambda word: datasets.Dataset.from_dict(  # noqa: E731
+        {"text": [f"{word} {i}" for i in range(real_data.FINETUNE_POOL + 2)], "label": [0, 1] * (real_data.FINETUNE_POOL // 2 + 1)},
+        features=features)
+    movies = datasets.DatasetDict({"train": split("train"), "validation": split("validation"), "test": split("test")})
+    trained, evaluated = [], []
+
+    def fine_tune(encoder, tokenizer, task, strategy, **kw):
+        trained.append((len(task["train"]), strategy, kw))
+        return kw["lr"], {}
+
+    def evaluate(model, tokenizer, rows):
+        evaluated.append(rows["text"][0].split()[0])
+        return {"accuracy": {5e-5: 0.5, 1e-4: 0.7, 3e-4: 0.6}[model]}
+
+    monkeypatch.setattr(finetuning, "fine_tune", fine_tune)
+    monkeypatch.setattr(finetuning, "evaluate", evaluate)
+    scores = real_data.choose_learning_rate(movies, SimpleNamespace(encoder=None, tokenizer=None), seed=7)
+    assert scores == {5e-5: 0.5, 1e-4: 0.7, 3e-4: 0.6}
+    assert evaluated == ["validation"] * 3, "only the validation split is scored"
+    assert all(n == real_data.FINETUNE_POOL and strategy == "full" and kw["seed"] == 7
+               and kw["epochs"] == real_data.FINETUNE_RECIPE["epochs"] for n, strategy, kw in trained)
