@@ -45,10 +45,10 @@ from pathlib import Path
 import datasets
 import torch
 from torch import nn
-from transformers import BertConfig, BertForSequenceClassification, BertModel, DataCollatorWithPadding
+from transformers import BertForSequenceClassification, BertModel, DataCollatorWithPadding
 
 from . import config as cfg
-from . import encoders
+from . import encoders, models
 from .finetuning import check_labeled_split, label_names_of
 
 # Devlin et al. (2019), appendix A.3: the fine-tuning learning rates found to work well across tasks.
@@ -133,19 +133,10 @@ class PooledClassifier(nn.Module):
     def save_pretrained(self, directory: str | Path, tokenizer=None) -> Path:
         """Save as a ``BertForSequenceClassification`` with ``id2label`` / ``label2id``: θ is its ``bert``,
         ω its ``classifier``, one to one."""
-        config = BertConfig.from_dict(self.encoder.config.to_dict())
-        config.num_labels = self.num_labels
-        config.id2label = dict(enumerate(self.label_names))
-        config.label2id = {name: i for i, name in enumerate(self.label_names)}
-        config.architectures = ["BertForSequenceClassification"]
-        exported = BertForSequenceClassification(config)
+        exported = models.export_sequence_classifier(self.encoder.config, self.label_names)
         exported.bert.load_state_dict(self.encoder.state_dict())
         exported.classifier.load_state_dict(self.head.out.state_dict())
-        directory = Path(directory)
-        exported.save_pretrained(directory)
-        if tokenizer is not None:
-            tokenizer.save_pretrained(directory)
-        return directory
+        return models.save_exported(exported, directory, tokenizer)
 
     @classmethod
     def from_pretrained(cls, directory: str | Path) -> "PooledClassifier":

@@ -67,6 +67,28 @@ class ClassificationHead(nn.Module):
         return self.out(self.dropout(torch.tanh(self.dense(self.dropout(pooled)))))
 
 
+
+def export_sequence_classifier(encoder_config, label_names: list[str]) -> BertForSequenceClassification:
+    """An empty ``BertForSequenceClassification`` with ``encoder_config``'s architecture and the real label
+    names (``id2label`` / ``label2id``): the layout ``transformers.pipeline`` loads. The caller copies the
+    weights in."""
+    config = BertConfig.from_dict(encoder_config.to_dict())
+    config.num_labels = len(label_names)
+    config.id2label = dict(enumerate(label_names))
+    config.label2id = {name: i for i, name in enumerate(label_names)}
+    config.architectures = ["BertForSequenceClassification"]
+    return BertForSequenceClassification(config)
+
+
+def save_exported(exported, directory: str | Path, tokenizer=None) -> Path:
+    """Save an exported classifier (and its tokenizer, when given) to ``directory``; returns the folder."""
+    directory = Path(directory)
+    exported.save_pretrained(directory)
+    if tokenizer is not None:
+        tokenizer.save_pretrained(directory)
+    return directory
+
+
 class EncoderClassifier(nn.Module):
     """f(x; θ, ω): an encoder (θ) followed by a prediction network (ω). Returns one score per class."""
 
@@ -98,23 +120,14 @@ class EncoderClassifier(nn.Module):
         if self.head.pooling != "cls":
             raise ValueError("Only a classifier with pooling='cls' has the layout of BertForSequenceClassification; "
                              "this one uses mean pooling. Train it with pooling='cls' to save it for pipeline().")
-        config = BertConfig.from_dict(self.encoder.config.to_dict())
-        config.num_labels = self.num_labels
-        config.id2label = dict(enumerate(self.label_names))
-        config.label2id = {name: i for i, name in enumerate(self.label_names)}
-        config.architectures = ["BertForSequenceClassification"]
-        exported = BertForSequenceClassification(config)
+        exported = export_sequence_classifier(self.encoder.config, self.label_names)
         encoder_state = {k: v for k, v in self.encoder.state_dict().items() if not k.startswith("pooler.")}
         # The exported encoder differs only by its pooler, which takes the head's hidden layer below.
         result = exported.bert.load_state_dict(encoder_state, strict=False)
         assert not result.unexpected_keys and all(k.startswith("pooler.") for k in result.missing_keys), result
         exported.bert.pooler.dense.load_state_dict(self.head.dense.state_dict())
         exported.classifier.load_state_dict(self.head.out.state_dict())
-        directory = Path(directory)
-        exported.save_pretrained(directory)
-        if tokenizer is not None:
-            tokenizer.save_pretrained(directory)
-        return directory
+        return save_exported(exported, directory, tokenizer)
 
     @classmethod
     def from_pretrained(cls, directory: str | Path) -> "EncoderClassifier":
