@@ -65,7 +65,41 @@ MAX_ERROR_CHARS = 600
 # The code the grading cell runs inside the submission's kernel
 # ---------------------------------------------------------------------------------------------------
 
-BOOTSTRAP = r'''
+# The grading modules, loaded from their sources (sent by the grader) as a package of a random name, in
+# the kernel (BOOTSTRAP) and in the worker (WORKER_BOOT) alike: a submission cannot swap them on the disk.
+LOADER = r'''
+def load_grading_package(package_name, modules, skip=()):
+    """Load ``modules`` ({name: source}) as the package ``package_name``: core, then __init__, then the
+    rest in the order check_sources gives (helpers before the lessons), but those in ``skip``. Returns
+    ``(core, load)``, ``load(name)`` loading one more module of ``modules``."""
+    import sys, types
+
+    package = types.ModuleType(package_name)
+    package.__path__ = []
+    package.__package__ = package_name
+    sys.modules[package_name] = package
+
+    def load(name):
+        full = package_name if name == "__init__" else package_name + "." + name
+        module = package if name == "__init__" else types.ModuleType(full)
+        module.__package__ = package_name
+        module.__file__ = "<grader copy of utils/grading/" + name + ".py>"
+        sys.modules[full] = module
+        exec(compile(modules[name], module.__file__, "exec"), module.__dict__)
+        if name != "__init__":
+            setattr(package, name, module)
+        return module
+
+    core = load("core")
+    load("__init__")
+    core._discovered = True  # the lesson modules come from the grader, not from the disk
+    for name in modules:
+        if name not in ("core", "__init__") and name not in skip:
+            load(name)
+    return core, load
+'''
+
+BOOTSTRAP = LOADER + r'''
 def grade(user_ns, token, package_name, modules, extra, wanted, check_seconds):
     import io, json, signal, sys, types
 
@@ -84,29 +118,8 @@ def grade(user_ns, token, package_name, modules, extra, wanted, check_seconds):
             out.write("\n" + line + "\n")
             out.flush()
 
-    package = types.ModuleType(package_name)
-    package.__path__ = []
-    package.__package__ = package_name
-    sys.modules[package_name] = package
-
-    def load(name):
-        full = package_name if name == "__init__" else package_name + "." + name
-        module = package if name == "__init__" else types.ModuleType(full)
-        module.__package__ = package_name
-        module.__file__ = "<grader copy of utils/grading/" + name + ".py>"
-        sys.modules[full] = module
-        exec(compile(modules[name], module.__file__, "exec"), module.__dict__)
-        if name != "__init__":
-            setattr(package, name, module)
-        return module
-
     try:
-        core = load("core")
-        load("__init__")
-        core._discovered = True  # the lesson modules come from the grader, not from the disk
-        for name in modules:  # the rest, in the order check_sources gives: helpers before the lessons
-            if name not in ("core", "__init__"):
-                load(name)
+        core, _ = load_grading_package(package_name, modules)
         if extra is not None:
             core.load_checks_file(extra[1], extra[0])
     except BaseException as error:
@@ -485,32 +498,11 @@ async def grade_submission(path: str, exercises: list[core.Exercise], sources: d
 # that kills its parent kills the worker only; the writer notes which cell was running, gives that
 # submission its row (re-running it without that cell) and goes on with the others.
 
-WORKER_BOOT = r"""
-import json, sys, types
+WORKER_BOOT = LOADER + r"""
+import json, sys
 payload = json.loads(sys.stdin.read())
-name = payload["package"]
-package = types.ModuleType(name)
-package.__path__ = []
-package.__package__ = name
-sys.modules[name] = package
-
-def load(module_name):
-    full = name if module_name == "__init__" else name + "." + module_name
-    module = package if module_name == "__init__" else types.ModuleType(full)
-    module.__package__ = name
-    module.__file__ = "<grader copy of utils/grading/" + module_name + ".py>"
-    sys.modules[full] = module
-    exec(compile(payload["modules"][module_name], module.__file__, "exec"), module.__dict__)
-    if module_name != "__init__":
-        setattr(package, module_name, module)
-    return module
-
-core = load("core")
-load("__init__")
-core._discovered = True
-for module_name in payload["modules"]:  # the rest, in the order check_sources gives: helpers before the lessons
-    if module_name not in ("core", "__init__", "grader"):  # the grader itself last, to run the worker
-        load(module_name)
+# The grader itself last, to run the worker.
+core, load = load_grading_package(payload["package"], payload["modules"], skip=("grader",))
 if payload["extra"] is not None:
     core.load_checks_file(payload["extra"][1], payload["extra"][0])
 sys.exit(load("grader").worker_main(payload))
