@@ -2,9 +2,16 @@
 (utils.grading, python -m utils.grade).
 
 The grader's tests run it twice, as an instructor would, each time on a batch of notebooks made in a
-temporary folder from the solution notebooks: once on whole notebooks (the solutions, the untouched
-exercises, a submission with one wrong answer, private extra checks), once on small broken submissions,
-one per way a submission can go wrong. The tests then read the rows.
+temporary folder from the solution notebooks: once on whole notebooks (solutions, untouched exercises, a
+submission with one wrong answer, private extra checks), once on small broken submissions, one per way a
+submission can go wrong. The tests then read the rows.
+
+The whole-notebook batch takes the solutions and exercises of lessons 01 to 03 and the closing review, not
+of every lesson: what it tests is the grader, and those four lessons have every kind of exercise (code,
+concept questions, several answers built on one another). That every lesson's solution passes its checks
+and every stub reads as not attempted is tested for all lessons elsewhere: nbval compares each solution
+notebook's check outputs ("correct, N points"), and tests/test_grading_lesson_*.py run each answer and
+stub through its check.
 """
 
 from __future__ import annotations
@@ -24,6 +31,9 @@ from utils.grading import core, generate, grader
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = sorted((ROOT / "solutions").glob("*_solutions.ipynb"))
 EXERCISES = sorted((ROOT / "exercises").glob("*_exercises.ipynb"))
+WHOLE_LESSONS = ("01", "02", "03", "99")
+WHOLE_SOLUTIONS = [p for p in SOLUTIONS if p.name[:2] in WHOLE_LESSONS]
+WHOLE_EXERCISES = [p for p in EXERCISES if p.name[:2] in WHOLE_LESSONS]
 SOLUTION_01 = ROOT / "solutions" / "01_pretraining_mlm_solutions.ipynb"
 SOLUTION_02 = ROOT / "solutions" / "02_sequence_encoders_solutions.ipynb"
 
@@ -154,6 +164,16 @@ def test_each_solution_notebook_checks_every_exercise_of_its_lesson(path):
     assert called == registered, "each exercise checked once, in the order the lesson module registers them"
 
 
+@pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.name)
+def test_each_check_in_a_solution_notebook_is_pinned_to_correct_so_nbval_fails_when_an_answer_breaks(path):
+    for cell in nbformat.read(path, as_version=4).cells:
+        if cell.cell_type == "code" and re.search(r'check\("', cell.source):
+            printed = "".join(out.get("text", "") for out in cell.outputs)
+            exercise_id = re.search(r'check\("([^"]+)"', cell.source).group(1)
+            assert cell.source.startswith("# NBVAL_CHECK_OUTPUT"), exercise_id
+            assert printed.startswith(f"{exercise_id}: correct"), (exercise_id, printed)
+
+
 # ---------------------------------------------------------------------------------------------------
 # Exercises are generated from the solutions
 # ---------------------------------------------------------------------------------------------------
@@ -251,7 +271,7 @@ def whole_notebooks(tmp_path_factory):
     borrowed = nbformat.read(SOLUTION_02, as_version=4)
     borrowed.cells[cell_binding(borrowed, "mean_pool")].source = "from utils.models import mean_pool\n"
     nbformat.write(borrowed, folder / "02_borrowed.ipynb")
-    paths = SOLUTIONS + EXERCISES + [folder / "01_one_wrong.ipynb", folder / "02_borrowed.ipynb"]
+    paths = WHOLE_SOLUTIONS + WHOLE_EXERCISES + [folder / "01_one_wrong.ipynb", folder / "02_borrowed.ipynb"]
     process, rows = run_grader(paths, folder / "grades.csv", "--timeout", "300", "--jobs", "2",
                                "--extra-checks", str(folder / "extra_checks.py"), "--feedback", str(folder / "fb"))
     return {"process": process, "rows": rows, "paths": paths, "folder": folder}
@@ -269,14 +289,14 @@ def test_grader_exits_0_and_writes_one_row_per_submission_in_order(whole_noteboo
 
 def test_the_solutions_get_full_marks(whole_notebooks):
     rows = by_name(whole_notebooks["rows"])
-    for path in SOLUTIONS:
+    for path in WHOLE_SOLUTIONS:
         row = rows[path.name]
         assert row["total"] == row["max"] and float(row["max"]) > 0 and row["error"] == "", row
 
 
 def test_untouched_exercises_get_zero_without_errors(whole_notebooks):
     rows = by_name(whole_notebooks["rows"])
-    for path in EXERCISES:
+    for path in WHOLE_EXERCISES:
         row = rows[path.name]
         assert row["total"] == "0" and float(row["max"]) > 0 and row["error"] == "", row
 
