@@ -6,12 +6,12 @@ temporary folder from the solution notebooks: once on whole notebooks (solutions
 submission with one wrong answer, private extra checks), once on small broken submissions, one per way a
 submission can go wrong. The tests then read the rows.
 
-The whole-notebook batch takes the solutions and exercises of lessons 01 to 03 and the closing review, not
-of every lesson: what it tests is the grader, and those four lessons have every kind of exercise (code,
-concept questions, several answers built on one another). That every lesson's solution passes its checks
-and every stub reads as not attempted is tested for all lessons elsewhere: nbval compares each solution
-notebook's check outputs ("correct, N points"), and tests/test_grading_lesson_*.py run each answer and
-stub through its check.
+The whole-notebook batch is also where the exercise notebooks are run (make test does not run them with
+nbval): every one of them, untouched, goes through the grader as a student's first submission would, and
+must run to its end and score zero without an error. Of the solutions it takes lessons 01 and 02, which
+the other whole-notebook tests compare against; that every lesson's solution passes its checks is tested
+for all lessons elsewhere: nbval compares each solution notebook's check outputs ("correct, N points"),
+and tests/test_grading_lesson_*.py run each answer and stub through its check.
 """
 
 from __future__ import annotations
@@ -31,9 +31,7 @@ from utils.grading import core, generate, grader
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = sorted((ROOT / "solutions").glob("*_solutions.ipynb"))
 EXERCISES = sorted((ROOT / "exercises").glob("*_exercises.ipynb"))
-WHOLE_LESSONS = ("01", "02", "03", "99")
-WHOLE_SOLUTIONS = [p for p in SOLUTIONS if p.name[:2] in WHOLE_LESSONS]
-WHOLE_EXERCISES = [p for p in EXERCISES if p.name[:2] in WHOLE_LESSONS]
+WHOLE_SOLUTIONS = [p for p in SOLUTIONS if p.name[:2] in ("01", "02")]
 SOLUTION_01 = ROOT / "solutions" / "01_pretraining_mlm_solutions.ipynb"
 SOLUTION_02 = ROOT / "solutions" / "02_sequence_encoders_solutions.ipynb"
 
@@ -271,7 +269,7 @@ def whole_notebooks(tmp_path_factory):
     borrowed = nbformat.read(SOLUTION_02, as_version=4)
     borrowed.cells[cell_binding(borrowed, "mean_pool")].source = "from utils.models import mean_pool\n"
     nbformat.write(borrowed, folder / "02_borrowed.ipynb")
-    paths = WHOLE_SOLUTIONS + WHOLE_EXERCISES + [folder / "01_one_wrong.ipynb", folder / "02_borrowed.ipynb"]
+    paths = WHOLE_SOLUTIONS + EXERCISES + [folder / "01_one_wrong.ipynb", folder / "02_borrowed.ipynb"]
     process, rows = run_grader(paths, folder / "grades.csv", "--timeout", "300", "--jobs", "2",
                                "--extra-checks", str(folder / "extra_checks.py"), "--feedback", str(folder / "fb"))
     return {"process": process, "rows": rows, "paths": paths, "folder": folder}
@@ -294,18 +292,19 @@ def test_the_solutions_get_full_marks(whole_notebooks):
         assert row["total"] == row["max"] and float(row["max"]) > 0 and row["error"] == "", row
 
 
-def test_untouched_exercises_get_zero_without_errors(whole_notebooks):
+def test_every_untouched_exercise_notebook_runs_to_its_end_and_gets_zero_without_errors(whole_notebooks):
     rows = by_name(whole_notebooks["rows"])
-    for path in WHOLE_EXERCISES:
+    assert len(EXERCISES) == len(SOLUTIONS)
+    for path in EXERCISES:
         row = rows[path.name]
         assert row["total"] == "0" and float(row["max"]) > 0 and row["error"] == "", row
 
 
 def test_each_submission_is_graded_on_its_own_lessons_exercises(whole_notebooks):
     rows = by_name(whole_notebooks["rows"])
-    lesson_01, lesson_03 = rows["01_pretraining_mlm_solutions.ipynb"], rows["03_fine_tuning_solutions.ipynb"]
-    assert lesson_01["03.order"] == "" and lesson_03["01.masking"] == ""
-    assert lesson_01["01.masking"] == "3" and lesson_03["03.train_step"] == "3"
+    lesson_01, lesson_02 = rows["01_pretraining_mlm_solutions.ipynb"], rows["02_sequence_encoders_solutions.ipynb"]
+    assert lesson_01["02.mean_pool"] == "" and lesson_02["01.masking"] == ""
+    assert lesson_01["01.masking"] == "3" and lesson_02["02.mean_pool"] == "3"
 
 
 def test_one_wrong_answer_loses_exactly_that_items_points(whole_notebooks):
@@ -324,7 +323,7 @@ def test_extra_checks_add_their_own_column(whole_notebooks):
     lesson_01_points = sum(ex.points for ex in core.exercises() if ex.id.startswith("01."))
     assert rows["01_pretraining_mlm_solutions.ipynb"]["max"] == f"{lesson_01_points + 2:g}"
     assert rows["01_pretraining_mlm_exercises.ipynb"]["01.perplexity_private"] == "0"
-    assert rows["03_fine_tuning_solutions.ipynb"]["01.perplexity_private"] == ""
+    assert rows["02_sequence_encoders_solutions.ipynb"]["01.perplexity_private"] == ""
 
 
 def test_an_answer_imported_from_the_course_package_earns_nothing_and_says_why(whole_notebooks):

@@ -292,6 +292,35 @@ def test_the_causal_model_is_cached_with_its_tokenizer(tiny_profile, pretrained_
     assert first.config.vocab_size == len(tokenizer)
 
 
+def test_two_callers_asking_for_the_causal_model_at_once_train_it_once(tiny_profile, pretrained_dir, tmp_path,
+                                                                       monkeypatch):
+    import threading
+    import time
+
+    trained = []
+    real = causal_lm.pretrain_causal
+
+    def slow_pretrain(*args, **kwargs):
+        trained.append(threading.get_ident())
+        time.sleep(0.5)   # long enough for the other caller to arrive while this one trains
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(causal_lm, "pretrain_causal", slow_pretrain)
+    models = []
+
+    def ask():
+        models.append(causal_lm.load_or_pretrain_causal(tiny_profile, steps=2, directory=tmp_path / "clm",
+                                                        mlm_directory=pretrained_dir, progress=False)[0])
+
+    callers = [threading.Thread(target=ask) for _ in range(2)]
+    for caller in callers:
+        caller.start()
+    for caller in callers:
+        caller.join()
+    assert len(trained) == 1 and len(models) == 2
+    assert all(torch.equal(p, q) for p, q in zip(*(m.state_dict().values() for m in models)))
+
+
 def test_next_token_loss_is_the_library_causal_loss(tiny_lm, tokenizer):
     enc = tokenizer(TEXTS, padding=True, return_tensors="pt")
     labels = enc["input_ids"].masked_fill(enc["attention_mask"] == 0, -100)

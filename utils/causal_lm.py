@@ -7,12 +7,15 @@ prompt-completion backend (``utils.prompting.CausalPromptBackend``).
 
 ``load_or_pretrain_causal`` caches it in ``artifacts/tiny-gpt-clm/`` like ``load_or_pretrain`` does
 the masked language model: it trains only when no checkpoint with the same settings (and the same
-tokenizer) is there. Build it from a shell with ``python -m utils.causal_lm``.
+tokenizer) is there. Build it from a shell with ``python -m utils.causal_lm``. Several processes may ask
+for it at once (``make test`` builds it while the first tests run): one trains, the others wait for its
+checkpoint instead of training the same model beside it.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import time
@@ -109,16 +112,35 @@ def load_or_pretrain_causal(profile: str | None = None, *, seed: int = cfg.SEED,
     wanted = {"seed": seed, "corpus_sentences": prof.corpus_sentences, "steps": steps,
               "batch_size": CAUSAL_BATCH_SIZE, "lr": CAUSAL_LR, "tokenizer": _tokenizer_fingerprint(tokenizer)}
     settings_path = directory / SETTINGS_FILE
-    if settings_path.is_file() and json.loads(settings_path.read_text()) == wanted:
-        model = GPT2LMHeadModel.from_pretrained(directory).eval()
-        history_path = directory / HISTORY_FILE
-        return model, AutoTokenizer.from_pretrained(directory), json.loads(history_path.read_text())
+    with _one_at_a_time(directory):
+        if settings_path.is_file() and json.loads(settings_path.read_text()) == wanted:
+            model = GPT2LMHeadModel.from_pretrained(directory).eval()
+            history_path = directory / HISTORY_FILE
+            return model, AutoTokenizer.from_pretrained(directory), json.loads(history_path.read_text())
 
-    corpus = make_corpus(prof.corpus_sentences, seed=seed)["text"]
-    torch.manual_seed(seed)
-    model = GPT2LMHeadModel(tiny_gpt_config(tokenizer))
-    history = pretrain_causal(model, tokenizer, corpus, steps=steps, seed=seed, progress=progress)
-    return save_checkpoint(directory, model, tokenizer, history, wanted)
+        corpus = make_corpus(prof.corpus_sentences, seed=seed)["text"]
+        torch.manual_seed(seed)
+        model = GPT2LMHeadModel(tiny_gpt_config(tokenizer))
+        history = pretrain_causal(model, tokenizer, corpus, steps=steps, seed=seed, progress=progress)
+        return save_checkpoint(directory, model, tokenizer, history, wanted)
+
+
+@contextlib.contextmanager
+def _one_at_a_time(directory: Path):
+    """Hold an exclusive lock on ``directory``'s lock file (beside it), so that one process checks and trains
+    while the others wait. Where the system has no ``fcntl`` (Windows), nothing is locked."""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    with open(directory.parent / f".{directory.name}.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def main(argv: list[str] | None = None) -> None:
