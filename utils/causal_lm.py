@@ -8,8 +8,8 @@ prompt-completion backend (``utils.prompting.CausalPromptBackend``).
 ``load_or_pretrain_causal`` caches it in ``artifacts/tiny-gpt-clm/`` like ``load_or_pretrain`` does
 the masked language model: it trains only when no checkpoint with the same settings (and the same
 tokenizer) is there. Build it from a shell with ``python -m utils.causal_lm``. Several processes may ask
-for it at once (``make test`` builds it while the first tests run): one trains, the others wait for its
-checkpoint instead of training the same model beside it.
+for it at once (notebooks run side by side): one trains, the others wait for its checkpoint instead of
+training the same model beside it.
 """
 
 from __future__ import annotations
