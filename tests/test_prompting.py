@@ -292,11 +292,15 @@ def test_the_causal_model_is_cached_with_its_tokenizer(tiny_profile, pretrained_
     assert first.config.vocab_size == len(tokenizer)
 
 
-def test_two_callers_asking_for_the_causal_model_at_once_train_it_once(tiny_profile, pretrained_dir, tmp_path,
+def test_two_callers_asking_for_the_causal_model_at_once_train_it_once(tiny_profile, pretrained, tmp_path,
                                                                        monkeypatch):
     import threading
     import time
 
+    # The two callers are threads of this process, which share torch's random generator and the library's
+    # loading state; they are given the masked LM ready-made, so the only work they share is the locked one
+    # (in the course, the callers are separate processes).
+    monkeypatch.setattr(causal_lm, "load_or_pretrain", lambda *args, **kwargs: pretrained)
     trained = []
     real = causal_lm.pretrain_causal
 
@@ -310,7 +314,7 @@ def test_two_callers_asking_for_the_causal_model_at_once_train_it_once(tiny_prof
 
     def ask():
         models.append(causal_lm.load_or_pretrain_causal(tiny_profile, steps=2, directory=tmp_path / "clm",
-                                                        mlm_directory=pretrained_dir, progress=False)[0])
+                                                        progress=False)[0])
 
     callers = [threading.Thread(target=ask) for _ in range(2)]
     for caller in callers:
