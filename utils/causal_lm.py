@@ -15,7 +15,6 @@ training the same model beside it.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import hashlib
 import json
 import time
@@ -28,7 +27,8 @@ from transformers import AutoTokenizer, GPT2Config, GPT2LMHeadModel, get_linear_
 from . import config as cfg
 from .data import make_corpus
 from .models import check_vocabulary, count_parameters
-from .pretraining import HISTORY_FILE, IGNORE_INDEX, SETTINGS_FILE, _batches, load_or_pretrain, save_checkpoint
+from .pretraining import (HISTORY_FILE, IGNORE_INDEX, SETTINGS_FILE, _batches, load_or_pretrain, one_at_a_time,
+                          save_checkpoint)
 
 CHECKPOINT_NAME = "tiny-gpt-clm"
 # Small enough to pre-train in well under a minute on a 2-core CPU, which is all lesson 06 needs.
@@ -112,7 +112,7 @@ def load_or_pretrain_causal(profile: str | None = None, *, seed: int = cfg.SEED,
     wanted = {"seed": seed, "corpus_sentences": prof.corpus_sentences, "steps": steps,
               "batch_size": CAUSAL_BATCH_SIZE, "lr": CAUSAL_LR, "tokenizer": _tokenizer_fingerprint(tokenizer)}
     settings_path = directory / SETTINGS_FILE
-    with _one_at_a_time(directory):
+    with one_at_a_time(directory):
         if settings_path.is_file() and json.loads(settings_path.read_text()) == wanted:
             model = GPT2LMHeadModel.from_pretrained(directory).eval()
             history_path = directory / HISTORY_FILE
@@ -124,23 +124,6 @@ def load_or_pretrain_causal(profile: str | None = None, *, seed: int = cfg.SEED,
         history = pretrain_causal(model, tokenizer, corpus, steps=steps, seed=seed, progress=progress)
         return save_checkpoint(directory, model, tokenizer, history, wanted)
 
-
-@contextlib.contextmanager
-def _one_at_a_time(directory: Path):
-    """Hold an exclusive lock on ``directory``'s lock file (beside it), so that one process checks and trains
-    while the others wait. Where the system has no ``fcntl`` (Windows), nothing is locked."""
-    try:
-        import fcntl
-    except ImportError:
-        yield
-        return
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    with open(directory.parent / f".{directory.name}.lock", "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def main(argv: list[str] | None = None) -> None:

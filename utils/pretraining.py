@@ -11,6 +11,7 @@ Build the checkpoint from a shell with ``python -m utils.pretraining``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import time
@@ -180,15 +181,36 @@ def load_or_pretrain(profile: str | None = None, *, seed: int = cfg.SEED, direct
     directory = Path(directory) if directory is not None else checkpoint_dir()
     wanted = _settings(prof, seed)
     settings_path = directory / SETTINGS_FILE
-    if settings_path.is_file() and json.loads(settings_path.read_text()) == wanted:
-        return load_pretrained(directory)
+    with one_at_a_time(directory):
+        if settings_path.is_file() and json.loads(settings_path.read_text()) == wanted:
+            return load_pretrained(directory)
 
-    corpus = make_corpus(prof.corpus_sentences, seed=seed)["text"]
-    tokenizer = train_tokenizer(corpus, vocab_size=prof.vocab_size)
-    model = build_mlm_model(tiny_bert_config(len(tokenizer)), seed=seed)
-    history = pretrain(model, tokenizer, corpus, steps=prof.pretrain_steps, batch_size=prof.pretrain_batch_size,
-                       lr=prof.pretrain_lr, seed=seed, progress=progress)
-    return save_checkpoint(directory, model, tokenizer, history, wanted)
+        corpus = make_corpus(prof.corpus_sentences, seed=seed)["text"]
+        tokenizer = train_tokenizer(corpus, vocab_size=prof.vocab_size)
+        model = build_mlm_model(tiny_bert_config(len(tokenizer)), seed=seed)
+        history = pretrain(model, tokenizer, corpus, steps=prof.pretrain_steps, batch_size=prof.pretrain_batch_size,
+                           lr=prof.pretrain_lr, seed=seed, progress=progress)
+        return save_checkpoint(directory, model, tokenizer, history, wanted)
+
+
+@contextlib.contextmanager
+def one_at_a_time(directory: Path):
+    """Hold an exclusive lock on ``directory``'s lock file (beside it) while a cached checkpoint is checked and,
+    if need be, trained: when several processes ask for it at once (notebooks run side by side), one trains
+    and the others wait for its checkpoint. Shared with ``utils.causal_lm``. Where the system has no
+    ``fcntl`` (Windows), nothing is locked."""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    with open(directory.parent / f".{directory.name}.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def save_checkpoint(directory: Path, model, tokenizer, history: dict, settings: dict):
