@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from utils import config as cfg
-from utils.finetuning import (STRATEGIES, build_classifier, check_labeled_split, default_pooling, evaluate,
-                              fine_tune, train_classifier)
+from utils.finetuning import (STRATEGIES, batch_order, build_classifier, check_labeled_split, default_pooling,
+                              evaluate, fine_tune, train_classifier)
 from utils.models import mean_pool
 from utils.tokenization import train_tokenizer
 
@@ -160,6 +160,27 @@ def test_history_has_one_entry_per_epoch_for_two_epochs(mlm_model, tokenizer, sm
                            train_size=32, progress=False)
     assert len(history["train_loss"]) == 2
     assert len(history["val_acc"]) == len(history["val_loss"]) == len(history["val_pred_counts"]) == 2
+
+
+def test_batches_grouped_by_length_hold_every_example_once_with_less_padding():
+    lengths = [int(n) for n in torch.randint(3, 60, (1000,), generator=torch.Generator().manual_seed(0))]
+    plain = batch_order(lengths, 16, torch.Generator().manual_seed(1))
+    grouped = batch_order(lengths, 16, torch.Generator().manual_seed(1), group_by_length=True, group=10)
+    for batches in (plain, grouped):
+        assert sorted(i for batch in batches for i in batch) == list(range(1000))
+        assert [len(b) for b in batches].count(16) == len(batches) - 1, "full batches but one"
+    padded = lambda batches: sum(len(b) * max(lengths[i] for i in b) for b in batches)  # noqa: E731
+    assert padded(grouped) < 0.7 * padded(plain), "grouping by length leaves less padding"
+    assert grouped != sorted(grouped, key=lambda b: lengths[b[0]]), "the batches still come in a random order"
+    # Without grouping the order is the plain shuffle, so runs without it train exactly as before.
+    assert plain == [torch.randperm(1000, generator=torch.Generator().manual_seed(1)).tolist()[k:k + 16]
+                     for k in range(0, 1000, 16)]
+
+
+def test_grouping_by_length_trains_on_the_same_examples(mlm_model, tokenizer, small_reviews):
+    _, history = fine_tune(mlm_model, tokenizer, small_reviews, "frozen", epochs=1, batch_size=16, train_size=40,
+                           progress=False, group_by_length=True)
+    assert len(history["train_loss"]) == 3 and len(history["train_acc"]) == 1
 
 
 def test_evaluate_reports_accuracy_loss_and_predictions(runs, tokenizer, small_reviews):
