@@ -84,8 +84,8 @@ notebook-files: setup  ## every notebook's badge, Colab set-up cell and kernelsp
 	$(BIN)/python -m utils.colab
 	$(BIN)/python -m utils.grading.generate
 
-bench: setup  ## each lesson headless from a cold cache: wall seconds, peak memory, headline numbers
-	$(BIN)/python tests/bench.py
+bench: setup  ## each lesson headless from a cold cache: wall seconds, peak memory, headline numbers (LESSONS=08: only those)
+	$(BIN)/python tests/bench.py $(LESSONS)
 
 book: setup  ## run the lessons in order and export them as a static HTML book: build/book/index.html
 	$(BIN)/python -m utils.book
