@@ -177,7 +177,7 @@ def test_batches_grouped_by_length_hold_every_example_once_with_less_padding():
                      for k in range(0, 1000, 16)]
 
 
-def test_grouping_by_length_trains_on_the_same_examples(mlm_model, tokenizer, small_reviews):
+def test_fine_tuning_grouped_by_length_takes_one_step_per_batch(mlm_model, tokenizer, small_reviews):
     _, history = fine_tune(mlm_model, tokenizer, small_reviews, "frozen", epochs=1, batch_size=16, train_size=40,
                            progress=False, group_by_length=True)
     assert len(history["train_loss"]) == 3 and len(history["train_acc"]) == 1

@@ -394,8 +394,8 @@ TRAIN_POOL = 2000  # labeled sentences (or messages) the lesson trains on at mos
 # sentences; the cheap strategies are scored on those 500 as well, to compare at the same number of labels.
 SMALL_POOL = 500
 # MiniLM is fine-tuned end to end on the whole pool of 2,000: one pass in batches of 32 sentences of similar
-# length (63 steps; grouping by length roughly halves the padding a CPU computes). lr: the best of
-# LEARNING_RATE_CANDIDATES on the validation split, for seeds 123 and 0 (--choose-learning-rate).
+# length (63 steps; drawn at random, about half of each batch would be padding, as lesson 08 measures).
+# lr: the best of LEARNING_RATE_CANDIDATES on the validation split, for seeds 123 and 0 (--choose-learning-rate).
 FINETUNE_POOL = TRAIN_POOL
 FINETUNE_RECIPE = {"epochs": 1, "batch_size": 32, "lr": 3e-4, "group_by_length": True}
 
