@@ -125,7 +125,6 @@ def load_or_pretrain_causal(profile: str | None = None, *, seed: int = cfg.SEED,
         return save_checkpoint(directory, model, tokenizer, history, wanted)
 
 
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Pre-train the tiny causal language model on the corpus and "
                                                  "save it to artifacts/tiny-gpt-clm/.")
