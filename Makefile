@@ -55,9 +55,9 @@ PARALLEL := $(if $(filter-out 0 1,$(JOBS)),-n $(JOBS) --dist loadfile,)
 test: setup  ## pre-train the shared checkpoints, then unit and grading tests and every lesson and solution re-run with nbval
 	# Both pre-trained models are trained (or found cached) once, before any notebook asks for them, so
 	# parallel workers never train the same checkpoint at the same time (and each trains with the threads
-	# it has in a lesson, so it is the checkpoint the committed lessons show). The exercise notebooks run
-	# in the grader's tests (tests/test_grading.py), as students hand them in.
-	$(BIN)/python -m utils.pretraining
+	# it has in a lesson, so it is the checkpoint the committed lessons show). utils.causal_lm pre-trains
+	# the masked language model first, whose tokenizer it uses: one process, the libraries loaded once.
+	# The exercise notebooks run in the grader's tests (tests/test_grading.py), as students hand them in.
 	$(BIN)/python -m utils.causal_lm
 	$(if $(PARALLEL),OMP_NUM_THREADS=1 ,)$(BIN)/python -m pytest tests notebooks solutions --nbval-lax \
 		--durations=10 $(PARALLEL)

@@ -81,13 +81,22 @@ def test_nbgrader_gives_the_solutions_full_marks_and_the_untouched_release_zero(
         assert process.returncode == 0, process.stdout[-2000:] + process.stderr[-3000:]
         return process
 
+    # The lesson's graded cells (answers and their locked checks), after one import cell: what nbgrader does
+    # with them is the round trip; the rest of the notebook would only load the lesson's data again.
+    source = course / "source" / name / f"{name}.ipynb"
+    nb = nbformat.read(source, as_version=4)
+    nb.cells = [nbformat.v4.new_code_cell("import torch\nfrom utils.grading import check")] + [
+        c for c in nb.cells if "nbgrader" in c.metadata]
+    assert sum(bool(c.metadata.nbgrader.get("grade")) for c in nb.cells[1:]) == len(
+        [ex for ex in core.exercises() if ex.id.startswith("02.")])
+    nbformat.write(nb, source)
     nbgrader("generate_assignment", name, "--force")
     release = course / "release" / name / f"{name}.ipynb"
     assert "### BEGIN SOLUTION" not in release.read_text(encoding="utf-8")
-    for student, source in (("solved", course / "source" / name / f"{name}.ipynb"), ("untouched", release)):
+    for student, submission in (("solved", source), ("untouched", release)):
         folder = course / "submitted" / student / name
         folder.mkdir(parents=True, exist_ok=True)
-        shutil.copy(source, folder / f"{name}.ipynb")
+        shutil.copy(submission, folder / f"{name}.ipynb")
     nbgrader("autograde", name, "--force")
     nbgrader("export", "--to", str(course / "grades.csv"))
     scores = {row["student_id"]: row for row in csv.DictReader((course / "grades.csv").open(encoding="utf-8"))}

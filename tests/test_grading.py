@@ -2,9 +2,10 @@
 (utils.grading, python -m utils.grade).
 
 The grader's tests run it twice, as an instructor would, each time on a batch of notebooks made in a
-temporary folder from the solution notebooks: once on whole notebooks (solutions, untouched exercises, a
-submission with one wrong answer, private extra checks), once on small broken submissions, one per way a
-submission can go wrong. The tests then read the rows.
+temporary folder from the solution notebooks: once on whole notebooks (solutions and untouched exercises,
+with private extra checks, and two submissions made of a solution's answer cells: one with a wrong
+answer, one with an answer imported from the course package), once on small broken submissions, one per
+way a submission can go wrong. The tests then read the rows.
 
 The whole-notebook batch is also where the exercise notebooks are run (make test does not run them with
 nbval): every one of them, untouched, goes through the grader as a student's first submission would, and
@@ -257,17 +258,26 @@ def cell_binding(nb, name: str) -> int:
     return next(i for i, c in enumerate(nb.cells) if c.cell_type == "code" and pattern.search(c.source))
 
 
+def answers_only(solution: Path, replace: dict[str, str]) -> nbformat.NotebookNode:
+    """A submission made of a solution notebook's answer cells only (after an import cell), with the cells
+    that define the names in ``replace`` given the sources there: a kernel runs it in seconds, where the
+    whole notebook would first load the libraries and the lesson's data."""
+    nb = nbformat.read(solution, as_version=4)
+    cells = [nbformat.v4.new_code_cell("import math\nimport torch")]
+    for name, source in replace.items():
+        nb.cells[cell_binding(nb, name)].source = source
+    cells += [c for c in nb.cells if c.cell_type == "code" and (generate.BEGIN in c.source or c.source in replace.values())]
+    return nbformat.v4.new_notebook(cells=cells, metadata=nb.metadata)
+
+
 @pytest.fixture(scope="module")
 def whole_notebooks(tmp_path_factory):
     folder = tmp_path_factory.mktemp("whole")
-    one_wrong = nbformat.read(SOLUTION_01, as_version=4)
-    cell = one_wrong.cells[cell_binding(one_wrong, "masked_accuracy")]
-    cell.source = ("def masked_accuracy(logits, labels):\n"
-                   "    return float((logits.argmax(-1) == labels).float().mean())  # counts every position\n")
-    nbformat.write(one_wrong, folder / "01_one_wrong.ipynb")
+    wrong = ("def masked_accuracy(logits, labels):\n"
+             "    return float((logits.argmax(-1) == labels).float().mean())  # counts every position\n")
+    nbformat.write(answers_only(SOLUTION_01, {"masked_accuracy": wrong}), folder / "01_one_wrong.ipynb")
     (folder / "extra_checks.py").write_text(EXTRA_CHECKS)
-    borrowed = nbformat.read(SOLUTION_02, as_version=4)
-    borrowed.cells[cell_binding(borrowed, "mean_pool")].source = "from utils.models import mean_pool\n"
+    borrowed = answers_only(SOLUTION_02, {"mean_pool": "from utils.models import mean_pool\n"})
     nbformat.write(borrowed, folder / "02_borrowed.ipynb")
     paths = WHOLE_SOLUTIONS + EXERCISES + [folder / "01_one_wrong.ipynb", folder / "02_borrowed.ipynb"]
     process, rows = run_grader(paths, folder / "grades.csv", "--timeout", "300", "--jobs", "2",

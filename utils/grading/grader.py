@@ -45,11 +45,17 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import nbformat
-from nbclient import NotebookClient
-from nbclient.exceptions import CellTimeoutError, DeadKernelError
+# nbformat validates notebooks with jsonschema, which builds some forty parsers of internationalised
+# addresses (IRIs) on import when the optional package rfc3987_syntax is there (Jupyter's server asks for
+# it): two seconds at the start of the grader and of every submission's worker. Validating a notebook
+# never checks that format, so the grader does not load the package.
+sys.modules.setdefault("rfc3987_syntax", None)
 
-from . import core
+import nbformat  # noqa: E402
+from nbclient import NotebookClient  # noqa: E402
+from nbclient.exceptions import CellTimeoutError, DeadKernelError  # noqa: E402
+
+from . import core  # noqa: E402
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 ROOT = PACKAGE_DIR.parent.parent
