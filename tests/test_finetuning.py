@@ -183,6 +183,17 @@ def test_fine_tuning_grouped_by_length_takes_one_step_per_batch(mlm_model, token
     assert len(history["train_loss"]) == 3 and len(history["train_acc"]) == 1
 
 
+def test_fused_adamw_trains_the_same_model_to_within_rounding(mlm_model, tokenizer, small_reviews):
+    runs = {fused: fine_tune(mlm_model, tokenizer, small_reviews, "full", epochs=1, batch_size=16, train_size=40,
+                             progress=False, fused=fused) for fused in (False, True)}
+    (plain, plain_history), (fused, fused_history) = runs[False], runs[True]
+    assert plain_history["train_loss"] == pytest.approx(fused_history["train_loss"], rel=1e-4)
+    moved = max(float((a - b).detach().abs().max()) for a, b in zip(plain.parameters(), fused.parameters()))
+    assert 0 < moved < 1e-4, "the same updates up to rounding, not bit for bit"
+    before = dict(mlm_model.named_parameters())["bert.embeddings.word_embeddings.weight"]
+    assert not torch.equal(fused.encoder.embeddings.word_embeddings.weight, before), "θ was updated too"
+
+
 def test_evaluate_reports_accuracy_loss_and_predictions(runs, tokenizer, small_reviews):
     model, history = runs["frozen"]
     result = evaluate(model, tokenizer, small_reviews["validation"])

@@ -193,10 +193,13 @@ def batch_order(lengths: list[int], batch_size: int, generator: torch.Generator,
 def train_classifier(model: EncoderClassifier, tokenizer, train: datasets.Dataset,
                      validation: datasets.Dataset | None = None, *, epochs: int = 6, batch_size: int = 32,
                      lr: float = 1e-3, seed: int = cfg.SEED, device: torch.device | None = None,
-                     progress: bool = True, group_by_length: bool = False) -> dict:
+                     progress: bool = True, group_by_length: bool = False, fused: bool = False) -> dict:
     """Maximise the log probability of the correct labels (minimise cross-entropy) over the trainable
     parameters of ``model``. Returns the history. ``group_by_length`` puts examples of similar length in
-    one batch (:func:`batch_order`): the same training, with less padding to compute."""
+    one batch (:func:`batch_order`): the same training, with less padding to compute. ``fused`` has AdamW
+    update every parameter in one pass (torch's fused implementation): on a CPU, a step of MiniLM's 22.6M
+    parameters takes about 26 ms instead of 150 ms; the numbers agree with the default to about 1e-7, not
+    bit for bit."""
     check_vocabulary(tokenizer, model)
     train = check_labeled_split(train, model.num_labels, "train")
     if validation is not None:
@@ -209,7 +212,7 @@ def train_classifier(model: EncoderClassifier, tokenizer, train: datasets.Datase
                          "would change nothing. Unfreeze the head (or the encoder) first.")
     device = device or cfg.get_device()
     model.to(device)
-    optimizer = torch.optim.AdamW(trainable, lr=lr, weight_decay=0.01)
+    optimizer = torch.optim.AdamW(trainable, lr=lr, weight_decay=0.01, **({"fused": True} if fused else {}))
     steps_per_epoch = math.ceil(len(train) / batch_size)
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: min(1.0, (step + 1) / max(1, steps_per_epoch // 2))
@@ -249,7 +252,8 @@ def train_classifier(model: EncoderClassifier, tokenizer, train: datasets.Datase
 def fine_tune(mlm_model, tokenizer, task: datasets.DatasetDict, strategy: str = "full", *,
               pooling: str | None = None, epochs: int | None = None, lr: float | None = None,
               batch_size: int | None = None, train_size: int | None = None, seed: int = cfg.SEED,
-              progress: bool = True, group_by_length: bool = False) -> tuple[EncoderClassifier, dict]:
+              progress: bool = True, group_by_length: bool = False,
+              fused: bool = False) -> tuple[EncoderClassifier, dict]:
     """Build f(x; θ, ω) for ``strategy`` and train it on ``task['train']`` (the first ``train_size``
     examples if given), validating on ``task['validation']``. Returns ``(model, history)``.
     ``mlm_model`` is the pre-trained masked language model, or any ``BertModel`` encoder (lesson 07).
@@ -282,7 +286,7 @@ def fine_tune(mlm_model, tokenizer, task: datasets.DatasetDict, strategy: str = 
                                epochs=epochs or profile.finetune_epochs,
                                batch_size=batch_size or profile.finetune_batch_size,
                                lr=lr or LEARNING_RATES[strategy], seed=seed, progress=progress,
-                               group_by_length=group_by_length)
+                               group_by_length=group_by_length, fused=fused)
     return model, history
 
 
