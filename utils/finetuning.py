@@ -212,7 +212,7 @@ def train_classifier(model: EncoderClassifier, tokenizer, train: datasets.Datase
                          "would change nothing. Unfreeze the head (or the encoder) first.")
     device = device or cfg.get_device()
     model.to(device)
-    optimizer = torch.optim.AdamW(trainable, lr=lr, weight_decay=0.01, **({"fused": True} if fused else {}))
+    optimizer = torch.optim.AdamW(trainable, lr=lr, weight_decay=0.01, fused=fused or None)
     steps_per_epoch = math.ceil(len(train) / batch_size)
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: min(1.0, (step + 1) / max(1, steps_per_epoch // 2))
