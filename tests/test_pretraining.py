@@ -368,3 +368,54 @@ def test_command_line_rejects_an_unknown_profile_with_a_message_not_a_traceback(
         main(["--profile", "huge"])
     assert exit_info.value.code == 2
     assert "Unknown profile 'huge'" in capsys.readouterr().err
+
+
+# --- the training step: loss at the masked positions only, batches grouped by length, the schedule -------
+
+def test_step_loss_at_masked_positions_equals_the_loss_transformers_computes(pretrained):
+    model, tokenizer, _ = pretrained
+    texts = ["the plot of this movie was superb and lovely , a real gem .", "i need help with the invoice .",
+             "my sister called me in the morning ."] * 8
+    enc = tokenizer(texts, padding=True, return_tensors="pt")
+    inputs, labels = pretraining.mask_tokens(enc["input_ids"], tokenizer, generator=torch.Generator().manual_seed(5))
+    with torch.no_grad():
+        ours = pretraining.masked_lm_step_loss(model, inputs, enc["attention_mask"], labels).item()
+        library = model(input_ids=inputs, attention_mask=enc["attention_mask"], labels=labels).loss.item()
+    assert ours == pytest.approx(library, rel=1e-5)
+
+
+def test_length_grouped_batches_are_full_hold_similar_lengths_and_cover_the_corpus(tokenizer):
+    generator = torch.Generator().manual_seed(0)
+    lengths = [3 + (i * 7) % 25 for i in range(1000)]
+    encoded = [[tokenizer.cls_token_id] + [7] * (n - 2) + [tokenizer.sep_token_id] for n in lengths]
+    grouped = pretraining._batches(encoded, 50, tokenizer.pad_token_id, generator, group_by_length=True)
+    plain = pretraining._batches(encoded, 50, tokenizer.pad_token_id, torch.Generator().manual_seed(0))
+    epoch = [next(grouped) for _ in range(20)]  # 1,000 sentences, batches of 50: one pass
+    assert all(ids.shape[0] == 50 for ids, _ in epoch)
+    assert sum(int(mask.sum()) for _, mask in epoch) == sum(lengths), "every sentence once per pass"
+    padding = sum(int((mask == 0).sum()) for _, mask in epoch)
+    padding_plain = sum(int((mask == 0).sum()) for _, mask in (next(plain) for _ in range(20)))
+    assert padding < padding_plain / 3
+
+
+def test_learning_rate_warms_up_holds_then_decays_to_zero():
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    schedule = pretraining.learning_rate_schedule(optimizer, 100)
+    rates = []
+    for _ in range(100):
+        rates.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        schedule.step()
+    assert rates[0] < 0.5 and rates[5:80] == [1.0] * 75
+    assert rates[80] == 1.0 > rates[90] > rates[99] >= 0.0 and rates[99] < 0.01
+
+
+def test_a_checkpoint_of_another_recipe_is_trained_again(pretrained_dir, tiny_profile, tmp_path, monkeypatch):
+    directory = tmp_path / "ckpt"
+    shutil.copytree(pretrained_dir, directory)
+    settings = json.loads((directory / pretraining.SETTINGS_FILE).read_text())
+    assert settings["recipe"] == pretraining.RECIPE
+    (directory / pretraining.SETTINGS_FILE).write_text(json.dumps({**settings, "recipe": pretraining.RECIPE - 1}))
+    calls = _count_calls(monkeypatch)
+    load_or_pretrain(tiny_profile, directory=directory, progress=False)
+    assert len(calls) == 1

@@ -45,8 +45,8 @@ class Profile:
 
 
 PROFILES = {
-    "laptop": Profile("laptop", corpus_sentences=20_000, vocab_size=1024, pretrain_steps=1000,
-                      pretrain_batch_size=64, pretrain_lr=2e-3, finetune_epochs=3,
+    "laptop": Profile("laptop", corpus_sentences=20_000, vocab_size=1024, pretrain_steps=1500,
+                      pretrain_batch_size=64, pretrain_lr=1e-3, finetune_epochs=3,
                       finetune_batch_size=32),
     "full": Profile("full", corpus_sentences=100_000, vocab_size=2048, pretrain_steps=5000,
                     pretrain_batch_size=128, pretrain_lr=1e-3, finetune_epochs=8,
