@@ -423,6 +423,8 @@ single_choice("06.prompt_or_fine_tune", points=1, answer="answer_06_prompt_or_fi
         "Lesson 06 compared the two on 8, 32, 128 and 512 labeled reviews: which one was ahead at each end?",
         "What does the prompt get wrong however many labels it is calibrated with, and can calibration change "
         "that?",
+        "Section 6's cost table: how many seconds did fine-tuning on 512 reviews take on a CPU, and how many "
+        "parameters does each way update?",
     ],
     feedback={
         "6cf9b62a3173b4ba": "calibration only moves a threshold; the reviews the prompt gets wrong, such as "
