@@ -5,7 +5,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 READY := $(VENV)/.ready
-LESSONS := $(sort $(wildcard notebooks/*.ipynb))
+LESSON_FILES := $(sort $(wildcard notebooks/*.ipynb))
+# `make bench LESSONS="01 03"` measures only the lessons with those numbers; without it, every lesson.
+LESSONS ?=
 SOLUTIONS := $(sort $(wildcard solutions/*.ipynb))
 
 .PHONY: setup lab test unit colab-check execute exercises bench book clean notebook-files
@@ -73,7 +75,7 @@ unit: setup  ## unit tests only (seconds)
 
 execute: setup  ## re-run lessons and solutions in place so their stored outputs are fresh
 	# Progress bars are switched off in the stored outputs: a frozen bar reads badly on GitHub.
-	for nb in $(LESSONS) $(SOLUTIONS); do \
+	for nb in $(LESSON_FILES) $(SOLUTIONS); do \
 		TQDM_DISABLE=1 HF_HUB_DISABLE_PROGRESS_BARS=1 $(BIN)/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=900 $$nb || exit 1; \
 	done
 
