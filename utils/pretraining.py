@@ -22,6 +22,7 @@ from transformers import AutoTokenizer, BertForMaskedLM, get_wsd_schedule
 
 from . import config as cfg
 from .data import make_corpus
+from .finetuning import batch_order
 from .models import build_mlm_model, check_vocabulary, count_parameters, tiny_bert_config
 from .tokenization import train_tokenizer
 
@@ -67,8 +68,6 @@ def _batches(encoded: list[list[int]], batch_size: int, pad_id: int, generator: 
     """Endless shuffled batches of token ids, padded to the longest sequence in the batch. With
     ``group_by_length`` each batch holds sentences of similar length (``finetuning.batch_order``), so
     little of it is padding. Only full batches are used."""
-    from .finetuning import batch_order
-
     lengths = [len(row) for row in encoded]
     while True:
         for batch in batch_order(lengths, batch_size, generator, group_by_length):
