@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from utils import config as cfg
-from utils.finetuning import (STRATEGIES, batch_order, build_classifier, check_labeled_split, default_pooling,
-                              evaluate, fine_tune, train_classifier)
+from utils.finetuning import (STRATEGIES, _batch, _pad, batch_order, build_classifier, check_labeled_split,
+                              default_pooling, encoder_is_fixed, evaluate, fine_tune, train_classifier)
 from utils.models import mean_pool
 from utils.tokenization import train_tokenizer
 
@@ -183,6 +183,53 @@ def test_fine_tuning_grouped_by_length_takes_one_step_per_batch(mlm_model, token
     assert len(history["train_loss"]) == 3 and len(history["train_acc"]) == 1
 
 
+@pytest.mark.parametrize("side", ["right", "left"])
+def test_texts_tokenized_once_are_padded_exactly_as_tokenizing_the_batch_pads_them(tokenizer, side):
+    texts = ["the acting was great .", "a", "superb " * 200, "", "the plot was dull and the ending was worse ."]
+    saved = tokenizer.padding_side
+    tokenizer.padding_side = side
+    try:
+        token_ids = tokenizer(texts, truncation=True, max_length=128)["input_ids"]
+        for rows in ([0, 1, 2, 3, 4], [4, 0], [1], [3, 1]):
+            ids, mask = _pad([token_ids[i] for i in rows], tokenizer, torch.device("cpu"))
+            expected_ids, expected_mask = _batch(tokenizer, [texts[i] for i in rows], torch.device("cpu"))
+            assert torch.equal(ids, expected_ids) and torch.equal(mask, expected_mask)
+    finally:
+        tokenizer.padding_side = saved
+    assert max(map(len, token_ids)) == 128, "a text longer than the limit is cut as before"
+
+
+def test_a_frozen_encoder_without_dropout_runs_once_and_trains_the_head_as_running_it_every_step(
+        mlm_model, tokenizer, small_reviews, monkeypatch):
+    train = small_reviews["train"].select(range(40))
+    calls = []
+    runs = {}
+    for cached in (True, False):
+        model = build_classifier(mlm_model, "frozen", ["negative", "positive"], seed=3)
+        assert encoder_is_fixed(model)
+        hook = model.encoder.register_forward_hook(lambda *_: calls.append(cached))
+        if not cached:
+            monkeypatch.setattr("utils.finetuning.encoder_is_fixed", lambda _: False)
+        history = train_classifier(model, tokenizer, train, epochs=2, batch_size=8, lr=1e-2, seed=3, progress=False)
+        hook.remove()
+        runs[cached] = model, history
+    assert calls.count(True) == 1, "the frozen encoder ran once, for all 40 examples"
+    assert calls.count(False) == 10, "without it, once per step (5 steps, 2 epochs)"
+    (cached, cached_history), (plain, plain_history) = runs[True], runs[False]
+    assert cached_history["train_loss"] == pytest.approx(plain_history["train_loss"], rel=1e-4)
+    assert cached_history["train_acc"] == plain_history["train_acc"]
+    moved = max(float((a - b).detach().abs().max()) for a, b in zip(cached.head.parameters(), plain.head.parameters()))
+    assert moved < 1e-4, "the same head, up to rounding"
+
+
+def test_an_encoder_counts_as_fixed_only_when_frozen_and_without_dropout(mlm_model):
+    assert encoder_is_fixed(build_classifier(mlm_model, "frozen", ["a", "b"]))
+    assert not encoder_is_fixed(build_classifier(mlm_model, "full", ["a", "b"]))
+    with_dropout = build_classifier(mlm_model, "frozen", ["a", "b"])
+    with_dropout.encoder.config.hidden_dropout_prob = 0.1   # as in MiniLM: each step sees other token vectors
+    assert not encoder_is_fixed(with_dropout)
+
+
 def test_fused_adamw_trains_the_same_model_to_within_rounding(mlm_model, tokenizer, small_reviews):
     runs = {fused: fine_tune(mlm_model, tokenizer, small_reviews, "full", epochs=1, batch_size=16, train_size=40,
                              progress=False, fused=fused) for fused in (False, True)}
@@ -192,6 +239,21 @@ def test_fused_adamw_trains_the_same_model_to_within_rounding(mlm_model, tokeniz
     assert moved < 1e-4, "the same updates, up to rounding"
     before = dict(mlm_model.named_parameters())["bert.embeddings.word_embeddings.weight"]
     assert not torch.equal(fused.encoder.embeddings.word_embeddings.weight, before), "θ was updated too"
+
+
+def test_adamw_is_fused_by_default_on_a_cpu_and_not_when_asked(mlm_model, tokenizer, small_reviews, monkeypatch):
+    asked = []
+    adamw = torch.optim.AdamW
+
+    def recording(*args, **kwargs):
+        asked.append(kwargs.get("fused"))
+        return adamw(*args, **kwargs)
+
+    monkeypatch.setattr(torch.optim, "AdamW", recording)
+    for fused in (None, False):
+        fine_tune(mlm_model, tokenizer, small_reviews, "frozen", epochs=1, batch_size=16, train_size=16,
+                  progress=False, fused=fused)
+    assert asked == [True, None], "fused on the CPU by default; fused=False leaves torch its own default"
 
 
 def test_evaluate_reports_accuracy_loss_and_predictions(runs, tokenizer, small_reviews):
