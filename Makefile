@@ -49,10 +49,10 @@ lab: setup  ## open the course in JupyterLab, at lesson 00
 
 # Tests and notebooks run in JOBS pytest-xdist workers, one per core by default (`make test JOBS=1` runs
 # everything in this process, one after another); --dist loadfile keeps each notebook's cells in one
-# worker, in order. With several workers each notebook's torch uses one thread: two workers sharing two
+# worker, in order, and --no-loadscope-reorder hands out the slowest files first (tests/conftest.py). With several workers each notebook's torch uses one thread: two workers sharing two
 # cores with two threads each wait on one another.
 JOBS ?= $(shell getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)
-PARALLEL := $(if $(filter-out 0 1,$(JOBS)),-n $(JOBS) --dist loadfile,)
+PARALLEL := $(if $(filter-out 0 1,$(JOBS)),-n $(JOBS) --dist loadfile --no-loadscope-reorder,)
 
 test: setup  ## pre-train the shared checkpoints, then unit and grading tests and every lesson and solution re-run with nbval
 	# Both pre-trained models are trained (or found cached) once, before any notebook asks for them, so

@@ -37,3 +37,11 @@ def test_every_requirement_is_pinned_and_torch_is_the_cpu_release():
              if ln.strip() and not ln.startswith("#")]
     assert all("==" in ln for ln in lines), [ln for ln in lines if "==" not in ln]
     assert "torch==2.13.0" in lines
+
+
+def test_the_files_make_test_hands_out_first_exist():
+    from conftest import SLOWEST_FIRST
+
+    missing = [path for path in SLOWEST_FIRST if not (ROOT / path).is_file()]
+    assert not missing, f"tests/conftest.py lists files that are gone: {missing}; update SLOWEST_FIRST"
+    assert len(set(SLOWEST_FIRST)) == len(SLOWEST_FIRST)
