@@ -234,6 +234,26 @@ def test_changing_the_seed_retrains(pretrained_dir, tiny_profile, tmp_path, monk
     assert json.loads((directory / pretraining.SETTINGS_FILE).read_text())["seed"] == cfg.SEED + 1
 
 
+def test_the_environment_can_name_another_pre_training_seed(pretrained_dir, tiny_profile, tmp_path, monkeypatch):
+    directory = tmp_path / "ckpt"
+    shutil.copytree(pretrained_dir, directory)
+    calls = _count_calls(monkeypatch)
+    monkeypatch.setenv("WORKBOOK_PRETRAIN_SEED", str(cfg.SEED + 2))
+    assert cfg.pretraining_seed() == cfg.SEED + 2
+    load_or_pretrain(tiny_profile, directory=directory, progress=False)
+    assert len(calls) == 1
+    assert json.loads((directory / pretraining.SETTINGS_FILE).read_text())["seed"] == cfg.SEED + 2
+    monkeypatch.delenv("WORKBOOK_PRETRAIN_SEED")
+    assert cfg.pretraining_seed() == cfg.SEED
+
+
+@pytest.mark.parametrize("value", ["zero", "1.5"])
+def test_a_pre_training_seed_that_is_not_a_whole_number_is_refused_with_the_fix(monkeypatch, value):
+    monkeypatch.setenv("WORKBOOK_PRETRAIN_SEED", value)
+    with pytest.raises(ValueError, match="WORKBOOK_PRETRAIN_SEED=.* is not a whole number.*unset it"):
+        cfg.pretraining_seed()
+
+
 def test_pre_training_again_with_the_same_settings_gives_the_same_checkpoint(pretrained, tiny_profile, tmp_path):
     # The vocabulary does not depend on the run, and every random draw is seeded: a learner who deletes
     # artifacts/ and trains again gets the checkpoint back, weight for weight.

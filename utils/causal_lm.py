@@ -100,12 +100,14 @@ def _tokenizer_fingerprint(tokenizer) -> str:
     return hashlib.sha256(json.dumps(sorted(tokenizer.get_vocab().items())).encode()).hexdigest()[:16]
 
 
-def load_or_pretrain_causal(profile: str | None = None, *, seed: int = cfg.SEED, steps: int = CAUSAL_STEPS,
+def load_or_pretrain_causal(profile: str | None = None, *, seed: int | None = None, steps: int = CAUSAL_STEPS,
                             directory: str | Path | None = None, mlm_directory: str | Path | None = None,
                             progress: bool = True) -> tuple[GPT2LMHeadModel, object, dict]:
     """The tiny causal language model: loaded from its checkpoint when one was saved with the same
     settings and the same tokenizer, otherwise pre-trained on the corpus and saved. The tokenizer is the
-    one of the masked language model (``load_or_pretrain``). Returns ``(model, tokenizer, history)``."""
+    one of the masked language model (``load_or_pretrain``). Returns ``(model, tokenizer, history)``.
+    ``seed`` defaults to :func:`utils.config.pretraining_seed`, as the masked language model's does."""
+    seed = cfg.pretraining_seed() if seed is None else seed
     prof = cfg.get_profile(profile)
     _, tokenizer, _ = load_or_pretrain(prof, seed=seed, directory=mlm_directory, progress=progress)
     directory = Path(directory) if directory is not None else checkpoint_dir()
@@ -129,7 +131,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Pre-train the tiny causal language model on the corpus and "
                                                  "save it to artifacts/tiny-gpt-clm/.")
     parser.add_argument("--profile", default=None, help="laptop (default) or full; or set WORKBOOK_PROFILE")
-    parser.add_argument("--seed", type=int, default=cfg.SEED)
+    parser.add_argument("--seed", type=int, default=None, help="default: WORKBOOK_PRETRAIN_SEED, else 123")
     args = parser.parse_args(argv)
     try:
         model, _, history = load_or_pretrain_causal(args.profile, seed=args.seed)

@@ -12,6 +12,8 @@ The device is the fastest there is (CUDA, then Apple's MPS, then the CPU) unless
 (``cpu``, ``cuda`` or ``mps``) names one; lesson 00 shows the choice.
 
 Checkpoints go to ``artifacts/`` at the top of the repository, or to ``WORKBOOK_ARTIFACTS`` if set.
+The tiny models are pre-trained with the seed ``SEED``, or ``WORKBOOK_PRETRAIN_SEED`` if set
+(``python tests/lessons_on_seed.py`` re-runs the lessons on another pre-training).
 """
 
 from __future__ import annotations
@@ -149,6 +151,19 @@ def progress_bar(iterable=None, *, enabled: bool = True, **kwargs):
     if not enabled or os.environ.get("TQDM_DISABLE", "").lower() in ("1", "true", "yes"):
         kwargs["disable"] = True
     return tqdm(iterable, **kwargs)
+
+
+def pretraining_seed() -> int:
+    """The seed the tiny models are pre-trained with: ``SEED``, or the whole number in the environment
+    variable ``WORKBOOK_PRETRAIN_SEED``."""
+    raw = os.environ.get("WORKBOOK_PRETRAIN_SEED", "").strip()
+    if not raw:
+        return SEED
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"WORKBOOK_PRETRAIN_SEED={raw!r} is not a whole number: set it to one (for example 0), "
+                         f"or unset it to pre-train with the course's seed {SEED}.") from None
 
 
 def set_seed(seed: int = SEED) -> None:

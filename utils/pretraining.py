@@ -205,10 +205,12 @@ def load_pretrained(directory: str | Path | None = None) -> tuple[BertForMaskedL
     return model.eval(), tokenizer, history
 
 
-def load_or_pretrain(profile: str | None = None, *, seed: int = cfg.SEED, directory: str | Path | None = None,
+def load_or_pretrain(profile: str | None = None, *, seed: int | None = None, directory: str | Path | None = None,
                      progress: bool = True) -> tuple[BertForMaskedLM, object, dict]:
     """The pre-trained tiny BERT for a profile: loaded from its checkpoint when one was saved with the
-    same settings, otherwise trained (tokenizer and model) and saved. Returns ``(model, tokenizer, history)``."""
+    same settings, otherwise trained (tokenizer and model) and saved. Returns ``(model, tokenizer, history)``.
+    ``seed`` defaults to :func:`utils.config.pretraining_seed`."""
+    seed = cfg.pretraining_seed() if seed is None else seed
     prof = cfg.get_profile(profile)
     directory = Path(directory) if directory is not None else checkpoint_dir()
     wanted = _settings(prof, seed)
@@ -263,7 +265,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Pre-train the tiny BERT by masked language modelling "
                                                  "and save it to artifacts/tiny-bert-mlm/.")
     parser.add_argument("--profile", default=None, help="laptop (default) or full; or set WORKBOOK_PROFILE")
-    parser.add_argument("--seed", type=int, default=cfg.SEED)
+    parser.add_argument("--seed", type=int, default=None, help="default: WORKBOOK_PRETRAIN_SEED, else 123")
     args = parser.parse_args(argv)
     try:
         model, tokenizer, history = load_or_pretrain(args.profile, seed=args.seed)
