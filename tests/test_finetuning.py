@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from utils import config as cfg
-from utils.finetuning import (STRATEGIES, _batch, _pad, batch_order, build_classifier, check_labeled_split,
+from utils.finetuning import (STRATEGIES, _batch, _pad_ids, batch_order, build_classifier, check_labeled_split,
                               default_pooling, encoder_is_fixed, evaluate, fine_tune, train_classifier)
 from utils.models import mean_pool
 from utils.tokenization import train_tokenizer
@@ -191,7 +191,7 @@ def test_texts_tokenized_once_are_padded_exactly_as_tokenizing_the_batch_pads_th
     try:
         token_ids = tokenizer(texts, truncation=True, max_length=128)["input_ids"]
         for rows in ([0, 1, 2, 3, 4], [4, 0], [1], [3, 1]):
-            ids, mask = _pad([token_ids[i] for i in rows], tokenizer, torch.device("cpu"))
+            ids, mask = _pad_ids([token_ids[i] for i in rows], tokenizer, torch.device("cpu"))
             expected_ids, expected_mask = _batch(tokenizer, [texts[i] for i in rows], torch.device("cpu"))
             assert torch.equal(ids, expected_ids) and torch.equal(mask, expected_mask)
     finally:

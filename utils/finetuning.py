@@ -29,6 +29,7 @@ from pathlib import Path
 import datasets
 import torch
 from torch import nn
+from torch.nn.utils.rnn import pad_sequence
 from transformers import BertModel
 
 from . import config as cfg
@@ -150,17 +151,19 @@ def _batch(tokenizer, texts, device):
     return enc["input_ids"].to(device), enc["attention_mask"].to(device)
 
 
-def _pad(token_ids: list[list[int]], tokenizer, device):
+def _pad(sequences: list[torch.Tensor], value, side: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sequences of different lengths in one batch, padded with ``value`` on ``side`` ('right' or 'left')
+    to the longest, and the attention mask that marks their real positions."""
+    batch = pad_sequence(sequences, batch_first=True, padding_value=value, padding_side=side)
+    real = [torch.ones(len(s), dtype=torch.long, device=batch.device) for s in sequences]
+    return batch, pad_sequence(real, batch_first=True, padding_value=0, padding_side=side)
+
+
+def _pad_ids(token_ids: list[list[int]], tokenizer, device):
     """Token ids tokenized once, padded to the longest of the batch: the same tensors as :func:`_batch`
     gives for their texts, without tokenizing them again at every step."""
-    width = max(map(len, token_ids))
-    ids = torch.full((len(token_ids), width), tokenizer.pad_token_id, dtype=torch.long)
-    mask = torch.zeros((len(token_ids), width), dtype=torch.long)
-    left = getattr(tokenizer, "padding_side", "right") == "left"
-    for row, sequence in enumerate(token_ids):
-        span = slice(width - len(sequence), width) if left else slice(0, len(sequence))
-        ids[row, span] = torch.tensor(sequence, dtype=torch.long)
-        mask[row, span] = 1
+    ids, mask = _pad([torch.tensor(ids, dtype=torch.long) for ids in token_ids], tokenizer.pad_token_id,
+                     getattr(tokenizer, "padding_side", "right"))
     return ids.to(device), mask.to(device)
 
 
@@ -204,23 +207,11 @@ def _fixed_token_vectors(encoder, token_ids: list[list[int]], tokenizer, device,
     vectors = [None] * len(token_ids)
     for start in range(0, len(order), batch_size):
         rows = order[start:start + batch_size]
-        ids, mask = _pad([token_ids[i] for i in rows], tokenizer, device)
+        ids, mask = _pad_ids([token_ids[i] for i in rows], tokenizer, device)
         hidden = encoder(input_ids=ids, attention_mask=mask).last_hidden_state
         for row, i in enumerate(rows):
             vectors[i] = hidden[row, mask[row].bool()]
     return vectors
-
-
-def _pad_vectors(vectors: list[torch.Tensor], left: bool):
-    """Token vectors of several examples in one zero-padded batch, with its attention mask."""
-    width = max(len(v) for v in vectors)
-    batch = vectors[0].new_zeros((len(vectors), width, vectors[0].shape[-1]))
-    mask = torch.zeros((len(vectors), width), dtype=torch.long, device=vectors[0].device)
-    for row, v in enumerate(vectors):
-        span = slice(width - len(v), width) if left else slice(0, len(v))
-        batch[row, span] = v
-        mask[row, span] = 1
-    return batch, mask
 
 
 def batch_order(lengths: list[int], batch_size: int, generator: torch.Generator, group_by_length: bool = False,
@@ -281,7 +272,7 @@ def train_classifier(model: EncoderClassifier, tokenizer, train: datasets.Datase
     # A frozen encoder without dropout gives an example the same token vectors at every step: compute them
     # once, and train the head on them. The same training, up to rounding (about 1e-6), in a fraction of the time.
     fixed = _fixed_token_vectors(model.encoder, token_ids, tokenizer, device) if encoder_is_fixed(model) else None
-    left = getattr(tokenizer, "padding_side", "right") == "left"
+    side = getattr(tokenizer, "padding_side", "right")
     bar = cfg.progress_bar(total=epochs * steps_per_epoch, enabled=progress, desc="fine-tuning")
     for _ in range(epochs):
         model.train()
@@ -289,9 +280,9 @@ def train_classifier(model: EncoderClassifier, tokenizer, train: datasets.Datase
         for batch in batch_order(lengths, batch_size, generator, group_by_length):
             labels = all_labels[batch].to(device)
             if fixed is not None:  # the head alone, on the encoder's stored token vectors
-                logits = model.head(*_pad_vectors([fixed[i] for i in batch], left))
+                logits = model.head(*_pad([fixed[i] for i in batch], 0.0, side))
             else:
-                logits = model(*_pad([token_ids[i] for i in batch], tokenizer, device))
+                logits = model(*_pad_ids([token_ids[i] for i in batch], tokenizer, device))
             loss = nn.functional.cross_entropy(logits, labels)
             optimizer.zero_grad()
             loss.backward()
