@@ -146,9 +146,21 @@ def build_classifier(mlm_model, strategy: str, label_names: list[str], pooling: 
 # Training and evaluation
 # ---------------------------------------------------------------------------------------------------
 
-def _batch(tokenizer, texts, device):
-    enc = tokenizer(list(texts), padding=True, truncation=True, max_length=128, return_tensors="pt")
-    return enc["input_ids"].to(device), enc["attention_mask"].to(device)
+def _batch(tokenizer, texts, device, text_pairs=None):
+    """The texts (with their second sentences, for a pair task) as tensors: ids, attention mask and, for
+    pairs only, the segment ids (``token_type_ids``)."""
+    pairs = () if text_pairs is None else (list(text_pairs),)
+    enc = tokenizer(list(texts), *pairs, padding=True, truncation=True, max_length=128, return_tensors="pt")
+    tensors = (enc["input_ids"].to(device), enc["attention_mask"].to(device))
+    return tensors if text_pairs is None else (*tensors, enc["token_type_ids"].to(device))
+
+
+def _tokenize(tokenizer, split: datasets.Dataset) -> tuple[list[list[int]], list[list[int]] | None]:
+    """Every example's token ids, and for a pair task (a ``text_pair`` column) its segment ids; None else."""
+    if "text_pair" not in split.column_names:
+        return tokenizer(list(split["text"]), truncation=True, max_length=128)["input_ids"], None
+    enc = tokenizer(list(split["text"]), list(split["text_pair"]), truncation=True, max_length=128)
+    return enc["input_ids"], enc["token_type_ids"]
 
 
 def _pad(sequences: list[torch.Tensor], value, side: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -167,6 +179,12 @@ def _pad_ids(token_ids: list[list[int]], tokenizer, device):
     return ids.to(device), mask.to(device)
 
 
+def _pad_types(type_ids: list[list[int]], tokenizer, device) -> torch.Tensor:
+    """Segment ids (``token_type_ids``) padded like :func:`_pad_ids` pads the token ids, with 0."""
+    return _pad([torch.tensor(t, dtype=torch.long) for t in type_ids], 0,
+                getattr(tokenizer, "padding_side", "right"))[0].to(device)
+
+
 @torch.no_grad()
 def evaluate(model: EncoderClassifier, tokenizer, split: datasets.Dataset, batch_size: int = 256) -> dict:
     """Accuracy, mean cross-entropy loss and predictions per class of ``model`` on ``split``."""
@@ -176,9 +194,8 @@ def evaluate(model: EncoderClassifier, tokenizer, split: datasets.Dataset, batch
     loss_sum, correct, preds = 0.0, 0, []
     for start in range(0, len(split), batch_size):
         rows = split[start:start + batch_size]
-        ids, mask = _batch(tokenizer, rows["text"], device)
         labels = torch.tensor(rows["label"], device=device)
-        logits = model(ids, mask)
+        logits = model(*_batch(tokenizer, rows["text"], device, rows.get("text_pair")))
         loss_sum += nn.functional.cross_entropy(logits, labels, reduction="sum").item()
         pred = logits.argmax(-1)
         correct += int((pred == labels).sum())
@@ -201,14 +218,16 @@ def encoder_is_fixed(model: EncoderClassifier) -> bool:
 
 
 @torch.no_grad()
-def _fixed_token_vectors(encoder, token_ids: list[list[int]], tokenizer, device, batch_size: int = 256):
+def _fixed_token_vectors(encoder, token_ids: list[list[int]], tokenizer, device, batch_size: int = 256,
+                         type_ids: list[list[int]] | None = None):
     """Each example's token vectors from a fixed encoder, computed once (in batches of similar length)."""
     order = sorted(range(len(token_ids)), key=lambda i: len(token_ids[i]))
     vectors = [None] * len(token_ids)
     for start in range(0, len(order), batch_size):
         rows = order[start:start + batch_size]
         ids, mask = _pad_ids([token_ids[i] for i in rows], tokenizer, device)
-        hidden = encoder(input_ids=ids, attention_mask=mask).last_hidden_state
+        segments = {} if type_ids is None else {"token_type_ids": _pad_types([type_ids[i] for i in rows], tokenizer, device)}
+        hidden = encoder(input_ids=ids, attention_mask=mask, **segments).last_hidden_state
         for row, i in enumerate(rows):
             vectors[i] = hidden[row, mask[row].bool()]
     return vectors
@@ -266,12 +285,13 @@ def train_classifier(model: EncoderClassifier, tokenizer, train: datasets.Datase
         * max(0.0, 1 - step / (epochs * steps_per_epoch)))
     generator = torch.Generator().manual_seed(seed)
     # Tokenized once, not at every step: the texts do not change between epochs.
-    token_ids = tokenizer(list(train["text"]), truncation=True, max_length=128)["input_ids"]
+    token_ids, type_ids = _tokenize(tokenizer, train)
     all_labels = torch.tensor(train["label"], dtype=torch.long)
     lengths = [len(ids) for ids in token_ids] if group_by_length else [0] * len(train)
     # A frozen encoder without dropout gives an example the same token vectors at every step: compute them
     # once, and train the head on them. The same training, up to rounding (about 1e-6), in a fraction of the time.
-    fixed = _fixed_token_vectors(model.encoder, token_ids, tokenizer, device) if encoder_is_fixed(model) else None
+    fixed = (_fixed_token_vectors(model.encoder, token_ids, tokenizer, device, type_ids=type_ids)
+             if encoder_is_fixed(model) else None)
     side = getattr(tokenizer, "padding_side", "right")
     bar = cfg.progress_bar(total=epochs * steps_per_epoch, enabled=progress, desc="fine-tuning")
     for _ in range(epochs):
@@ -281,8 +301,11 @@ def train_classifier(model: EncoderClassifier, tokenizer, train: datasets.Datase
             labels = all_labels[batch].to(device)
             if fixed is not None:  # the head alone, on the encoder's stored token vectors
                 logits = model.head(*_pad([fixed[i] for i in batch], 0.0, side))
-            else:
+            elif type_ids is None:
                 logits = model(*_pad_ids([token_ids[i] for i in batch], tokenizer, device))
+            else:  # a pair task: the segment ids too
+                logits = model(*_pad_ids([token_ids[i] for i in batch], tokenizer, device),
+                               _pad_types([type_ids[i] for i in batch], tokenizer, device))
             loss = nn.functional.cross_entropy(logits, labels)
             optimizer.zero_grad()
             loss.backward()

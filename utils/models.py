@@ -108,10 +108,14 @@ class EncoderClassifier(nn.Module):
     def num_labels(self) -> int:
         return self.head.out.out_features
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
+                token_type_ids: torch.Tensor | None = None) -> torch.Tensor:
+        """``token_type_ids`` are the segment ids of a sentence pair (0 for the first, 1 for the second);
+        left out, every token is in segment 0, as for one sentence."""
         if attention_mask is None:
             attention_mask = torch.ones_like(input_ids)
-        token_vectors = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        segments = {} if token_type_ids is None else {"token_type_ids": token_type_ids}
+        token_vectors = self.encoder(input_ids=input_ids, attention_mask=attention_mask, **segments).last_hidden_state
         return self.head(token_vectors, attention_mask)
 
     def save_pretrained(self, directory: str | Path, tokenizer=None) -> Path:

@@ -189,8 +189,8 @@ def _loop_message(model, batch, labels, got: list[float], where: str) -> str:
 @exercise("05.overfit", points=3, answer="overfit_one_batch", hints=[
     "Make the optimizer once, before the loop: torch.optim.AdamW(model.parameters(), lr=lr). Then repeat steps "
     "times: zero the gradients, score the batch, take the mean cross-entropy, backward, step.",
-    "The classifier takes model(input_ids, attention_mask); model(**batch) would also pass token_type_ids, which "
-    "it does not accept. torch.nn.functional.cross_entropy(scores, labels) is the mean loss.",
+    "The classifier takes model(input_ids, attention_mask, token_type_ids), so model(**batch) scores the batch; "
+    "torch.nn.functional.cross_entropy(scores, labels) is the mean loss.",
     "Append loss.item() in every step (the loss before that step's update), and return the list: steps numbers, "
     "falling towards 0.",
 ])
@@ -207,13 +207,7 @@ def check_overfit(overfit_one_batch):
         given = {k: v.clone() for k, v in batch.items()}
         given_labels = labels.clone()
         with case(where):
-            try:
-                got = overfit_one_batch(model, given, given_labels, steps=OVERFIT_STEPS, lr=OVERFIT_LR)
-            except TypeError as error:
-                if "token_type_ids" not in str(error):
-                    raise
-                raise Incorrect("The classifier takes model(input_ids, attention_mask); model(**batch) also passes "
-                                "the batch's token_type_ids, which it does not accept. Pass the two tensors.") from None
+            got = overfit_one_batch(model, given, given_labels, steps=OVERFIT_STEPS, lr=OVERFIT_LR)
         if any(not torch.equal(given[k], v) for k, v in batch.items()) or not torch.equal(given_labels, labels):
             raise Incorrect(f"On {where}, overfit_one_batch changed the batch or the labels it was given; only read "
                             f"them.")
