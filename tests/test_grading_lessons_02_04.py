@@ -17,7 +17,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = {"02": ROOT / "solutions" / "02_sequence_encoders_solutions.ipynb",
              "04": ROOT / "solutions" / "04_notation_solutions.ipynb"}
 IDS = ["02.mean_pool", "02.attention_pattern", "02.not_classifier", "02.probe", "02.objective",
-       "04.split", "04.relative_change", "04.predict", "04.statements", "04.paradigm", "04.why_freeze"]
+       "04.split", "04.relative_change", "04.predict", "04.statements", "04.paradigm", "04.why_freeze",
+       "04.align_labels", "04.segments", "04.task_head"]
 
 
 def answer(exercise_id: str, stub: bool = False):
@@ -215,6 +216,91 @@ def predict_passing_the_whole_batch(model, tokenizer, texts):
             .argmax(-1).tolist()]
 
 
+
+def align_every_piece(word_ids, word_labels):
+    return [-100 if w is None else word_labels[w] for w in word_ids]
+
+
+def align_last_piece(word_ids, word_labels):
+    out = []
+    for i, w in enumerate(word_ids):
+        later = i + 1 < len(word_ids) and word_ids[i + 1] == w
+        out.append(-100 if w is None or later else word_labels[w])
+    return out
+
+
+def align_words_only(word_ids, word_labels):
+    return list(word_labels)
+
+
+def align_zero_for_specials(word_ids, word_labels):
+    out, previous = [], None
+    for w in word_ids:
+        out.append(0 if w is None else -100 if w == previous else word_labels[w])
+        previous = w
+    return out
+
+
+def pair_all_zero(first, second, max_length):
+    tokens, _ = pair_truncating_first(first, second, 10_000)
+    return tokens, [0] * len(tokens)
+
+
+def pair_no_truncation(first, second, max_length):
+    tokens = ["[CLS]", *first, "[SEP]", *second, "[SEP]"]
+    return tokens, [0] * (len(first) + 2) + [1] * (len(second) + 1)
+
+
+def pair_truncating_first(first, second, max_length):
+    first, second = list(first), list(second)
+    while len(first) + len(second) + 3 > max_length:
+        (first if first else second).pop()
+    return ["[CLS]", *first, "[SEP]", *second, "[SEP]"], [0] * (len(first) + 2) + [1] * (len(second) + 1)
+
+
+def pair_sep_in_second_segment(first, second, max_length):
+    tokens, _ = pair_no_truncation(first, second, max_length)
+    return tokens, [0] * (len(first) + 1) + [1] * (len(second) + 2)
+
+
+def head_mean_for_tokens(form, hidden_size, num_labels):
+    return torch.nn.Linear(hidden_size, num_labels)
+
+
+class _MeanHead(torch.nn.Module):
+    def __init__(self, hidden_size, num_labels):
+        super().__init__()
+        self.out = torch.nn.Linear(hidden_size, num_labels)
+
+    def forward(self, vectors):
+        return self.out(vectors.mean(dim=1))
+
+
+def head_mean_pooled(form, hidden_size, num_labels):
+    if form == "tokens":
+        return torch.nn.Linear(hidden_size, num_labels)
+    return _MeanHead(hidden_size, num_labels)
+
+
+class _ClsHead(torch.nn.Module):
+    def __init__(self, hidden_size, num_labels):
+        super().__init__()
+        self.out = torch.nn.Linear(hidden_size, num_labels)
+
+    def forward(self, vectors):
+        return self.out(vectors[:, 0])
+
+
+def head_mixing_positions(form, hidden_size, num_labels):
+    if form != "tokens":
+        return _ClsHead(hidden_size, num_labels)
+    return torch.nn.Sequential(torch.nn.Conv1d(7, 7, 1), torch.nn.Linear(hidden_size, num_labels))
+
+
+def head_no_error(form, hidden_size, num_labels):
+    return torch.nn.Linear(hidden_size, num_labels) if form == "tokens" else _ClsHead(hidden_size, num_labels)
+
+
 WRONG = [
     ("02.mean_pool", pool_everything, "padding included"),
     ("02.mean_pool", pool_by_width, "full length of the row"),
@@ -248,10 +334,21 @@ WRONG = [
     ("04.predict", predict_without_mask, "pass the attention mask"),
     ("04.predict", predict_with_dropout, "model.eval()"),
     ("04.predict", predict_first_label, "class with the highest score"),
-    ("04.predict", predict_passing_the_whole_batch, "token_type_ids"),
     ("04.statements", "ADEF", "5 of the 6 statements"),
     ("04.statements", "AXE", "letters A to F"),
     ("04.statements", 7, "letters of every right statement"),
+    ("04.align_labels", align_every_piece, "only a word's first piece carries its label"),
+    ("04.align_labels", align_last_piece, "first piece of word"),
+    ("04.align_labels", align_words_only, "one label per token"),
+    ("04.align_labels", align_zero_for_specials, "special token or padding"),
+    ("04.segments", pair_all_zero, "segment ids should be"),
+    ("04.segments", pair_no_truncation, "more than max_length"),
+    ("04.segments", pair_truncating_first, "should be"),
+    ("04.segments", pair_sep_in_second_segment, "0 for [CLS], the first sentence and its [SEP]"),
+    ("04.task_head", head_mean_for_tokens, "one score per class for each example"),
+    ("04.task_head", head_mean_pooled, "read the [CLS] vector"),
+    ("04.task_head", head_mixing_positions, "changed the scores at other positions"),
+    ("04.task_head", head_no_error, "should raise a ValueError"),
 ]
 
 
@@ -259,3 +356,8 @@ WRONG = [
                          ids=wrong_answer_ids(WRONG))
 def test_a_typical_wrong_answer_is_turned_down_with_a_message_that_says_why(exercise_id, wrong, words):
     assert_turned_down(exercise_id, wrong, words)
+
+
+def test_passing_the_tokenizers_whole_batch_to_the_classifier_is_right():
+    # The classifier takes token_type_ids too (a sentence pair needs them), so model(**batch) is an answer.
+    assert_passes("04.predict", predict_passing_the_whole_batch)

@@ -1,6 +1,7 @@
 """Checks for lesson 04's exercises (exercises/04_notation_exercises.ipynb): splitting a classifier's
 parameters into θ and ω, the relative change ‖after − before‖ / ‖before‖, inference with θ̂ and ω̂ that
-answers with label names, and which statements about f(x; θ, ω) are true.
+answers with label names, which statements about f(x; θ, ω) are true, and the form of the task: word labels
+aligned to WordPiece pieces, the input of a sentence pair, and the head's shape for each form.
 
 The checks build small random classifiers of the course's architecture and a toy tokenizer (a second
 at most), so they need no checkpoint: which tensors are θ and which ω does not depend on the weights.
@@ -265,14 +266,7 @@ def check_predict(predict):
         state = {k: v.clone() for k, v in model.state_dict().items()}
         model.train()  # as a model may be left after training: predict must switch dropout off itself
         with case(where):
-            try:
-                got = predict(model, tokenizer, list(texts))
-            except TypeError as error:
-                if "token_type_ids" not in str(error):
-                    raise
-                raise Incorrect("The classifier takes model(input_ids, attention_mask); model(**batch) also passes "
-                                "the tokenizer's token_type_ids, which it does not accept. Pass the two tensors by "
-                                "name.") from None
+            got = predict(model, tokenizer, list(texts))
         if any(not torch.equal(v, state[k]) for k, v in model.state_dict().items()):
             raise Incorrect(f"On {where}, predict changed the model's parameters. Inference only reads θ̂ and ω̂: no "
                             f"optimizer step, no in-place changes.")
@@ -396,3 +390,174 @@ several_choices("04.why_freeze", points=2, answer="answer_04_why_freeze", option
                             "with each strategy?",
         "c962fb35ae8cd5f3": "lesson 04 compared θ-hat with θ for the frozen strategy: what did it find?",
     })
+
+
+# ---------------------------------------------------------------------------------------------------
+# 04.align_labels
+# ---------------------------------------------------------------------------------------------------
+
+IGNORE = -100
+
+
+def _alignment_cases():
+    # (where, word_ids as encoding.word_ids() gives them, one label per word)
+    yield "one piece per word", [None, 0, 1, 2, None], [0, 3, 1]
+    yield "a word cut into four pieces", [None, 0, 1, 1, 1, 1, 2, None], [0, 2, 0]
+    yield "two long words next to each other", [None, 0, 0, 1, 1, 1, None], [1, 2]
+    yield "a padded row (None after the last [SEP])", [None, 0, 1, 1, 2, None, None, None], [3, 0, 1]
+    yield "a one-word sentence", [None, 0, None], [2]
+    yield "a sentence cut at the length limit (the last words have no token)", [None, 0, 1, 1, 2, None], [1, 0, 2, 3, 3]
+    yield "the same label on neighbouring words", [None, 0, 1, 1, 2, 2, None], [1, 1, 1]
+
+
+def _reference_alignment(word_ids, word_labels):
+    labels, previous = [], None
+    for word in word_ids:
+        labels.append(IGNORE if word is None or word == previous else word_labels[word])
+        previous = word
+    return labels
+
+
+@exercise("04.align_labels", points=3, answer="align_labels", hints=[
+    "Walk through word_ids once, remembering the word id of the token before.",
+    "None (a special token or padding) gets -100. A token whose word id is the same as the previous token's is a "
+    "later piece of the same word: -100. Otherwise it is a word's first piece: the word's label.",
+    "Return a list as long as word_ids, of plain integers.",
+])
+def check_align_labels(align_labels):
+    for where, word_ids, word_labels in _alignment_cases():
+        expected = _reference_alignment(word_ids, word_labels)
+        with case(where):
+            got = align_labels(list(word_ids), list(word_labels))
+        if hasattr(got, "tolist"):
+            got = got.tolist()
+        if not isinstance(got, (list, tuple)):
+            raise Incorrect(f"On {where}, align_labels should return a list of labels, got {type(got).__name__}.")
+        got = list(got)
+        if len(got) != len(word_ids):
+            raise Incorrect(f"On {where}, word_ids has {len(word_ids)} tokens but {len(got)} labels came back: give one "
+                            f"label per token, -100 included.")
+        if got == expected:
+            continue
+        first = next(i for i, (a, b) in enumerate(zip(got, expected)) if a != b)
+        word = word_ids[first]
+        if word is None:
+            why = "a special token or padding (word id None) gets -100"
+        elif first > 0 and word_ids[first - 1] == word:
+            why = f"it is a later piece of word {word}, which gets -100: only a word's first piece carries its label"
+        else:
+            why = f"it is the first piece of word {word}, which carries that word's label, {word_labels[word]}"
+        raise Incorrect(f"On {where} (word_ids {word_ids}, word labels {word_labels}), token {first} got {got[first]!r} "
+                        f"instead of {expected[first]}: {why}.")
+
+
+# ---------------------------------------------------------------------------------------------------
+# 04.segments
+# ---------------------------------------------------------------------------------------------------
+
+def _segment_cases():
+    yield "two short sentences", "w1 w2 w3", "w4 w5", 32
+    yield "a pair exactly at the limit", "w1 w2 w3", "w4 w5 w6", 9
+    yield "a pair over the limit, the first sentence longer", "w1 w2 w3 w4 w5 w6 w7 w8", "w9 w10", 8
+    yield "a pair over the limit, the second sentence longer", "w1 w2", "w3 w4 w5 w6 w7 w8 w9 w10 w11", 9
+    yield "a pair over the limit, both as long", "w1 w2 w3 w4 w5", "w6 w7 w8 w9 w10", 8
+    yield "a one-word second sentence", "w20 w21 w22 w23", "w24", 16
+
+
+@exercise("04.segments", points=2, answer="pair_input", hints=[
+    "The layout is [CLS], the first sentence's pieces, [SEP], the second's, [SEP]; token_type_ids is 0 up to and "
+    "including the first [SEP], 1 after it.",
+    "Three of the max_length places go to [CLS] and the two [SEP]. While the pieces do not fit in the rest, drop the "
+    "last piece of the longer sentence (of the first when both are as long).",
+    "Return two lists of the same length: the tokens (strings) and the segment ids (0 or 1).",
+])
+def check_pair_input(pair_input):
+    tokenizer = toy_tokenizer(True)
+    for where, first, second, max_length in _segment_cases():
+        expected = tokenizer(first, second, truncation=True, max_length=max_length)
+        tokens = tokenizer.convert_ids_to_tokens(expected["input_ids"])
+        with case(where):
+            got = pair_input(tokenizer.tokenize(first), tokenizer.tokenize(second), max_length)
+        if not isinstance(got, (tuple, list)) or len(got) != 2:
+            raise Incorrect(f"pair_input should return a pair (tokens, token_type_ids); on {where} it returned "
+                            f"{type(got).__name__}.")
+        got_tokens, got_types = (list(x.tolist() if hasattr(x, "tolist") else x) for x in got)
+        if len(got_tokens) != len(got_types):
+            raise Incorrect(f"On {where}, {len(got_tokens)} tokens came back with {len(got_types)} segment ids: give one "
+                            f"segment id per token.")
+        if len(got_tokens) > max_length:
+            raise Incorrect(f"On {where}, the input has {len(got_tokens)} tokens, more than max_length={max_length}: "
+                            f"drop pieces until [CLS], both sentences and both [SEP] fit.")
+        if got_tokens != tokens:
+            raise Incorrect(f"On {where} ({first!r} + {second!r}, max_length={max_length}) the tokens should be "
+                            f"{tokens}, as the tokenizer lays them out, but came back as {got_tokens}.")
+        if [int(t) for t in got_types] != expected["token_type_ids"]:
+            raise Incorrect(f"On {where}, the tokens are right but the segment ids should be {expected['token_type_ids']}, "
+                            f"not {list(got_types)}: 0 for [CLS], the first sentence and its [SEP]; 1 for the second "
+                            f"sentence and the last [SEP].")
+
+
+# ---------------------------------------------------------------------------------------------------
+# 04.task_head
+# ---------------------------------------------------------------------------------------------------
+
+FORMS = ("sentence", "pair", "tokens")
+
+
+@exercise("04.task_head", points=2, answer="task_head", hints=[
+    "A sentence and a pair both end in one label: read the [CLS] vector (position 0) and map it to num_labels "
+    "scores. Labelling every token ends in num_labels scores at every position.",
+    "nn.Linear(hidden_size, num_labels) applied to a tensor of shape (batch, tokens, hidden_size) acts on every "
+    "position; applied to token_vectors[:, 0] it acts on [CLS] alone.",
+    "Return an nn.Module (a small class with a forward, or a module built from nn.Linear) whose output for a "
+    "(batch, tokens, hidden_size) input is (batch, num_labels) for 'sentence' and 'pair', (batch, tokens, num_labels) "
+    "for 'tokens'.",
+])
+def check_task_head(task_head):
+    import torch
+    from torch import nn
+
+    for form, hidden, labels in (("sentence", 16, 2), ("pair", 24, 3), ("tokens", 16, 4), ("tokens", 8, 9)):
+        where = f"form={form!r}, hidden_size={hidden}, num_labels={labels}"
+        with case(where):
+            head = task_head(form, hidden, labels)
+        if not isinstance(head, nn.Module):
+            raise Incorrect(f"On {where}, task_head should return an nn.Module (ω, with trainable parameters), got "
+                            f"{type(head).__name__}.")
+        if not any(p.requires_grad for p in head.parameters()):
+            raise Incorrect(f"On {where}, the head has no trainable parameter: ω is what fine-tuning trains.")
+        head.eval()
+        g = torch.Generator().manual_seed(hidden + labels)
+        vectors = torch.randn(3, 7, hidden, generator=g)
+        with torch.no_grad(), case(where + ", on token vectors of shape (3, 7, hidden_size)"):
+            out = head(vectors)
+        wanted = (3, labels) if form != "tokens" else (3, 7, labels)
+        if not isinstance(out, torch.Tensor) or tuple(out.shape) != wanted:
+            shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+            raise Incorrect(f"On {where}, the head gave {shape} for token vectors of shape (3, 7, {hidden}); the form "
+                            f"{form!r} needs {wanted}: " + ("one score per class for each example." if form != "tokens"
+                                                              else "one score per tag at every position."))
+        changed = vectors.clone()
+        changed[:, 3] += 1.0
+        with torch.no_grad():
+            out2 = head(changed)
+        if form == "tokens":
+            others = [i for i in range(7) if i != 3]
+            if not torch.allclose(out[:, others], out2[:, others], atol=1e-6):
+                raise Incorrect(f"On {where}, changing the vector at position 3 changed the scores at other positions: "
+                                f"a tag head applies the same layer to each position on its own.")
+            if torch.allclose(out[:, 3], out2[:, 3]):
+                raise Incorrect(f"On {where}, the scores at position 3 do not depend on the vector there.")
+        elif not torch.allclose(out, out2, atol=1e-6):
+            raise Incorrect(f"On {where}, the scores changed with the vector at position 3: the course's heads for "
+                            f"one label read the [CLS] vector, at position 0.")
+    with case("form='document'"):
+        try:
+            task_head("document", 16, 2)
+        except ValueError:
+            return
+        except Exception as error:  # noqa: BLE001 (any other exception is the wrong kind)
+            raise Incorrect(f"task_head('document', ...) raised {type(error).__name__}; raise a ValueError that names "
+                            f"the forms it knows ({', '.join(FORMS)}).") from None
+    raise Incorrect(f"task_head('document', 16, 2) returned a head; an unknown form should raise a ValueError that names "
+                    f"the forms it knows ({', '.join(FORMS)}).")
