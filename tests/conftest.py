@@ -39,8 +39,8 @@ from utils.config import Profile  # noqa: E402
 # --no-loadscope-reorder, so that pytest-xdist keeps this order instead of sorting files by their number
 # of tests.
 SLOWEST_FIRST = ["notebooks/08_real_text.ipynb", "tests/test_grading.py", "notebooks/03_fine_tuning.ipynb",
-                 "notebooks/05_diagnosing_failures.ipynb", "notebooks/07_real_models.ipynb",
-                 "notebooks/06_prompting_and_label_mapping.ipynb", "notebooks/04_notation.ipynb",
+                 "notebooks/05_diagnosing_failures.ipynb", "notebooks/04_notation.ipynb",
+                 "notebooks/07_real_models.ipynb", "notebooks/06_prompting_and_label_mapping.ipynb",
                  "tests/test_export.py", "tests/test_browser.py"]
 
 

