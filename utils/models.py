@@ -68,16 +68,22 @@ class ClassificationHead(nn.Module):
 
 
 
-def export_sequence_classifier(encoder_config, label_names: list[str]) -> BertForSequenceClassification:
-    """An empty ``BertForSequenceClassification`` with ``encoder_config``'s architecture and the real label
-    names (``id2label`` / ``label2id``): the layout ``transformers.pipeline`` loads. The caller copies the
-    weights in."""
+def labeled_config(encoder_config, label_names: list[str], architecture: str) -> BertConfig:
+    """``encoder_config`` with one output per label, the real label names (``id2label`` / ``label2id``) and
+    the class that loads it (``architecture``, e.g. ``"BertForTokenClassification"``)."""
     config = BertConfig.from_dict(encoder_config.to_dict())
     config.num_labels = len(label_names)
     config.id2label = dict(enumerate(label_names))
     config.label2id = {name: i for i, name in enumerate(label_names)}
-    config.architectures = ["BertForSequenceClassification"]
-    return BertForSequenceClassification(config)
+    config.architectures = [architecture]
+    return config
+
+
+def export_sequence_classifier(encoder_config, label_names: list[str]) -> BertForSequenceClassification:
+    """An empty ``BertForSequenceClassification`` with ``encoder_config``'s architecture and the real label
+    names (``id2label`` / ``label2id``): the layout ``transformers.pipeline`` loads. The caller copies the
+    weights in."""
+    return BertForSequenceClassification(labeled_config(encoder_config, label_names, "BertForSequenceClassification"))
 
 
 def save_exported(exported, directory: str | Path, tokenizer=None) -> Path:

@@ -30,11 +30,11 @@ from pathlib import Path
 import datasets
 import torch
 from torch import nn
-from transformers import BertConfig, BertForTokenClassification, BertModel
+from transformers import BertForTokenClassification, BertModel
 
 from . import config as cfg
 from .finetuning import _pad, build_classifier, encoder_from_mlm, evaluate, train_classifier
-from .models import check_vocabulary, mean_pool, save_exported
+from .models import check_vocabulary, labeled_config, mean_pool, save_exported
 
 IGNORE = -100  # the label cross-entropy skips: special tokens, padding, and a word's later pieces
 PAIR_CLASSIFIER_NAME = "tiny-bert-pair-classifier"
@@ -205,12 +205,8 @@ class TokenTagger(nn.Module):
     def save_pretrained(self, directory: str | Path, tokenizer=None) -> Path:
         """Save as a standard ``BertForTokenClassification`` with the tag names, which
         ``pipeline("token-classification")`` loads."""
-        config = BertConfig.from_dict(self.encoder.config.to_dict())
-        config.num_labels = len(self.tag_names)
-        config.id2label = dict(enumerate(self.tag_names))
-        config.label2id = {name: i for i, name in enumerate(self.tag_names)}
-        config.architectures = ["BertForTokenClassification"]
-        exported = BertForTokenClassification(config)
+        exported = BertForTokenClassification(labeled_config(self.encoder.config, self.tag_names,
+                                                             "BertForTokenClassification"))
         exported.bert.load_state_dict({k: v for k, v in self.encoder.state_dict().items() if not k.startswith("pooler.")})
         exported.classifier.load_state_dict(self.head.out.state_dict())
         return save_exported(exported, directory, tokenizer)
