@@ -252,6 +252,16 @@ def batch_order(lengths: list[int], batch_size: int, generator: torch.Generator,
     return [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]
 
 
+def optimizer_and_schedule(parameters, lr: float, steps_per_epoch: int, epochs: int, fused: bool):
+    """AdamW (weight decay 0.01) and the fine-tuning schedule: the learning rate rises linearly over the first
+    half epoch, then falls linearly to 0 at the last step."""
+    optimizer = torch.optim.AdamW(parameters, lr=lr, weight_decay=0.01, fused=fused or None)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: min(1.0, (step + 1) / max(1, steps_per_epoch // 2))
+        * max(0.0, 1 - step / (epochs * steps_per_epoch)))
+    return optimizer, schedule
+
+
 def train_classifier(model: EncoderClassifier, tokenizer, train: datasets.Dataset,
                      validation: datasets.Dataset | None = None, *, epochs: int = 6, batch_size: int = 32,
                      lr: float = 1e-3, seed: int = cfg.SEED, device: torch.device | None = None,
@@ -278,11 +288,8 @@ def train_classifier(model: EncoderClassifier, tokenizer, train: datasets.Datase
     model.to(device)
     if fused is None:
         fused = device.type in ("cpu", "cuda")
-    optimizer = torch.optim.AdamW(trainable, lr=lr, weight_decay=0.01, fused=fused or None)
     steps_per_epoch = math.ceil(len(train) / batch_size)
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: min(1.0, (step + 1) / max(1, steps_per_epoch // 2))
-        * max(0.0, 1 - step / (epochs * steps_per_epoch)))
+    optimizer, schedule = optimizer_and_schedule(trainable, lr, steps_per_epoch, epochs, fused)
     generator = torch.Generator().manual_seed(seed)
     # Tokenized once, not at every step: the texts do not change between epochs.
     token_ids, type_ids = _tokenize(tokenizer, train)

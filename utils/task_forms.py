@@ -33,7 +33,8 @@ from torch import nn
 from transformers import BertForTokenClassification, BertModel
 
 from . import config as cfg
-from .finetuning import _pad, build_classifier, encoder_from_mlm, evaluate, train_classifier
+from .finetuning import (_pad, build_classifier, encoder_from_mlm, evaluate, optimizer_and_schedule,
+                         train_classifier)
 from .models import check_vocabulary, labeled_config, mean_pool, save_exported
 
 IGNORE = -100  # the label cross-entropy skips: special tokens, padding, and a word's later pieces
@@ -309,12 +310,9 @@ def train_tagger(model: TokenTagger, tokenizer, train: datasets.Dataset, validat
     model.to(device)
     token_ids, word_ids = _encode_words(tokenizer, train)
     labels = [align_labels(w, tags) for w, tags in zip(word_ids, train["tags"])]
-    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr, weight_decay=0.01,
-                                  fused=device.type in ("cpu", "cuda") or None)
     steps_per_epoch = math.ceil(len(train) / batch_size)
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: min(1.0, (step + 1) / max(1, steps_per_epoch // 2))
-        * max(0.0, 1 - step / (epochs * steps_per_epoch)))
+    optimizer, schedule = optimizer_and_schedule([p for p in model.parameters() if p.requires_grad], lr,
+                                                 steps_per_epoch, epochs, device.type in ("cpu", "cuda"))
     generator = torch.Generator().manual_seed(seed)
     side = getattr(tokenizer, "padding_side", "right")
     history = {"train_loss": [], "val_f1": []}
