@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 import torch
 import transformers
 from transformers import AutoModelForSequenceClassification, BertModel
 
+from utils import mean_pooled_bert
 from utils.finetuning import build_classifier
 from utils.models import (EncoderClassifier, check_vocabulary, count_parameters, mean_pool,
                           tiny_bert_config)
@@ -163,11 +167,61 @@ def test_from_pretrained_on_a_missing_directory_raises_file_not_found_error(tmp_
         EncoderClassifier.from_pretrained(tmp_path / "missing")
 
 
-def test_save_pretrained_with_mean_pooling_raises_value_error(mlm_model, tmp_path):
-    model = build_classifier(mlm_model, "full", LABELS, pooling="mean")
-    with pytest.raises(ValueError, match="pooling='cls'"):
-        model.save_pretrained(tmp_path / "mean")
-    assert not (tmp_path / "mean" / "config.json").exists()
+@pytest.fixture
+def mean_classifier(mlm_model):
+    """A classifier that reads the mean of the token vectors, with a head sharp enough that the texts get
+    clearly different probabilities (so a wrong pooling or a lost weight shows)."""
+    model = build_classifier(mlm_model, "full", LABELS, pooling="mean").eval()
+    with torch.no_grad():
+        model.head.out.weight.mul_(20.0)
+    return model
+
+
+def test_a_mean_pooled_classifier_is_saved_with_the_code_that_defines_it(mean_classifier, tokenizer, tmp_path):
+    directory = mean_classifier.save_pretrained(tmp_path / "mean", tokenizer)
+    config = json.loads((directory / "config.json").read_text())
+    assert config["architectures"] == ["MeanPooledBertForSequenceClassification"]
+    assert config["model_type"] == "mean_pooled_bert"
+    assert config["auto_map"] == {
+        "AutoConfig": "mean_pooled_bert.MeanPooledBertConfig",
+        "AutoModelForSequenceClassification": "mean_pooled_bert.MeanPooledBertForSequenceClassification"}
+    assert (directory / "mean_pooled_bert.py").read_text() == Path(mean_pooled_bert.__file__).read_text()
+
+
+def test_a_saved_mean_pooled_classifier_loads_in_a_pipeline_with_trust_remote_code(mean_classifier, tokenizer,
+                                                                                    tmp_path):
+    directory = mean_classifier.save_pretrained(tmp_path / "mean", tokenizer)
+    classify = transformers.pipeline("text-classification", model=str(directory), trust_remote_code=True)
+    probabilities = torch.softmax(_logits(mean_classifier, tokenizer, TEXTS), dim=-1)
+    assert float(probabilities[:, 1].max() - probabilities[:, 1].min()) > 0.02  # the texts score differently
+    for result, probs in zip(classify(TEXTS), probabilities):
+        assert result["label"] == LABELS[int(probs.argmax())]
+        assert result["score"] == pytest.approx(float(probs.max()), abs=1e-4)
+
+
+def test_a_saved_mean_pooled_classifier_is_not_loaded_as_a_cls_reading_bert_without_trust_remote_code(
+        mean_classifier, tokenizer, tmp_path):
+    directory = mean_classifier.save_pretrained(tmp_path / "mean", tokenizer)
+    with pytest.raises(ValueError, match="trust_remote_code=True"):
+        AutoModelForSequenceClassification.from_pretrained(directory, trust_remote_code=False)
+
+
+def test_loading_a_mean_pooled_classifier_leaves_standard_bert_folders_standard(mean_classifier, classifier,
+                                                                                tokenizer, tmp_path):
+    mean_directory = mean_classifier.save_pretrained(tmp_path / "mean", tokenizer)
+    AutoModelForSequenceClassification.from_pretrained(mean_directory, trust_remote_code=True)
+    cls_directory = classifier.save_pretrained(tmp_path / "cls", tokenizer)
+    assert type(AutoModelForSequenceClassification.from_pretrained(cls_directory)).__name__ \
+        == "BertForSequenceClassification"
+
+
+def test_from_pretrained_round_trip_keeps_mean_pooling(mean_classifier, tokenizer, tmp_path):
+    mean_classifier.save_pretrained(tmp_path, tokenizer)
+    loaded = EncoderClassifier.from_pretrained(tmp_path)
+    assert loaded.head.pooling == "mean" and loaded.label_names == LABELS
+    assert torch.allclose(_logits(loaded, tokenizer, TEXTS), _logits(mean_classifier, tokenizer, TEXTS), atol=1e-6)
+    for (name, a), (_, b) in zip(loaded.state_dict().items(), mean_classifier.state_dict().items()):
+        assert torch.equal(a, b), name
 
 
 # --- vocabulary check ------------------------------------------------------------------------------

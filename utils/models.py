@@ -9,6 +9,7 @@ the notation is mapped to code.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import torch
@@ -68,10 +69,12 @@ class ClassificationHead(nn.Module):
 
 
 
-def labeled_config(encoder_config, label_names: list[str], architecture: str) -> BertConfig:
+def labeled_config(encoder_config, label_names: list[str], architecture: str, config_class=BertConfig) -> BertConfig:
     """``encoder_config`` with one output per label, the real label names (``id2label`` / ``label2id``) and
-    the class that loads it (``architecture``, e.g. ``"BertForTokenClassification"``)."""
-    config = BertConfig.from_dict(encoder_config.to_dict())
+    the class that loads it (``architecture``, e.g. ``"BertForTokenClassification"``), as a ``config_class``."""
+    settings = encoder_config.to_dict()
+    settings.pop("model_type", None)
+    config = config_class.from_dict(settings)
     config.num_labels = len(label_names)
     config.id2label = dict(enumerate(label_names))
     config.label2id = {name: i for i, name in enumerate(label_names)}
@@ -125,13 +128,26 @@ class EncoderClassifier(nn.Module):
         return self.head(token_vectors, attention_mask)
 
     def save_pretrained(self, directory: str | Path, tokenizer=None) -> Path:
-        """Save as a standard ``BertForSequenceClassification`` so that ``transformers.pipeline`` and
-        ``AutoModelForSequenceClassification`` load it, with the real label names."""
-        if self.head.pooling != "cls":
-            raise ValueError("Only a classifier with pooling='cls' has the layout of BertForSequenceClassification; "
-                             "this one uses mean pooling. Train it with pooling='cls' to save it for pipeline().")
-        exported = export_sequence_classifier(self.encoder.config, self.label_names)
+        """Save with the real label names so that ``transformers.pipeline`` and
+        ``AutoModelForSequenceClassification`` load it.
+
+        pooling ``'cls'``: a standard ``BertForSequenceClassification`` (its pooler is the head's hidden layer).
+        pooling ``'mean'``: ``MeanPooledBertForSequenceClassification`` (``utils/mean_pooled_bert.py``), whose
+        code is saved beside the weights; load it with ``trust_remote_code=True``."""
         encoder_state = {k: v for k, v in self.encoder.state_dict().items() if not k.startswith("pooler.")}
+        if self.head.pooling == "mean":
+            from .mean_pooled_bert import MeanPooledBertConfig, MeanPooledBertForSequenceClassification as Exported
+
+            # Saving copies the file that defines these classes into the folder and names them in config.json.
+            MeanPooledBertConfig.register_for_auto_class("AutoConfig")
+            Exported.register_for_auto_class("AutoModelForSequenceClassification")
+            exported = Exported(labeled_config(self.encoder.config, self.label_names, Exported.__name__,
+                                               MeanPooledBertConfig))
+            exported.bert.load_state_dict(encoder_state)
+            exported.pre_classifier.load_state_dict(self.head.dense.state_dict())
+            exported.classifier.load_state_dict(self.head.out.state_dict())
+            return save_exported(exported, directory, tokenizer)
+        exported = export_sequence_classifier(self.encoder.config, self.label_names)
         # The exported encoder differs only by its pooler, which takes the head's hidden layer below.
         result = exported.bert.load_state_dict(encoder_state, strict=False)
         assert not result.unexpected_keys and all(k.startswith("pooler.") for k in result.missing_keys), result
@@ -141,18 +157,26 @@ class EncoderClassifier(nn.Module):
 
     @classmethod
     def from_pretrained(cls, directory: str | Path) -> "EncoderClassifier":
-        """Load a classifier saved by :meth:`save_pretrained`."""
+        """Load a classifier saved by :meth:`save_pretrained`, with the pooling it was saved with."""
+        from .mean_pooled_bert import MeanPooledBertForSequenceClassification
+
         directory = Path(directory)
         if not (directory / "config.json").is_file():
             raise FileNotFoundError(f"No saved classifier in {directory}: expected a config.json there. "
                                     f"Save one with EncoderClassifier.save_pretrained(directory) first.")
-        loaded = BertForSequenceClassification.from_pretrained(directory)
+        architectures = json.loads((directory / "config.json").read_text()).get("architectures") or []
+        if MeanPooledBertForSequenceClassification.__name__ in architectures:
+            loaded = MeanPooledBertForSequenceClassification.from_pretrained(directory)
+            pooling, dense = "mean", loaded.pre_classifier
+        else:
+            loaded = BertForSequenceClassification.from_pretrained(directory)
+            pooling, dense = "cls", loaded.bert.pooler.dense
         config = loaded.config
         labels = [config.id2label[i] for i in range(config.num_labels)]
-        encoder = BertModel(config, add_pooling_layer=False)
+        encoder = BertModel(labeled_config(config, labels, "BertModel"), add_pooling_layer=False)
         encoder.load_state_dict({k: v for k, v in loaded.bert.state_dict().items() if not k.startswith("pooler.")})
-        model = cls(encoder, config.num_labels, labels, pooling="cls")
-        model.head.dense.load_state_dict(loaded.bert.pooler.dense.state_dict())
+        model = cls(encoder, config.num_labels, labels, pooling=pooling)
+        model.head.dense.load_state_dict(dense.state_dict())
         model.head.out.load_state_dict(loaded.classifier.state_dict())
         return model.eval()
 
