@@ -286,13 +286,40 @@ def test_the_learning_rate_is_chosen_on_the_validation_split_never_the_test_spli
 
     def evaluate(model, tokenizer, rows):
         evaluated.append(rows["text"][0].split()[0])
-        return {"accuracy": {5e-5: 0.5, 1e-4: 0.7, 3e-4: 0.6}[model]}
+        return {"accuracy": {5e-5: 0.5, 1e-4: 0.7, 3e-4: 0.6, 6e-4: 0.4}[model]}
 
     monkeypatch.setattr(finetuning, "fine_tune", fine_tune)
     monkeypatch.setattr(finetuning, "evaluate", evaluate)
     scores = real_data.choose_learning_rate(movies, SimpleNamespace(encoder=None, tokenizer=None), seed=7)
-    assert scores == {5e-5: 0.5, 1e-4: 0.7, 3e-4: 0.6}
-    assert evaluated == ["validation"] * 3, "only the validation split is scored"
+    assert scores == {5e-5: 0.5, 1e-4: 0.7, 3e-4: 0.6, 6e-4: 0.4}
+    assert evaluated == ["validation"] * 4, "only the validation split is scored"
     assert all(n == real_data.FINETUNE_POOL and strategy == "full" and kw["seed"] == 7
                and {k: v for k, v in kw.items() if k not in ("lr", "seed", "progress")}
                == {k: v for k, v in real_data.FINETUNE_RECIPE.items() if k != "lr"} for n, strategy, kw in trained)
+
+
+def test_build_classifier_writes_a_folder_that_pipeline_loads_with_the_real_label_names(
+        monkeypatch, tmp_path, capsys, mlm_model, tokenizer):
+    """``python -m utils.real_data --build-classifier`` on stand-ins: the tiny BERT for MiniLM, 16 training
+    sentences for the pool; the folder is the mean-pooled class with its code, and pipeline() loads it."""
+    from types import SimpleNamespace
+
+    import transformers
+
+    names = datasets.ClassLabel(names=real_data.MOVIE_LABELS)
+    features = datasets.Features({"text": datasets.Value("string"), "label": names})
+    rows = {"text": ["the movie was superb .", "the movie was dreadful ."] * 8, "label": [1, 0] * 8}
+    stand_in = datasets.DatasetDict({split: datasets.Dataset.from_dict(rows, features=features)
+                                     for split in ("train", "validation", "test")})
+    monkeypatch.setenv("WORKBOOK_ARTIFACTS", str(tmp_path))
+    monkeypatch.setattr(real_data, "FINETUNE_POOL", 16)
+    monkeypatch.setattr(real_data, "load_movie_reviews", lambda: stand_in)
+    monkeypatch.setattr(real_data, "load_customer_messages", lambda: stand_in)
+    monkeypatch.setattr(encoders, "load_encoder", lambda name: SimpleNamespace(encoder=mlm_model, tokenizer=tokenizer))
+    real_data.main(["--build-classifier"])
+    folder = tmp_path / real_data.CLASSIFIER_NAME
+    assert f"saved {folder}  test accuracy: " in capsys.readouterr().out
+    assert (folder / "mean_pooled_bert.py").is_file()
+    classify = transformers.pipeline("text-classification", model=str(folder), trust_remote_code=True)
+    assert type(classify.model).__name__ == "MeanPooledBertForSequenceClassification"
+    assert {answer["label"] for answer in classify(rows["text"][:4])} <= set(real_data.MOVIE_LABELS)

@@ -396,9 +396,12 @@ SMALL_POOL = 500
 # MiniLM is fine-tuned end to end on the whole pool of 2,000: one pass in batches of 32 sentences of similar
 # length (63 steps; drawn at random, about half of each batch would be padding, as lesson 08 measures),
 # with fused AdamW (a sixth of the optimizer's time per step on a CPU; see finetuning.train_classifier).
+# The head reads the mean of the token vectors, the summary MiniLM was trained to give (the frozen strategy
+# reads it too); it is saved with utils/mean_pooled_bert.py so that pipeline() loads it.
 # lr: the best of LEARNING_RATE_CANDIDATES on the validation split, for seeds 123 and 0 (--choose-learning-rate).
 FINETUNE_POOL = TRAIN_POOL
-FINETUNE_RECIPE = {"epochs": 1, "batch_size": 32, "lr": 3e-4, "group_by_length": True, "fused": True}
+FINETUNE_RECIPE = {"epochs": 1, "batch_size": 32, "lr": 3e-4, "pooling": "mean", "group_by_length": True,
+                   "fused": True}
 
 
 def tfidf_baseline(train_texts, train_labels, test_texts):
@@ -469,13 +472,15 @@ def fine_tune_movie_classifier(movies: datasets.DatasetDict | None = None, loade
 
 # The learning rates FINETUNE_RECIPE's was chosen among, by accuracy on the movie sentences' validation
 # split: python -m utils.real_data --choose-learning-rate.
-LEARNING_RATE_CANDIDATES = (5e-5, 1e-4, 3e-4)
+LEARNING_RATE_CANDIDATES = (5e-5, 1e-4, 3e-4, 6e-4)
 
 
 def choose_learning_rate(movies: datasets.DatasetDict | None = None, loaded=None, *,
-                         candidates=LEARNING_RATE_CANDIDATES, seed: int = cfg.SEED) -> dict[float, float]:
+                         candidates=LEARNING_RATE_CANDIDATES, seed: int = cfg.SEED,
+                         pooling: str | None = None) -> dict[float, float]:
     """Validation accuracy of MiniLM fine-tuned with ``FINETUNE_RECIPE`` at each learning rate of
-    ``candidates`` (the test split is never looked at): ``{learning rate: accuracy}``."""
+    ``candidates`` (the test split is never looked at): ``{learning rate: accuracy}``. ``pooling``
+    ('cls' or 'mean') replaces the recipe's, to compare the two."""
     from .encoders import load_encoder
     from .finetuning import evaluate, fine_tune
 
@@ -483,6 +488,7 @@ def choose_learning_rate(movies: datasets.DatasetDict | None = None, loaded=None
     loaded = loaded if loaded is not None else load_encoder("minilm")
     task = datasets.DatasetDict({"train": movies["train"].select(range(FINETUNE_POOL))})
     recipe = {key: value for key, value in FINETUNE_RECIPE.items() if key != "lr"}
+    recipe["pooling"] = pooling or recipe["pooling"]
     accuracy = {}
     for lr in candidates:
         model, _ = fine_tune(loaded.encoder, loaded.tokenizer, task, "full", lr=lr, seed=seed, progress=False, **recipe)
@@ -500,6 +506,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--choose-learning-rate", action="store_true",
                         help=f"fine-tune MiniLM at each of {LEARNING_RATE_CANDIDATES} and print the validation accuracy")
     parser.add_argument("--seeds", type=int, nargs="+", default=[cfg.SEED], help="seeds for --choose-learning-rate")
+    parser.add_argument("--pooling", choices=("mean", "cls"), default=FINETUNE_RECIPE["pooling"],
+                        help="what the head reads, for --choose-learning-rate (default: the recipe's, %(default)s)")
     args = parser.parse_args(argv)
     movies = load_movie_reviews()
     messages = load_customer_messages()
@@ -514,9 +522,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.choose_learning_rate:
         loaded = load_encoder("minilm")
         print(f"MiniLM fine-tuned on {FINETUNE_POOL:,} movie sentences ({FINETUNE_RECIPE['epochs']} pass, batches of "
-              f"{FINETUNE_RECIPE['batch_size']}): validation accuracy")
+              f"{FINETUNE_RECIPE['batch_size']}, pooling {args.pooling}): validation accuracy")
         for seed in args.seeds:
-            scores = choose_learning_rate(movies, loaded, seed=seed)
+            scores = choose_learning_rate(movies, loaded, seed=seed, pooling=args.pooling)
             print(f"seed {seed}: " + ", ".join(f"lr {lr:g} {accuracy:.3f}" for lr, accuracy in scores.items())
                   + f" -> best {max(scores, key=scores.get):g}")
 
