@@ -338,7 +338,9 @@ def embed(loaded, texts: list[str], *, batch_size: int = 64, max_length: int = 1
     encoder, tokenizer = loaded.encoder, loaded.tokenizer
     encoder.eval()
     device = next(encoder.parameters()).device
-    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    # Batches of texts with the same number of tokens: a batch is padded to its longest text.
+    lengths = [len(ids) for ids in tokenizer(texts, truncation=True, max_length=max_length)["input_ids"]]
+    order = sorted(range(len(texts)), key=lambda i: lengths[i])
     vectors = np.zeros((len(texts), encoder.config.hidden_size), dtype=np.float32)
     with torch.inference_mode():
         for start in range(0, len(order), batch_size):
