@@ -612,8 +612,11 @@ def test_ctrl_c_stops_the_batch_and_says_how_many_rows_were_written(tmp_path):
     nbformat.write(small_submission(), paths[0])
     nbformat.write(with_cell("import time\ntime.sleep(600)"), paths[1])
     out = tmp_path / "grades.csv"
+    # Ctrl-C in a terminal: SIGINT with its default action. A test run started in the background (`make test &`
+    # in a script, some CI runners) passes SIGINT on ignored, and a Python started so ignores it too.
     process = subprocess.Popen([sys.executable, "-m", "utils.grade", *map(str, paths), "--out", str(out),
-                                "--timeout", "600", "--jobs", "2"], cwd=ROOT, stderr=subprocess.PIPE, text=True)
+                                "--timeout", "600", "--jobs", "2"], cwd=ROOT, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and len(out.read_text().splitlines() if out.exists() else []) < 2:
         time.sleep(1)
