@@ -8,8 +8,16 @@ The profile is chosen with the environment variable ``WORKBOOK_PROFILE``:
   in lesson 07, bert-base-uncased fine-tuned on GLUE SST-2 (needs the internet; offline it falls back to
   the laptop path with a one-line message).
 
-The device is the fastest there is (CUDA, then Apple's MPS, then the CPU) unless ``WORKBOOK_DEVICE``
-(``cpu``, ``cuda`` or ``mps``) names one; lesson 00 shows the choice.
+The device is a CUDA GPU when there is one, and the CPU otherwise, unless ``WORKBOOK_DEVICE`` (``cpu``,
+``cuda`` or ``mps``) names one. Apple's MPS is chosen by itself only for the ``full`` profile: with the
+laptop profile a Mac stays on the CPU unless ``WORKBOOK_DEVICE=mps`` asks for it, because the lessons'
+assertions have been checked on CPUs and never on MPS. Lesson 00 shows the choice.
+
+Torch's threads: ``WORKBOOK_THREADS`` (a whole number, such as 1 or 2), read when this module is first
+imported, sets ``torch.set_num_threads`` in every process that imports the course (a notebook's kernel,
+``python -m utils.causal_lm``); unset, torch keeps its own choice. One and two threads pre-train different
+checkpoints, so a lesson and the pre-training it loads should run with the same setting
+(``python tests/lessons_on_seed.py --threads 1`` sets it for both).
 
 Checkpoints go to ``artifacts/`` at the top of the repository, or to ``WORKBOOK_ARTIFACTS`` if set.
 The tiny models are pre-trained with the seed ``SEED``, or ``WORKBOOK_PRETRAIN_SEED`` if set
@@ -34,6 +42,26 @@ SEED = 123
 # and on a 2-core CPU two BLAS threads spin against torch's: scikit-learn's logistic regression on lesson
 # 04's 2,000 sentence vectors took 4.0 s with two and 0.4 s with one, and found the same model.
 threadpool_limits(1, user_api="blas")
+
+
+def threads_setting() -> int | None:
+    """The number of torch threads ``WORKBOOK_THREADS`` asks for; None when it is not set."""
+    raw = os.environ.get("WORKBOOK_THREADS", "").strip()
+    if not raw:
+        return None
+    try:
+        threads = int(raw)
+    except ValueError:
+        threads = 0
+    if threads < 1:
+        raise ValueError(f"WORKBOOK_THREADS={raw!r} is not a number of threads: set it to a whole number of at least "
+                         f"1 (for example 1 or 2), or unset it to let torch choose.")
+    return threads
+
+
+# At import, so that it reaches torch in every kernel before a lesson computes anything.
+if threads_setting() is not None:
+    torch.set_num_threads(threads_setting())
 
 
 @dataclass(frozen=True)
@@ -129,19 +157,26 @@ def several_gpus_note() -> str | None:
 _told_about_gpus = False
 
 
-def get_device() -> torch.device:
-    """The device ``WORKBOOK_DEVICE`` names if it is set; otherwise the fastest there is: CUDA, then Apple's
-    MPS, then the CPU. With several GPUs it says once how to use them all (see :func:`several_gpus_note`)."""
+def automatic_device(profile: "str | Profile | None" = None) -> str:
+    """The device the course picks when ``WORKBOOK_DEVICE`` is not set: ``cuda`` when torch sees a CUDA GPU;
+    else ``mps`` on a Mac with Apple's GPU, but only for the ``full`` profile; else ``cpu``.
+
+    The laptop profile keeps a Mac on the CPU: every lesson's assertions have been checked on CPUs and none
+    on MPS. ``WORKBOOK_DEVICE=mps`` opts in."""
+    if torch.cuda.is_available():
+        return "cuda"
+    if get_profile(profile).name == "full" and device_available("mps"):
+        return "mps"
+    return "cpu"
+
+
+def get_device(profile: "str | Profile | None" = None) -> torch.device:
+    """The device ``WORKBOOK_DEVICE`` names if it is set; otherwise :func:`automatic_device` for ``profile``
+    (default: the one ``WORKBOOK_PROFILE`` names): CUDA, else the CPU (with the laptop profile, also on a
+    Mac). With several GPUs it says once how to use them all (see :func:`several_gpus_note`). Used by
+    every lesson; lesson 00 shows the choice."""
     global _told_about_gpus
-    wanted = device_setting()
-    if wanted is not None:
-        kind = wanted
-    elif torch.cuda.is_available():
-        kind = "cuda"
-    elif device_available("mps"):
-        kind = "mps"
-    else:
-        kind = "cpu"
+    kind = device_setting() or automatic_device(profile)
     note = several_gpus_note() if kind == "cuda" else None
     if note and not _told_about_gpus:
         print(note)
