@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import math
+
 import datasets
 import pytest
 import torch
+from transformers import BertModel
 
 from utils import config as cfg
 from utils.finetuning import (STRATEGIES, _batch, _pad_ids, batch_order, build_classifier, check_labeled_split,
@@ -199,7 +202,7 @@ def test_texts_tokenized_once_are_padded_exactly_as_tokenizing_the_batch_pads_th
     assert max(map(len, token_ids)) == 128, "a text longer than the limit is cut as before"
 
 
-def test_a_frozen_encoder_without_dropout_runs_once_and_trains_the_head_as_running_it_every_step(
+def test_a_frozen_encoder_runs_once_and_trains_the_head_as_running_it_every_step(
         mlm_model, tokenizer, small_reviews, monkeypatch):
     train = small_reviews["train"].select(range(40))
     calls = []
@@ -209,6 +212,7 @@ def test_a_frozen_encoder_without_dropout_runs_once_and_trains_the_head_as_runni
         assert encoder_is_fixed(model)
         hook = model.encoder.register_forward_hook(lambda *_: calls.append(cached))
         if not cached:
+            monkeypatch.setattr("utils.finetuning._fixed_token_vectors", lambda *a, **k: None)
             monkeypatch.setattr("utils.finetuning.encoder_is_fixed", lambda _: False)
         history = train_classifier(model, tokenizer, train, epochs=2, batch_size=8, lr=1e-2, seed=3, progress=False)
         hook.remove()
@@ -222,12 +226,42 @@ def test_a_frozen_encoder_without_dropout_runs_once_and_trains_the_head_as_runni
     assert moved < 1e-4, "the same head, up to rounding"
 
 
-def test_an_encoder_counts_as_fixed_only_when_frozen_and_without_dropout(mlm_model):
+def test_an_encoder_counts_as_fixed_exactly_when_none_of_its_parameters_trains(mlm_model):
     assert encoder_is_fixed(build_classifier(mlm_model, "frozen", ["a", "b"]))
     assert not encoder_is_fixed(build_classifier(mlm_model, "full", ["a", "b"]))
-    with_dropout = build_classifier(mlm_model, "frozen", ["a", "b"])
-    with_dropout.encoder.config.hidden_dropout_prob = 0.1   # as in MiniLM: each step sees other token vectors
-    assert not encoder_is_fixed(with_dropout)
+    partly = build_classifier(mlm_model, "frozen", ["a", "b"])
+    partly.encoder.encoder.layer[-1].requires_grad_(True)   # the top layer unfrozen: θ moves
+    assert not encoder_is_fixed(partly)
+
+
+def test_a_frozen_encoder_with_dropout_trains_in_evaluation_mode(mlm_model, tokenizer, small_reviews):
+    """Frozen means θ fixed and the encoder used as it will be at prediction time: without dropout, as in
+    MiniLM's case (dropout 0.1), where a training-mode encoder would give other vectors at every step."""
+    import copy
+
+    config = copy.deepcopy(mlm_model.config)
+    config.hidden_dropout_prob = config.attention_probs_dropout_prob = 0.3
+    encoder = BertModel(config, add_pooling_layer=False)
+    encoder.load_state_dict(mlm_model.bert.state_dict())
+    model = build_classifier(encoder, "frozen", ["negative", "positive"], seed=1)
+    vectors = []
+    model.encoder.register_forward_hook(lambda module, args, output: vectors.append(module.training))
+    train_classifier(model, tokenizer, small_reviews["train"].select(range(16)), epochs=2, batch_size=8,
+                     lr=1e-2, progress=False)
+    assert vectors == [False], "computed once, in evaluation mode"
+    assert not model.encoder.training
+
+
+def test_a_budget_in_steps_takes_exactly_that_many_optimizer_steps(mlm_model, tokenizer, small_reviews):
+    train = small_reviews["train"].select(range(40))   # 3 steps per epoch in batches of 16
+    for steps in (1, 3, 7):
+        model = build_classifier(mlm_model, "full", ["negative", "positive"])
+        history = train_classifier(model, tokenizer, train, small_reviews["validation"], batch_size=16, lr=1e-3,
+                                   steps=steps, progress=False)
+        assert len(history["train_loss"]) == steps
+        assert len(history["val_acc"]) == math.ceil(steps / 3), "validated after every pass, the last one cut short"
+    with pytest.raises(ValueError, match="whole number of optimizer steps"):
+        train_classifier(build_classifier(mlm_model, "full", ["a", "b"]), tokenizer, train, steps=0, progress=False)
 
 
 def test_fused_adamw_trains_the_same_model_to_within_rounding(mlm_model, tokenizer, small_reviews):

@@ -206,21 +206,18 @@ def evaluate(model: EncoderClassifier, tokenizer, split: datasets.Dataset, batch
 
 
 def encoder_is_fixed(model: EncoderClassifier) -> bool:
-    """True when training cannot change what the encoder outputs: no parameter of θ is trained and the
-    encoder has no dropout. Then each example's token vectors are the same at every step."""
-    encoder = model.encoder
-    if any(p.requires_grad for p in encoder.parameters()):
-        return False
-    config = getattr(encoder, "config", None)
-    rates = [getattr(config, name, 0.0) or 0.0 for name in ("hidden_dropout_prob", "attention_probs_dropout_prob")]
-    rates += [m.p for m in encoder.modules() if isinstance(m, nn.Dropout)]
-    return not any(rates)
+    """True when no parameter of θ is trained. :func:`train_classifier` then keeps the encoder in
+    evaluation mode (no dropout), so each example's token vectors are the same at every step: the
+    frozen strategy, θ fixed and ω trained by the same loop as in full fine-tuning."""
+    return not any(p.requires_grad for p in model.encoder.parameters())
 
 
 @torch.no_grad()
 def _fixed_token_vectors(encoder, token_ids: list[list[int]], tokenizer, device, batch_size: int = 256,
                          type_ids: list[list[int]] | None = None):
-    """Each example's token vectors from a fixed encoder, computed once (in batches of similar length)."""
+    """Each example's token vectors from a fixed encoder, computed once (in batches of similar length), in
+    evaluation mode (no dropout)."""
+    encoder.eval()
     order = sorted(range(len(token_ids)), key=lambda i: len(token_ids[i]))
     vectors = [None] * len(token_ids)
     for start in range(0, len(order), batch_size):
@@ -252,27 +249,33 @@ def batch_order(lengths: list[int], batch_size: int, generator: torch.Generator,
     return [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]
 
 
-def optimizer_and_schedule(parameters, lr: float, steps_per_epoch: int, epochs: int, fused: bool):
+def optimizer_and_schedule(parameters, lr: float, steps_per_epoch: int, epochs: int, fused: bool,
+                           total_steps: int | None = None):
     """AdamW (weight decay 0.01) and the fine-tuning schedule: the learning rate rises linearly over the first
-    half epoch, then falls linearly to 0 at the last step."""
+    half epoch, then falls linearly to 0 at the last step (``total_steps``, by default ``epochs`` epochs)."""
+    total = total_steps if total_steps is not None else epochs * steps_per_epoch
     optimizer = torch.optim.AdamW(parameters, lr=lr, weight_decay=0.01, fused=fused or None)
     schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: min(1.0, (step + 1) / max(1, steps_per_epoch // 2))
-        * max(0.0, 1 - step / (epochs * steps_per_epoch)))
+        optimizer, lambda step: min(1.0, (step + 1) / max(1, steps_per_epoch // 2)) * max(0.0, 1 - step / total))
     return optimizer, schedule
 
 
 def train_classifier(model: EncoderClassifier, tokenizer, train: datasets.Dataset,
                      validation: datasets.Dataset | None = None, *, epochs: int = 6, batch_size: int = 32,
                      lr: float = 1e-3, seed: int = cfg.SEED, device: torch.device | None = None,
-                     progress: bool = True, group_by_length: bool = False, fused: bool | None = None) -> dict:
+                     progress: bool = True, group_by_length: bool = False, fused: bool | None = None,
+                     steps: int | None = None) -> dict:
     """Maximise the log probability of the correct labels (minimise cross-entropy) over the trainable
-    parameters of ``model``. Returns the history. ``group_by_length`` puts examples of similar length in
-    one batch (:func:`batch_order`): the same training, with less padding to compute. ``fused`` has AdamW
-    update every parameter in one pass (torch's fused implementation; by default wherever torch has one, on
-    a CPU or a CUDA GPU): on a CPU, a step of MiniLM's 22.6M parameters takes about 26 ms instead of 150 ms,
-    and a step of the tiny model about a sixth less time in all; the numbers agree with torch's default
-    loop to about 1e-7, not bit for bit. ``fused=False`` runs that loop.
+    parameters of ``model``. Returns the history.
+
+    The budget is ``epochs`` passes over ``train``, or exactly ``steps`` optimizer steps when ``steps`` is
+    given (as many passes as that takes, the last one cut short; comparisons give every strategy the same
+    number of steps). When no parameter of the encoder θ is trainable (the frozen strategy), the encoder
+    stays in evaluation mode, without dropout, and only ω learns. ``group_by_length`` puts examples of
+    similar length in one batch (:func:`batch_order`): the same training, with less padding to compute.
+    ``fused`` has AdamW update every parameter in one pass (torch's fused implementation; by default
+    wherever torch has one, on a CPU or a CUDA GPU): the numbers agree with torch's default loop to about
+    1e-7, not bit for bit. ``fused=False`` runs that loop.
     """
     check_vocabulary(tokenizer, model)
     train = check_labeled_split(train, model.num_labels, "train")
@@ -284,29 +287,40 @@ def train_classifier(model: EncoderClassifier, tokenizer, train: datasets.Datase
     if not trainable:
         raise ValueError("No parameter of the model is trainable (every requires_grad is False), so training "
                          "would change nothing. Unfreeze the head (or the encoder) first.")
+    if steps is not None:
+        if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
+            raise ValueError(f"steps must be a whole number of optimizer steps, at least 1; got {steps!r}.")
     device = device or cfg.get_device()
     model.to(device)
     if fused is None:
         fused = device.type in ("cpu", "cuda")
     steps_per_epoch = math.ceil(len(train) / batch_size)
-    optimizer, schedule = optimizer_and_schedule(trainable, lr, steps_per_epoch, epochs, fused)
+    if steps is not None:
+        epochs = math.ceil(steps / steps_per_epoch)
+    total_steps = steps if steps is not None else epochs * steps_per_epoch
+    optimizer, schedule = optimizer_and_schedule(trainable, lr, steps_per_epoch, epochs, fused, total_steps)
     generator = torch.Generator().manual_seed(seed)
     # Tokenized once, not at every step: the texts do not change between epochs.
     token_ids, type_ids = _tokenize(tokenizer, train)
     all_labels = torch.tensor(train["label"], dtype=torch.long)
     lengths = [len(ids) for ids in token_ids] if group_by_length else [0] * len(train)
-    # A frozen encoder without dropout gives an example the same token vectors at every step: compute them
+    # A frozen encoder in evaluation mode gives an example the same token vectors at every step: compute them
     # once, and train the head on them. The same training, up to rounding (about 1e-6), in a fraction of the time.
-    fixed = (_fixed_token_vectors(model.encoder, token_ids, tokenizer, device, type_ids=type_ids)
-             if encoder_is_fixed(model) else None)
+    frozen = encoder_is_fixed(model)
+    fixed = _fixed_token_vectors(model.encoder, token_ids, tokenizer, device, type_ids=type_ids) if frozen else None
     side = getattr(tokenizer, "padding_side", "right")
-    bar = cfg.progress_bar(total=epochs * steps_per_epoch, enabled=progress, desc="fine-tuning")
+    bar = cfg.progress_bar(total=total_steps, enabled=progress, desc="fine-tuning")
+    taken = 0
     for _ in range(epochs):
         model.train()
-        correct = 0
+        if frozen:
+            model.encoder.eval()   # θ is fixed: no dropout either, the encoder as it will be used
+        correct, seen = 0, 0
         for batch in batch_order(lengths, batch_size, generator, group_by_length):
+            if taken == total_steps:
+                break
             labels = all_labels[batch].to(device)
-            if fixed is not None:  # the head alone, on the encoder's stored token vectors
+            if frozen:  # the head alone, on the encoder's stored token vectors
                 logits = model.head(*_pad([fixed[i] for i in batch], 0.0, side))
             elif type_ids is None:
                 logits = model(*_pad_ids([token_ids[i] for i in batch], tokenizer, device))
@@ -320,8 +334,10 @@ def train_classifier(model: EncoderClassifier, tokenizer, train: datasets.Datase
             schedule.step()
             history["train_loss"].append(loss.item())
             correct += int((logits.argmax(-1) == labels).sum())
+            seen += len(batch)
+            taken += 1
             bar.update(1)
-        history["train_acc"].append(correct / len(train))
+        history["train_acc"].append(correct / seen)
         if validation is not None:
             result = evaluate(model, tokenizer, validation)
             history["val_loss"].append(result["loss"])
@@ -337,9 +353,10 @@ def fine_tune(mlm_model, tokenizer, task: datasets.DatasetDict, strategy: str = 
               pooling: str | None = None, epochs: int | None = None, lr: float | None = None,
               batch_size: int | None = None, train_size: int | None = None, seed: int = cfg.SEED,
               progress: bool = True, group_by_length: bool = False,
-              fused: bool | None = None) -> tuple[EncoderClassifier, dict]:
+              fused: bool | None = None, steps: int | None = None) -> tuple[EncoderClassifier, dict]:
     """Build f(x; θ, ω) for ``strategy`` and train it on ``task['train']`` (the first ``train_size``
     examples if given), validating on ``task['validation']``. Returns ``(model, history)``.
+    The budget is ``epochs`` passes, or exactly ``steps`` optimizer steps when ``steps`` is given.
     ``mlm_model`` is the pre-trained masked language model, or any ``BertModel`` encoder (lesson 07).
     ``pooling`` ('cls' or 'mean') defaults to the strategy's own (:func:`default_pooling`)."""
     _check_strategy(strategy)
@@ -370,7 +387,7 @@ def fine_tune(mlm_model, tokenizer, task: datasets.DatasetDict, strategy: str = 
                                epochs=epochs or profile.finetune_epochs,
                                batch_size=batch_size or profile.finetune_batch_size,
                                lr=lr or LEARNING_RATES[strategy], seed=seed, progress=progress,
-                               group_by_length=group_by_length, fused=fused)
+                               group_by_length=group_by_length, fused=fused, steps=steps)
     return model, history
 
 

@@ -66,3 +66,23 @@ def plot_confusion_matrix(matrix, labels, title: str = "", ax=None, xlabel: str 
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     return ax
+
+
+def plot_comparison(comparison, title: str = "", ax=None, chance: float | None = None, split: str = "test"):
+    """Each row of a ``utils.comparison.Comparison`` on its own line: one dot per seed, a bar at the
+    mean, so the spread over seeds is seen next to the differences between rows (lessons 03, 04, 07, 08)."""
+    rows = list(comparison.rows.values())
+    ax = ax or plt.subplots(figsize=(6.5, 0.45 * len(rows) + 1.2))[1]
+    for y, row in enumerate(rows):
+        values = np.asarray(row.test if split == "test" else row.validation, dtype=float)
+        ax.scatter(values, np.full(len(values), y), s=22, alpha=0.75, color="C0", zorder=3)
+        ax.plot([values.mean()] * 2, [y - 0.3, y + 0.3], color="C3", lw=2, zorder=2)
+    if chance is not None:
+        ax.axvline(chance, color="grey", ls=":", lw=1, label="chance")
+        ax.legend(fontsize=8, loc="lower right")
+    ax.set_yticks(range(len(rows)), [row.name for row in rows])
+    ax.invert_yaxis()
+    ax.set_xlabel(f"{split} accuracy (dots: one run per seed; bar: the mean)")
+    ax.set_title(title)
+    ax.grid(axis="x", alpha=0.3)
+    return ax
