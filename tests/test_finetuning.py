@@ -204,6 +204,7 @@ def test_texts_tokenized_once_are_padded_exactly_as_tokenizing_the_batch_pads_th
 
 def test_a_frozen_encoder_runs_once_and_trains_the_head_as_running_it_every_step(
         mlm_model, tokenizer, small_reviews, monkeypatch):
+    monkeypatch.setattr("utils.finetuning._STORED", {})
     train = small_reviews["train"].select(range(40))
     calls = []
     runs = {}
@@ -234,11 +235,12 @@ def test_an_encoder_counts_as_fixed_exactly_when_none_of_its_parameters_trains(m
     assert not encoder_is_fixed(partly)
 
 
-def test_a_frozen_encoder_with_dropout_trains_in_evaluation_mode(mlm_model, tokenizer, small_reviews):
+def test_a_frozen_encoder_with_dropout_trains_in_evaluation_mode(mlm_model, tokenizer, small_reviews, monkeypatch):
     """Frozen means θ fixed and the encoder used as it will be at prediction time: without dropout, as in
     MiniLM's case (dropout 0.1), where a training-mode encoder would give other vectors at every step."""
     import copy
 
+    monkeypatch.setattr("utils.finetuning._STORED", {})
     config = copy.deepcopy(mlm_model.config)
     config.hidden_dropout_prob = config.attention_probs_dropout_prob = 0.3
     encoder = BertModel(config, add_pooling_layer=False)
@@ -429,3 +431,26 @@ def test_get_profile_returns_a_profile_object_as_it_is_and_defaults_to_laptop(ti
     assert cfg.get_profile(tiny_profile) is tiny_profile
     assert cfg.get_profile().name == "laptop"
     assert cfg.get_profile("full").corpus_sentences > cfg.get_profile("laptop").corpus_sentences
+
+
+def test_a_frozen_encoder_is_run_once_for_several_runs_on_the_same_texts(mlm_model, tokenizer, small_reviews,
+                                                                          monkeypatch):
+    """A grid of learning rates and several seeds train and score the same frozen θ on the same texts: its pass
+    over them is made once, and the head's scores are the ones a pass through the whole model gives."""
+    monkeypatch.setattr("utils.finetuning._STORED", {})
+    calls = []
+    train = small_reviews["train"].select(range(24))
+    models = []
+    for seed in (1, 2):
+        model = build_classifier(mlm_model, "frozen", ["negative", "positive"], seed=seed)
+        model.encoder.register_forward_hook(lambda module, args, output: calls.append(args or output))
+        train_classifier(model, tokenizer, train, epochs=1, batch_size=8, lr=1e-2, seed=seed, progress=False)
+        result = evaluate(model, tokenizer, small_reviews["validation"])
+        models.append((model, result))
+    assert len(calls) <= 2, "one pass for the training texts and one for the validation texts, for both runs"
+    model, result = models[1]
+    enc = tokenizer(list(small_reviews["validation"]["text"]), padding=True, return_tensors="pt")
+    model.encoder.requires_grad_(True)   # now evaluate runs the whole model
+    with torch.no_grad():
+        direct = model(enc["input_ids"], enc["attention_mask"]).argmax(-1).tolist()
+    assert direct == result["predictions"]

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import hashlib
 import math
 from collections.abc import Mapping
 from pathlib import Path
@@ -192,10 +193,17 @@ def evaluate(model: EncoderClassifier, tokenizer, split: datasets.Dataset, batch
     model.eval()
     device = next(model.parameters()).device
     loss_sum, correct, preds = 0.0, 0, []
+    frozen = isinstance(model, EncoderClassifier) and encoder_is_fixed(model)
+    if frozen:   # a frozen θ: its token vectors once, kept for the next run (as in training)
+        token_ids, type_ids = _tokenize(tokenizer, split)
+        fixed = _fixed_token_vectors(model.encoder, token_ids, tokenizer, device, type_ids=type_ids)
     for start in range(0, len(split), batch_size):
         rows = split[start:start + batch_size]
         labels = torch.tensor(rows["label"], device=device)
-        logits = model(*_batch(tokenizer, rows["text"], device, rows.get("text_pair")))
+        if frozen:
+            logits = model.head(*_pad(fixed[start:start + batch_size], 0.0, getattr(tokenizer, "padding_side", "right")))
+        else:
+            logits = model(*_batch(tokenizer, rows["text"], device, rows.get("text_pair")))
         loss_sum += nn.functional.cross_entropy(logits, labels, reduction="sum").item()
         pred = logits.argmax(-1)
         correct += int((pred == labels).sum())
@@ -212,22 +220,41 @@ def encoder_is_fixed(model: EncoderClassifier) -> bool:
     return not any(p.requires_grad for p in model.encoder.parameters())
 
 
+def _fingerprint(encoder) -> str:
+    """A digest of the encoder's weights: two encoders with the same digest compute the same vectors."""
+    digest = hashlib.blake2b(digest_size=16)
+    for name, tensor in encoder.state_dict().items():
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+# Token vectors of fixed encoders, by the encoder's digest, then by the example's token (and segment) ids.
+# A comparison trains and scores a frozen θ many times (a grid of learning rates, several seeds) on the
+# same texts; the encoder's pass over them, the expensive part for a real encoder, is then done once.
+_STORED: dict[str, dict[tuple, torch.Tensor]] = {}
+_STORED_ENCODERS = 2
+
+
 @torch.no_grad()
 def _fixed_token_vectors(encoder, token_ids: list[list[int]], tokenizer, device, batch_size: int = 256,
                          type_ids: list[list[int]] | None = None):
-    """Each example's token vectors from a fixed encoder, computed once (in batches of similar length), in
-    evaluation mode (no dropout)."""
+    """Each example's token vectors from a fixed encoder in evaluation mode (no dropout), computed once (in
+    batches of similar length) and kept for the next run with the same encoder weights."""
     encoder.eval()
-    order = sorted(range(len(token_ids)), key=lambda i: len(token_ids[i]))
-    vectors = [None] * len(token_ids)
-    for start in range(0, len(order), batch_size):
-        rows = order[start:start + batch_size]
+    stored = _STORED.setdefault(_fingerprint(encoder), {})
+    while len(_STORED) > _STORED_ENCODERS:
+        del _STORED[next(iter(_STORED))]
+    keys = [(tuple(ids), tuple(type_ids[i]) if type_ids is not None else None) for i, ids in enumerate(token_ids)]
+    missing = sorted({i for i, key in enumerate(keys) if key not in stored}, key=lambda i: len(token_ids[i]))
+    for start in range(0, len(missing), batch_size):
+        rows = missing[start:start + batch_size]
         ids, mask = _pad_ids([token_ids[i] for i in rows], tokenizer, device)
         segments = {} if type_ids is None else {"token_type_ids": _pad_types([type_ids[i] for i in rows], tokenizer, device)}
         hidden = encoder(input_ids=ids, attention_mask=mask, **segments).last_hidden_state
         for row, i in enumerate(rows):
-            vectors[i] = hidden[row, mask[row].bool()]
-    return vectors
+            stored[keys[i]] = hidden[row, mask[row].bool()].clone()
+    return [stored[key].to(device) for key in keys]
 
 
 def batch_order(lengths: list[int], batch_size: int, generator: torch.Generator, group_by_length: bool = False,
