@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -84,7 +85,8 @@ def init_returns_tensor(loss, num_classes, tolerance=0.25):
 
 
 def _steps(model, batch, labels, steps, lr, mistake=None):
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
+    trained = model.head if mistake == "head_only" else model
+    optimizer = torch.optim.AdamW(trained.parameters(), lr=1e-3 if mistake == "default_lr" else lr)
     losses = []
     for _ in range(steps):
         if mistake == "fresh":
@@ -102,7 +104,14 @@ def _steps(model, batch, labels, steps, lr, mistake=None):
                 optimizer.zero_grad()
             if mistake != "no_step":
                 optimizer.step()
-        losses.append(loss if mistake == "tensors" else loss.item())
+        if mistake == "tensors":
+            losses.append(loss)
+        elif mistake == "numpy":
+            losses.append(loss.detach().numpy())
+        elif mistake == "float32":
+            losses.append(np.float32(loss.item()))
+        else:
+            losses.append(loss.item())
     return losses
 
 
@@ -171,26 +180,51 @@ def overfit_one_step_short(model, batch, labels, steps=30, lr=1e-3):
     return _steps(model, batch, labels, steps - 1, lr)
 
 
+def overfit_head_only(model, batch, labels, steps=30, lr=1e-3):
+    return _steps(model, batch, labels, steps, lr, "head_only")
+
+
+def overfit_default_lr(model, batch, labels, steps=30, lr=1e-3):
+    return _steps(model, batch, labels, steps, lr, "default_lr")
+
+
+def overfit_numpy_losses(model, batch, labels, steps=30, lr=1e-3):
+    return _steps(model, batch, labels, steps, lr, "numpy")
+
+
+def overfit_float32_losses(model, batch, labels, steps=30, lr=1e-3):
+    return _steps(model, batch, labels, steps, lr, "float32")
+
+
 def _rules(history, *, finite=True, window=True, ceiling_from_first=True, quarter=True, ln=math.log,
-           last_epoch=True, at_least=True, all_classes=True):
+           last_epoch=True, at_least=True, all_classes=True, windows="sliding", width=None, at_least_one=True,
+           below="<", majority_first=False, empty_counts=True):
     """diagnose_one with one of the rules changed."""
     losses = history["train_loss"]
     c = history["num_classes"]
     ln_c = ln(c)
     if finite and not all(math.isfinite(v) for v in losses):
         return "diverged"
-    w = min(5, len(losses)) if window else 1
+    w = (width or min(5, len(losses))) if window else 1
     ceiling = 2 * (max(losses[0], ln_c) if ceiling_from_first else ln_c)
-    if any(sum(losses[i:i + w]) / w > ceiling for i in range(len(losses) - w + 1)):
+    starts = {"sliding": range(len(losses) - w + 1), "blocks": range(0, len(losses) - w + 1, w),
+              "first": range(min(1, len(losses) - w + 1))}[windows]
+    if any(sum(losses[i:i + w]) / w > ceiling for i in starts):
         return "diverged"
     n = max(1, len(losses) // 4) if quarter else 1
-    if sum(losses[-n:]) / n > 0.9 * ln_c:
+    tail = losses[-n:] if at_least_one else losses[-(len(losses) // 4):]
+    if sum(tail) / len(tail) > 0.9 * ln_c:
         return "not_learning"
     epoch = -1 if last_epoch else 0
-    if history["val_acc"] and history["val_acc"][epoch] < 0.6 / c:
-        return "below_chance"
     counts = history.get("val_pred_counts") or []
-    if counts:
+    if majority_first and counts and max(counts[epoch]) >= 0.9 * sum(counts[epoch]):
+        return "majority_class"
+    accuracy = history["val_acc"][epoch] if history["val_acc"] else None
+    if accuracy is not None and (accuracy < 0.6 / c if below == "<" else accuracy <= 0.6 / c):
+        return "below_chance"
+    if not empty_counts:  # a list that is there but empty is taken for one with counts
+        counts = history.get("val_pred_counts")
+    if counts if empty_counts else counts is not None:
         row = counts[epoch] if all_classes else counts[epoch][:1]
         share = max(row) / sum(counts[epoch])
         if share >= 0.9 if at_least else share > 0.9:
@@ -216,6 +250,9 @@ WRONG = [
     ("05.overfit", overfit_keeps_tensors, "loss.item()"),
     ("05.overfit", overfit_on_a_copy, "train it in place"),
     ("05.overfit", overfit_one_step_short, "one per step"),
+    ("05.overfit", overfit_head_only, "only the prediction network's parameters were updated"),
+    ("05.overfit", overfit_default_lr, "instead of lr=0.01"),
+    ("05.overfit", overfit_numpy_losses, "the loss of step 1 is a NumPy ndarray"),
     ("05.diagnose", lambda h: _rules(h, finite=False), "math.isfinite"),
     ("05.diagnose", lambda h: _rules(h, window=False), "one noisy batch is not divergence"),
     ("05.diagnose", lambda h: _rules(h, ceiling_from_first=False), "starts high and falls"),
@@ -224,12 +261,22 @@ WRONG = [
     ("05.diagnose", lambda h: _rules(h, last_epoch=False), "last epoch"),
     ("05.diagnose", lambda h: _rules(h, at_least=False), "includes 90 %"),
     ("05.diagnose", lambda h: _rules(h, all_classes=False), "any class can be the majority"),
+    ("05.diagnose", lambda h: _rules(h, windows="blocks"), "not in blocks of 5"),
+    ("05.diagnose", lambda h: _rules(h, windows="first"), "at the start only"),
+    ("05.diagnose", lambda h: _rules(h, width=5), "with fewer than 5 losses the window is all of them"),
+    ("05.diagnose", lambda h: _rules(h, at_least_one=False), "takes at least 1"),
+    ("05.diagnose", lambda h: _rules(h, below="<="), "equal is not enough"),
+    ("05.diagnose", lambda h: _rules(h, majority_first=True), "try them in order"),
+    ("05.diagnose", lambda h: _rules(h, empty_counts=False), "out of range on a run without validation"),
     ("05.diagnose", lambda h: [_rules(h)], "one code as a string"),
     ("05.diagnose", lambda h: "ok", "not one of the codes"),
     ("05.symptoms", "CFBEAD", "4 of the 6 symptoms are matched"),
     ("05.symptoms", "CFB", "one letter per symptom"),
     ("05.symptoms", "CFBEDZ", "letters A to H"),
     ("05.symptoms", 3, "one letter per symptom"),
+    ("05.which_stage", "a", "Not a: a deeper ω was tried"),
+    ("05.which_stage", "b", "Not b: a learning rate that is merely too low"),
+    ("05.which_stage", "d", "Not d: more labels give ω more examples"),
 ]
 
 
@@ -251,3 +298,69 @@ def test_a_diagnosis_that_changes_the_history_is_turned_down():
 def test_a_loop_that_passes_the_whole_batch_to_the_classifier_is_right():
     # The classifier takes token_type_ids too (a sentence pair needs them), so model(**batch) is an answer.
     assert_passes("05.overfit", overfit_whole_batch)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Unusual answers that are right
+# ---------------------------------------------------------------------------------------------------
+
+def init_isclose_numpy(loss, num_classes, tolerance=0.25):
+    return np.isclose(float(loss), np.log(num_classes), rtol=0, atol=tolerance) & np.isfinite(float(loss))
+
+
+def overfit_float_tuple(model, batch, labels, steps=30, lr=1e-3):
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
+    losses = []
+    for _ in range(steps):
+        model.zero_grad()
+        loss = F.nll_loss(F.log_softmax(model(**batch), dim=-1), labels)
+        loss.backward()
+        optimizer.step()
+        losses.append(float(loss.detach()))
+    return tuple(losses)
+
+
+def diagnose_with_numpy(history):
+    losses = np.array(history["train_loss"], dtype=float)
+    c = history["num_classes"]
+    if not np.isfinite(losses).all():
+        return "diverged"
+    w = min(5, len(losses))
+    if (np.convolve(losses, np.ones(w) / w, mode="valid") > 2 * max(losses[0], np.log(c))).any():
+        return "diverged"
+    if losses[-max(1, len(losses) // 4):].mean() > 0.9 * np.log(c):
+        return "not_learning"
+    if len(history["val_acc"]) and history["val_acc"][-1] < 0.6 / c:
+        return "below_chance"
+    counts = history.get("val_pred_counts", [])
+    if len(counts) and max(counts[-1]) / sum(counts[-1]) >= 0.9:
+        return "majority_class"
+    return "healthy"
+
+
+RIGHT = [
+    ("05.init_loss", init_isclose_numpy),     # a NumPy bool is accepted as True or False
+    ("05.overfit", overfit_float_tuple),      # a tuple of floats, nll_loss of log_softmax, model.zero_grad()
+    ("05.overfit", overfit_float32_losses),   # NumPy scalars count as numbers
+    ("05.diagnose", diagnose_with_numpy),     # windows by convolution, NumPy means
+    ("05.which_stage", "C)"),
+]
+
+
+@pytest.mark.parametrize("exercise_id, right", RIGHT, ids=[f"{i}-{getattr(r, '__name__', repr(r))}" for i, r in RIGHT])
+def test_an_unusual_right_answer_passes(exercise_id, right):
+    assert_passes(exercise_id, right)
+
+
+def test_the_new_hand_made_histories_test_what_they_name():
+    """The spike of steps 38-42 hides from windows that start at a multiple of 5; the 4-step run diverged only
+    by the mean of all its losses; the 3-step run's last loss is above 0.9 x ln 2, their mean below it."""
+    cases = {where: history for where, history, *_ in lesson05.diagnosis_cases()}
+    spike = cases["a run whose loss is 1.9 for steps 38-42"]["train_loss"]
+    ceiling = 2 * max(spike[0], math.log(2))
+    assert max(sum(spike[i:i + 5]) / 5 for i in range(0, len(spike) - 4, 5)) < ceiling
+    assert max(sum(spike[i:i + 5]) / 5 for i in range(len(spike) - 4)) > ceiling
+    short = cases["a one-epoch run of 4 steps whose loss climbs from 0.7 to 2.6"]["train_loss"]
+    assert sum(short) / len(short) > 2 * max(short[0], math.log(2)) > sum(short) / 5
+    rising = cases["a one-epoch run of 3 steps whose loss rose from 0.3 to 0.7"]["train_loss"]
+    assert rising[-1] > 0.9 * math.log(2) > sum(rising) / len(rising)

@@ -10,11 +10,42 @@ from __future__ import annotations
 
 import math
 
-from .core import Incorrect, as_number, case, exercise
+from .core import Incorrect, case, exercise
 from .lesson04 import small_classifier
 
 TWO_LABELS = ("negative", "positive")
 THREE_LABELS = ("Technical Issue", "Billing Inquiry", "Feedback")
+
+
+def _kind(value) -> str:
+    """What ``value`` is, in a student's words: a tensor, a NumPy array or value, or a Python type."""
+    shape = getattr(value, "shape", None)
+    module = type(value).__module__.split(".")[0]
+    if module == "torch":
+        return f"a tensor of shape {tuple(shape)}" if shape is not None else "a torch object"
+    if module == "numpy":
+        return (f"a NumPy array of shape {tuple(shape)}" if shape else
+                f"a NumPy {type(value).__name__}")
+    return f"a {type(value).__name__}"
+
+
+def python_number(value, name: str, where: str, what: str | None = None) -> float:
+    """``value`` as a float when it is one number, a Python int or float or a NumPy scalar (not a bool, and not a
+    tensor or an array, even of one element), or :class:`Incorrect` saying what came back and how to turn it
+    into a number. ``what`` names the value in the message (default: what ``name`` returned). Used by the
+    exercises of lessons 05, 07 and 08 whose task asks for a Python number."""
+    import numbers
+
+    subject = what or f"{name} returned"
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        how = (" .item() (or float(...)) turns a one-element tensor or array into one; a tensor kept instead keeps "
+               "its computation graph in memory." if callable(getattr(value, "item", None)) else "")
+        raise Incorrect(f"On {where}, {subject} {_kind(value)} ({value!r:.60}); {name} should give a Python "
+                        f"number.{how}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise Incorrect(f"On {where}, {subject} {value}; it should be a finite number.")
+    return value
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -134,10 +165,13 @@ def _loop(model, batch, labels, steps: int, lr: float, variant: str = "correct")
     import torch
     import torch.nn.functional as F
 
+    rate = 1e-3 if variant == "default_lr" else lr
+    trained = model.head if variant == "head_only" else model
+
     def new_optimizer():
         if variant == "sgd":
-            return torch.optim.SGD(model.parameters(), lr=lr)
-        return torch.optim.AdamW(model.parameters(), lr=lr)
+            return torch.optim.SGD(trained.parameters(), lr=rate)
+        return torch.optim.AdamW(trained.parameters(), lr=rate)
 
     optimizer = new_optimizer()
     mask = None if variant == "no_mask" else batch["attention_mask"]
@@ -167,6 +201,10 @@ _LOOP_MISTAKES = {
     "fresh_optimizer": "a new optimizer was made in every step, so AdamW forgot its running averages: make it "
                        "once, before the loop",
     "sgd": "the updates are plain SGD's: use torch.optim.AdamW(model.parameters(), lr=lr), as the task says",
+    "head_only": "only the prediction network's parameters were updated: give the optimizer all of the model's, "
+                 "model.parameters() (θ and ω), as a long run would train them",
+    "default_lr": f"the steps used the learning rate 1e-3 instead of lr={OVERFIT_LR:g}, the one you were given: pass lr "
+                  f"on to AdamW",
     "no_mask": "the model did not get the attention mask, so padding was read as text: call "
                "model(batch['input_ids'], batch['attention_mask'])",
 }
@@ -220,7 +258,7 @@ def check_overfit(overfit_one_batch):
         if any(isinstance(x, torch.Tensor) for x in got):
             raise Incorrect(f"On {where}, the losses are tensors; append loss.item(), a Python number (a tensor "
                             f"keeps the whole computation graph of every step alive).")
-        got = [as_number(x, "overfit_one_batch", where) for x in got]
+        got = [python_number(x, "overfit_one_batch", where, f"the loss of step {i + 1} is") for i, x in enumerate(got)]
         with torch.no_grad():
             scores = start(batch["input_ids"], batch["attention_mask"])
             first = F.cross_entropy(scores, labels).item()
@@ -292,11 +330,23 @@ def diagnosis_cases():
     yield ("a one-epoch run of 3 steps whose first loss is inf",
            _history([inf, nan, nan], train_acc=[0.5], val_loss=[], val_acc=[], epochs=1), "diverged",
            "an inf loss is not finite; note that 2 x max(inf, ln C) is inf too, so only math.isfinite catches it")
+    yield ("a one-epoch run of 4 steps whose loss climbs from 0.7 to 2.6",
+           _history([0.7, 1.2, 2.0, 2.6], train_acc=[0.5], val_loss=[0.9], val_acc=[0.5], counts=[[100, 100]],
+                    epochs=1), "diverged",
+           "with fewer than 5 losses the window is all of them, w = min(5, len(losses)): here their mean, 1.63, is "
+           "more than 2 x max(0.7, ln 2) = 1.4")
     yield ("a healthy run with one noisy batch of loss 1.6 at step 30",
            _history([v if i != 29 else 1.6 for i, v in enumerate(_falling(0.7, 0.2, 75))], counts=balanced),
            "healthy",
            "one noisy batch is not divergence: compare the mean of 5 consecutive losses, not single losses, with "
            "the ceiling")
+    # Steps 38-42 straddle two windows that start at a multiple of 5 (35-39 and 40-44), whose means stay below
+    # the ceiling: only windows that start at every step find it.
+    yield ("a run whose loss is 1.9 for steps 38-42",
+           _history([1.9 if 37 <= i < 42 else v for i, v in enumerate(_falling(0.7, 0.2, 75))], counts=balanced),
+           "diverged",
+           "steps 38-42 average 1.9, above 2 x ln 2 = 1.39. Slide the window one step at a time over the whole "
+           "run, losses[i:i + w] for every i, not in blocks of 5 or at the start only")
     yield ("a healthy run whose head started overconfident (first loss 3.0)",
            _history(_falling(3.0, 0.05, 75), counts=balanced), "healthy",
            "the ceiling is twice max(first loss, ln C): a loss that starts high and falls has not diverged")
@@ -308,6 +358,15 @@ def diagnosis_cases():
            _history([0.69, 0.4, 0.2], train_acc=[0.7], val_loss=[], val_acc=[], epochs=1), "healthy",
            "with fewer than 5 losses, the window is all of them; without validation (empty val_acc, no "
            "val_pred_counts), skip the rules that need it")
+    yield ("a run without validation, whose val_acc and val_pred_counts are empty lists (as train_classifier "
+           "returns them)",
+           _history(_falling(0.7, 0.1, 60), val_loss=[], val_acc=[], counts=[]), "healthy",
+           "without validation, val_pred_counts is an empty list: skip the rules that need it when it is empty, "
+           "not only when it is missing")
+    yield ("a one-epoch run of 3 steps whose loss rose from 0.3 to 0.7",
+           _history([0.3, 0.6, 0.7], train_acc=[0.5], val_loss=[], val_acc=[], epochs=1), "not_learning",
+           "with 3 losses, len // 4 is 0, and the rule takes at least 1: the last loss, 0.7, is above 0.9 x ln 2 = "
+           "0.62 (losses[-0:] would be the whole list)")
     yield ("a run whose loss stays at ln 2, with a lucky last batch of 0.3",
            _history([ln2 + 0.01 * ((-1) ** i) for i in range(74)] + [0.3], train_acc=[0.5] * 3,
                     val_acc=[0.5] * 3, counts=[[110, 90]] * 3), "not_learning",
@@ -321,6 +380,9 @@ def diagnosis_cases():
     yield ("a run whose validation labels were inverted (accuracy 0.05)",
            _history(_falling(0.7, 0.05, 75), val_acc=[0.08, 0.06, 0.05], counts=balanced), "below_chance",
            "0.05 is below 0.6 x 1/C = 0.3: the model is consistently wrong")
+    yield ("a 2-class run at validation accuracy 0.3 exactly",
+           _history(_falling(0.7, 0.3, 75), train_acc=[0.6] * 3, val_acc=[0.3] * 3, counts=balanced), "healthy",
+           "0.3 is not below 0.6 x 1/2 = 0.3: the rule is 'below', so equal is not enough")
     yield ("a 2-class run at validation accuracy 0.35",
            _history(_falling(0.7, 0.5, 75), train_acc=[0.45] * 3, val_acc=[0.35] * 3, counts=balanced), "healthy",
            "0.35 is not below 0.6 x 1/2 = 0.3: below_chance is for accuracy far under chance")
@@ -352,6 +414,10 @@ def diagnosis_cases():
     yield ("a 3-class run that predicts the middle class for 190 of 200 emails",
            _history(_falling(1.1, 0.3, 60), 3, val_acc=[0.36] * 3, counts=[[5, 190, 5]] * 3), "majority_class",
            "190 of 200 predictions are class 1: look at every class's count")
+    yield ("a 3-class run at validation accuracy 0.04 that answers class 2 for 190 of 200 emails",
+           _history(_falling(1.1, 0.3, 60), 3, val_acc=[0.1, 0.05, 0.04], counts=[[5, 5, 190]] * 3), "below_chance",
+           "rules 3 and 4 both apply (0.04 is below 0.6 x 1/3 = 0.2), and the first rule that applies is the "
+           "answer: try them in order")
 
 
 @exercise("05.diagnose", points=3, answer="diagnose_one", hints=[
@@ -433,19 +499,20 @@ matching("05.symptoms", points=2, answer="answer_05_symptoms", items=6, options=
 
 
 single_choice("05.which_stage", points=1, answer="answer_05_which_stage", options="abcd",
-    key="fc99541b9e09c880",
+    key="f5f81abab40187a9",
     hints=[
         "What does the prediction network receive, and what can any ω do with two reviews that get nearly the "
         "same vector?",
         "Of θ and ω, which one was trained here, and which one decides where a review's vector lands?",
     ],
     feedback={
-        "722735e328a933eb": "a learning rate that is too low shows as a loss that barely moves (lesson 05), and"
-                            " a faster ω still reads the same overlapping vectors; training accuracy near "
-                            "chance with any head points before the head.",
-        "cc16c2f25b6d4925": "a prediction network can only use what is in the vector it reads: when two reviews"
-                            " get nearly the same vector, any ω gives them nearly the same scores, as lesson "
-                            "02's probe showed.",
-        "d09fd3371f0c8d7f": "more labels for ω alone change nothing while the vectors it reads overlap: the "
-                            "labels become useful once the encoder is allowed to learn from them.",
+        "cc16c2f25b6d4925": "a deeper ω was tried, and it stayed near chance too: any ω, however deep, gives "
+                            "nearly the same scores to two reviews whose vectors nearly coincide (lesson 02's "
+                            "probe). The difference is missing from the vectors, not from the head.",
+        "725fac28b746e22a": "a learning rate that is merely too low gets there with more steps (lesson 05, "
+                            "section 4), and they trained as long as they liked; a faster ω would still read two "
+                            "kinds of review whose vectors lie on top of each other.",
+        "d09fd3371f0c8d7f": "more labels give ω more examples of the same overlapping vectors: the two kinds "
+                            "still land on top of each other, even for the reviews ω trains on. Labels help once "
+                            "the encoder is allowed to learn from them.",
     })
