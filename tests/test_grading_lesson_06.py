@@ -144,6 +144,21 @@ def mapping_pops(id2label, labels):
     return result
 
 
+def mapping_returns_its_input(id2label, labels):
+    mapping = _solution_mapping(id2label, labels)
+    return id2label if all(type(k) is int for k in id2label) else mapping
+
+
+def confusion_looks_up_in_a_dict(reference, predicted, labels):
+    if len(reference) != len(predicted) or any(p not in labels for p in predicted):
+        raise ValueError("the answers do not fit the labels")
+    index = {label: i for i, label in enumerate(labels)}
+    counts = [[0] * len(labels) for _ in labels]
+    for r, p in zip(reference, predicted):
+        counts[index[r]][index[p]] += 1
+    return counts
+
+
 def _counts(reference, predicted, labels):
     if len(reference) != len(predicted) or any(x not in labels for x in [*reference, *predicted]):
         raise ValueError("the answers do not fit the labels")
@@ -214,11 +229,16 @@ WRONG = [
     ("06.confusion", confusion_without_checks, "did not raise"),
     ("06.confusion", confusion_index_error, "raised IndexError"),
     ("06.confusion", confusion_one_off, "row 0 ('negative'), column 0"),
-    ("06.disagreement", "a", "Not a: a weakness on negation"),
+    ("06.label_mapping", mapping_returns_its_input, "returned the very dict it was given"),
+    ("06.confusion", confusion_looks_up_in_a_dict, "raised KeyError"),
     ("06.disagreement", "b", "Not b: the service starts"),
+    ("06.disagreement", "c", "Not c: a weakness on negation"),
+    ("06.disagreement", "d", "Not d: answers close to random"),
     ("06.disagreement", 3, "one letter as a string"),
-    ("06.prompt_or_fine_tune", "c", "Not c: calibration only moves"),
-    ("06.prompt_or_fine_tune", ["b", "c"], "Choose one option only"),
+    ("06.prompt_or_fine_tune", "a", "Not a: lesson 06 measured that on a model of half a million parameters"),
+    ("06.prompt_or_fine_tune", "b", "Not b: calibration only moves"),
+    ("06.prompt_or_fine_tune", "c", "Not c: the prompt reaches sentiment words"),
+    ("06.prompt_or_fine_tune", ["d", "b"], "Choose one option only"),
 ]
 
 
@@ -229,4 +249,55 @@ def test_a_typical_wrong_answer_is_turned_down_with_a_message_that_says_why(exer
 
 
 def test_an_upper_case_letter_with_spaces_is_accepted():
-    assert verdict("06.disagreement", " C ")[0] == core.CORRECT
+    assert verdict("06.disagreement", " A ")[0] == core.CORRECT
+
+
+# ---------------------------------------------------------------------------------------------------
+# Unusual answers that are right
+# ---------------------------------------------------------------------------------------------------
+
+def predict_with_probabilities(log_probs, word_ids, labels):
+    """Adds the probabilities themselves (not their logs), and turns the names into NumPy strings."""
+    import numpy as np
+
+    probs = log_probs.exp()
+    scores = torch.stack([probs[:, list(word_ids[label])].sum(-1) for label in labels], dim=-1)
+    return list(np.array(labels)[scores.argmax(-1).numpy()])
+
+
+def mapping_from_a_sorted_copy(id2label, labels):
+    ids = {}
+    for key, label in id2label.items():
+        if not str(key).strip().isdigit():
+            raise ValueError(f"{key!r} is not a class id")
+        if int(key) in ids:
+            raise ValueError(f"id {key} is named twice")
+        ids[int(key)] = label
+    if sorted(ids) != list(range(len(labels))):
+        raise ValueError("the ids must be 0 .. len(labels) - 1")
+    if sorted(ids.values()) != sorted(labels):
+        raise ValueError("every label must be named by exactly one id, and no other name is allowed")
+    return dict(sorted(ids.items()))
+
+
+def confusion_as_float_array(reference, predicted, labels):
+    import numpy as np
+
+    if len(reference) != len(predicted) or not set(reference) | set(predicted) <= set(labels):
+        raise ValueError("the answers do not fit the labels")
+    counts = np.zeros((len(labels), len(labels)))
+    np.add.at(counts, ([labels.index(r) for r in reference], [labels.index(p) for p in predicted]), 1)
+    return counts
+
+
+RIGHT = [
+    ("06.verbalizer_predict", predict_with_probabilities),
+    ("06.label_mapping", mapping_from_a_sorted_copy),
+    ("06.confusion", confusion_as_float_array),   # counts held as floats are still the counts
+    ("06.prompt_or_fine_tune", "(d)"),
+]
+
+
+@pytest.mark.parametrize("exercise_id, right", RIGHT, ids=[f"{i}-{getattr(r, '__name__', repr(r))}" for i, r in RIGHT])
+def test_an_unusual_right_answer_passes(exercise_id, right):
+    assert_passes(exercise_id, right)

@@ -240,6 +240,10 @@ def _call_mapping(check_label_mapping, id2label, labels, where):
     if given != id2label or list(given) != list(id2label):
         raise Incorrect(f"On {where}, check_label_mapping changed the mapping it was given: only read it, and "
                         f"build the mapping it returns as a new dict.")
+    if error is None and result is given:
+        raise Incorrect(f"On {where}, check_label_mapping returned the very dict it was given; return a new dict "
+                        f"{{int id: label}}, so that what the service keeps cannot change when the caller's dict "
+                        f"does.")
     return result, error
 
 
@@ -376,7 +380,9 @@ def check_confusion(confusion_matrix):
     refused = [("two lists of different lengths (3 and 2 answers)", [neg, pos, pos], [neg, pos],
                 "the answers must be to the same reviews"),
                ("a predicted label that is not in labels ('neutral')", [neg, pos], [neg, "neutral"],
-                "'neutral' is not one of the labels")]
+                "'neutral' is not one of the labels"),
+               ("a reference label that is not in labels ('Positive')", [neg, "Positive", pos], [neg, pos, pos],
+                "'Positive' is not one of the labels (the names are compared exactly)")]
     for where, reference, predicted, why in refused:
         with case(where):
             try:
@@ -398,7 +404,7 @@ def check_confusion(confusion_matrix):
 from .questions import single_choice  # noqa: E402 (the questions' helper, next to the questions)
 
 single_choice("06.disagreement", points=1, answer="answer_06_disagreement", options="abcd",
-    key="85acb29bc8d5f007",
+    key="ef358b4940543efc",
     hints=[
         "Each backend alone is better than chance. What would their agreement be if one of them answered the "
         "opposite label every time?",
@@ -406,32 +412,33 @@ single_choice("06.disagreement", points=1, answer="answer_06_disagreement", opti
         "lets it through, and still turns every answer around?",
     ],
     feedback={
-        "0bcac2f10fdec7be": "the service starts, so the contract ran and passed; and a mapping whose labels are"
-                            " swapped is well-formed, so no stricter contract on the mapping alone could refuse"
-                            " it.",
-        "125c8ce00b6b09d7": "a weakness on negation touches only the negated reviews, and both backends were "
-                            "right on about four reviews in five last week; here they disagree on 485 of 500.",
+        "0bcac2f10fdec7be": "the service starts, so the contract ran and passed; and a mapping whose labels are "
+                            "swapped is well-formed (every label named once, no unknown name), so no stricter "
+                            "contract on the mapping alone could refuse it.",
+        "4025dd84e29eb9c7": "a weakness on negation touches only the negated reviews, and the prompt had it last "
+                            "week too, when both backends were right on about four reviews in five; here they "
+                            "disagree on 485 of 500.",
         "2cfd12a47b584fdf": "answers close to random would agree with the other backend on about half of the "
-                            "reviews, not on 15 of 500: the counts off the diagonal say one backend answers the"
-                            " opposite of the other.",
+                            "reviews, not on 15 of 500: counts far off the diagonal say that one backend answers "
+                            "the opposite of the other.",
     })
 
 
 single_choice("06.prompt_or_fine_tune", points=1, answer="answer_06_prompt_or_fine_tune", options="abcd",
-    key="a1dacd03e23ef602",
+    key="23a71b2f89fc2aa1",
     hints=[
-        "Lesson 06 compared the two on 8, 32, 128 and 512 labeled reviews: which one was ahead at each end?",
-        "What does the prompt get wrong however many labels it is calibrated with, and can calibration change "
-        "that?",
-        "Section 6's cost table: how many seconds did fine-tuning on 512 reviews take on a CPU, and how many "
-        "parameters does each way update?",
+        "Lesson 06 measured both ways on a model of half a million parameters: what did fine-tuning cost there, "
+        "and how does that cost change with the size of the model?",
+        "When a model cannot be trained at all, what can the labeled reviews still do for a prompt?",
     ],
     feedback={
-        "6cf9b62a3173b4ba": "calibration only moves a threshold; the reviews the prompt gets wrong, such as "
-                            "negated ones, stay wrong however many labels calibrate it.",
-        "720da33f029fb7f5": "the prompt uses no labeled reviews at all: what it knows about sentiment words, "
-                            "seen or held out, comes from pre-training on unlabeled text.",
-        "ee39596a90b6c8b0": "lesson 06 measured fine-tuning ahead of the prompt once there were a few hundred "
-                            "labeled reviews: a prompt cannot overfit, but it cannot learn from labels what "
-                            "pre-training never taught either.",
+        "ee39596a90b6c8b0": "lesson 06 measured that on a model of half a million parameters, whose fine-tuning "
+                            "took seconds; the cost grows with the model, and this one the laptop cannot train at "
+                            "all. Fine-tuning's lead with a few hundred labels is for a model that can be trained.",
+        "1cad6a7e7ee68dc1": "calibration only moves the threshold between the labels: in lesson 06, 512 labels "
+                            "added little to centering, and negated reviews stayed wrong however many labels set "
+                            "the threshold.",
+        "6cf9b62a3173b4ba": "the prompt reaches sentiment words that no labeled review contains through "
+                            "pre-training: the model learned from unlabeled text that 'superb' keeps company with "
+                            "'great', which is why lesson 06's prompt gets plain reviews right with no labels.",
     })
