@@ -1,0 +1,102 @@
+"""python tests/lessons_on_seed.py: which lessons it re-runs, how it reads nbval's cells, and the table
+(lesson x seed x threads) it prints and keeps."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+import lessons_on_seed  # noqa: E402
+
+JUNIT = """<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="pytest">
+<testcase classname="notebooks.03_fine_tuning.ipynb" name="Cell 0" time="2.5" />
+<testcase classname="notebooks.03_fine_tuning.ipynb" name="Cell 1" time="10.0"><failure message="x">AssertionError</failure></testcase>
+<testcase classname="notebooks.03_fine_tuning.ipynb" name="Cell 2" time="0.5" />
+<testcase classname="notebooks.08_real_text.ipynb" name="Cell 0" time="1.0" />
+<testcase classname="notebooks.08_real_text.ipynb" name="Cell 1" time="1.0"><skipped message="s" /></testcase>
+</testsuite></testsuites>"""
+
+
+def test_every_lesson_from_01_on_is_re_run_lesson_08_included():
+    names = [path.name[:2] for path in lessons_on_seed.lessons()]
+    on_disk = sorted(path.name[:2] for path in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    assert names == [n for n in on_disk if n != "00"]
+    assert "08" in names and "01" in names
+
+
+def test_a_lesson_added_later_is_re_run_without_editing_the_script(tmp_path):
+    (tmp_path / "notebooks").mkdir()
+    for name in ("00_start_here", "01_a", "09_a_later_lesson"):
+        (tmp_path / "notebooks" / f"{name}.ipynb").write_text("{}")
+    assert [p.name for p in lessons_on_seed.lessons(tmp_path)] == ["01_a.ipynb", "09_a_later_lesson.ipynb"]
+
+
+def test_the_slowest_lessons_are_handed_out_first():
+    ordered = [p.name[:2] for p in lessons_on_seed.slowest_first(lessons_on_seed.lessons())]
+    assert ordered[0] == "08", "the longest lesson first, as make test hands it out"
+    assert sorted(ordered) == sorted(p.name[:2] for p in lessons_on_seed.lessons())
+
+
+def test_nbval_cells_are_counted_by_lesson(tmp_path):
+    junit = tmp_path / "junit.xml"
+    junit.write_text(JUNIT)
+    found = lessons_on_seed.cells_by_lesson(junit)
+    assert found["03_fine_tuning"] == {"passed": ["Cell 0", "Cell 2"], "failed": ["Cell 1"], "seconds": 13.0}
+    assert found["08_real_text"]["passed"] == ["Cell 0"] and found["08_real_text"]["failed"] == []
+
+
+def row(lesson, seed, threads, passed=10, failed=0):
+    return {"lesson": lesson, "seed": seed, "threads": threads, "passed": passed, "failed": failed,
+            "failed_cells": [f"Cell {i}" for i in range(failed)], "seconds": 1}
+
+
+def test_the_table_keeps_other_seeds_and_threads_and_replaces_a_rerun():
+    old = [row("01_a", 7, 1), row("01_a", 7, 2, passed=9, failed=1)]
+    table = lessons_on_seed.merged(old, [row("01_a", 7, 2), row("01_a", 0, 1)])
+    assert [(r["seed"], r["threads"], r["failed"]) for r in table] == [(0, 1, 0), (7, 1, 0), (7, 2, 0)]
+
+
+def test_the_table_reads_lesson_seed_threads_and_the_failed_cells():
+    text = lessons_on_seed.markdown_table([row("03_fine_tuning", 7, 1, passed=20, failed=2),
+                                           {**row("08_real_text", 7, 2), "failed": None, "passed": 0}])
+    lines = text.splitlines()
+    assert lines[0] == "| lesson | seed | threads | cells passed | failed cells |"
+    assert lines[2] == "| 03_fine_tuning | 7 | 1 | 20 of 22 | Cell 0, Cell 1 |"
+    assert lines[3].startswith("| 08_real_text | 7 | 2 | not run |")
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--seed", "7", "--threads", "3"], "invalid choice: 3"),
+    (["--seed", "7", "--lessons", "00"], "invalid choice: '00'"),
+    (["--threads", "1"], "--seed"),
+])
+def test_bad_options_are_refused_before_anything_runs(argv, words, capsys):
+    with pytest.raises(SystemExit):
+        lessons_on_seed.main(argv)
+    assert words in capsys.readouterr().err
+
+
+def test_a_run_keeps_its_rows_in_the_summary_with_the_earlier_ones(tmp_path, monkeypatch, capsys):
+    summary = tmp_path / "summary.json"
+    summary.write_text(json.dumps({"machine": "m", "rows": [row("02_sequence_encoders", 0, 2)]}))
+    ran = []
+
+    def run_one(seed, threads, notebooks, folder, jobs):
+        ran.append((seed, threads, jobs, [p.name[:2] for p in notebooks]))
+        return 0, [row(p.stem, seed, threads) for p in notebooks]
+
+    monkeypatch.setattr(lessons_on_seed, "run_one", run_one)
+    status = lessons_on_seed.main(["--seed", "7", "--threads", "1", "2", "--lessons", "02", "08",
+                                   "--summary", str(summary)])
+    assert status == 0
+    assert ran == [(7, 1, 2, ["08", "02"]), (7, 2, 1, ["08", "02"])], "two at a time with one thread, one with two"
+    rows = json.loads(summary.read_text())["rows"]
+    assert {(r["lesson"][:2], r["seed"], r["threads"]) for r in rows} == {
+        ("02", 0, 2), ("02", 7, 1), ("02", 7, 2), ("08", 7, 1), ("08", 7, 2)}
+    assert "| 08_real_text | 7 | 2 | 10 of 10 | none |" in capsys.readouterr().out
