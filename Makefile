@@ -64,10 +64,12 @@ test: setup  ## pre-train the shared checkpoints, then unit and grading tests an
 	$(if $(PARALLEL),OMP_NUM_THREADS=1 ,)$(BIN)/python -m pytest tests notebooks solutions --nbval-lax \
 		--durations=10 $(PARALLEL)
 
-# Lessons 00 and 01 through their set-up cell on a simulated Colab runtime (Colab's package versions, a
-# google.colab module, pandas loaded at kernel start, the clone into /content): tests/colab_sim.py says how.
-# Needs the package index and write access to /content; CI runs it after make test.
-colab-check: setup  ## the Colab path: lessons 00 and 01 on a simulated Colab runtime (minutes)
+# Every lesson, and every exercise notebook with the solutions' answers filled in, through its set-up cell on
+# a simulated Colab runtime of its own (Colab's package versions, a google.colab module, pandas loaded at
+# kernel start, the clone into /content), two at a time on 2 cores: tests/colab_sim.py says how
+# (`python tests/colab_sim.py --lessons 00 08 --exercises 08` runs only those). Needs the package index and
+# write access to /content (root, for a private /content per notebook); CI runs it after make test.
+colab-check: setup  ## the Colab path: every lesson and filled-in exercise notebook on a simulated Colab runtime (about half an hour)
 	$(BIN)/python tests/colab_sim.py
 
 unit: setup  ## unit tests only (seconds)

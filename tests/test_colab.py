@@ -299,3 +299,156 @@ def test_the_set_up_cell_imports_only_the_standard_library_before_installing():
                           env=dict(os.environ, PYTHONPATH=str(colab.ROOT)))
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "['utils']", f"utils.colab imports {done.stdout.strip()} at module level"
+
+
+# --- make colab-check: every notebook a student opens from its badge, on a simulated Colab ------------
+
+def colab_sim():
+    sys.path.insert(0, str(ROOT / "tests"))
+    import colab_sim as module
+
+    return module
+
+
+def exercise_pairs():
+    sim = colab_sim()
+    return [n for n in sim.course_notebooks() if n.solution]
+
+
+def test_colab_check_runs_every_lesson_and_every_exercise_notebook():
+    sim = colab_sim()
+    ran = {n.path for n in sim.course_notebooks()}
+    badged = {relative(p) for p in NOTEBOOKS if p.parent.name in ("notebooks", "exercises")}
+    assert ran == badged, "every lesson and exercise notebook with a badge runs on the simulated Colab"
+    for notebook in exercise_pairs():
+        assert notebook.solution == notebook.path.replace("exercises/", "solutions/").replace("_exercises", "_solutions")
+
+
+@pytest.mark.parametrize("notebook", exercise_pairs(), ids=lambda n: n.path)
+def test_a_filled_in_exercise_notebook_is_the_exercise_with_the_solutions_answers(notebook):
+    sim = colab_sim()
+    exercise = nbformat.read(ROOT / notebook.path, as_version=4)
+    solution = nbformat.read(ROOT / notebook.solution, as_version=4)
+    filled = sim.filled_exercise(exercise, solution, notebook.path)
+    code = "\n".join(cell.source for cell in filled.cells if cell.cell_type == "code")
+    assert "# YOUR CODE HERE" not in code and "NotImplementedError(\"Write your code" not in code
+    assert "### BEGIN SOLUTION" not in code and "# NBVAL_CHECK_OUTPUT" not in code
+    assert filled.cells[1].source == colab.setup_cell_source(notebook.path), "its own set-up cell"
+    assert filled.metadata == exercise.metadata
+    for index, (cell, stub, answer) in enumerate(zip(filled.cells, exercise.cells, solution.cells)):
+        if cell.cell_type == "markdown":
+            assert cell.source == stub.source, "the exercise's text, without the solution's notes"
+        elif "### BEGIN SOLUTION" in answer.source:
+            assert cell.source != stub.source, f"cell {index}: the answer is filled in"
+            region = answer.source.split("### BEGIN SOLUTION")[1].split("### END SOLUTION")[0]
+            answered = [line for line in region.split("\n")[1:-1] if line.strip()]
+            assert all(line in cell.source.split("\n") for line in answered), f"cell {index}: the solution's answer"
+
+
+def test_a_stale_exercise_notebook_is_refused_with_what_to_run():
+    sim = colab_sim()
+    notebook = exercise_pairs()[0]
+    exercise = nbformat.read(ROOT / notebook.path, as_version=4)
+    solution = nbformat.read(ROOT / notebook.solution, as_version=4)
+    index = next(i for i, c in enumerate(exercise.cells) if c.cell_type == "code" and "# YOUR CODE HERE" in c.source)
+    exercise.cells[index].source += "\nprint('added by hand')"
+    with pytest.raises(ValueError, match=rf"cell {index}: not what its solution generates: run `make exercises`"):
+        sim.filled_exercise(exercise, solution, notebook.path)
+
+
+def test_an_answer_keeps_its_code_and_loses_only_the_markers():
+    sim = colab_sim()
+    source = "# NBVAL_CHECK_OUTPUT\ndef f(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION\n\nf(1)"
+    assert sim.answer_source(source, "cell") == "def f(x):\n    return 2 * x\n\nf(1)"
+
+
+def code_cell(source: str, printed: str) -> nbformat.NotebookNode:
+    return nbformat.v4.new_code_cell(source, outputs=[nbformat.v4.new_output("stream", text=printed)])
+
+
+def test_a_filled_in_exercise_fails_unless_every_check_says_correct():
+    sim = colab_sim()
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [code_cell('check("01.masking", apply_mask)', "01.masking: correct, 2 points.\n")]
+    assert sim.check_verdicts(nb) == []
+    nb.cells.append(code_cell('check("01.unchanged", answer_01_unchanged)',
+                              "01.unchanged: not correct yet (0 of 1 point). The answer is b.\n"))
+    nb.cells.append(code_cell('result = check("01.perplexity", perplexity)', ""))
+    problems = sim.check_verdicts(nb)
+    assert len(problems) == 2
+    assert "cell 1: the check did not accept" in problems[0] and "01.unchanged: not correct yet" in problems[0]
+    assert "cell 2: check('01.perplexity') did not say it is correct" in problems[1]
+
+
+def test_each_simulated_kernel_gets_a_private_content_folder_when_it_can():
+    sim = colab_sim()
+    python = Path("/x/runtime/bin/python")
+    plain = sim.kernel_argv(python, None)
+    assert plain[:3] == [str(python), "-m", "ipykernel_launcher"] and "{connection_file}" in plain
+    assert "--IPKernelApp.exec_lines=['import google.colab', 'import pandas']" in plain
+    isolated = sim.kernel_argv(python, Path("/sim/slot-1/content"))
+    assert isolated[:4] == ["unshare", "-m", "--propagation", "private"]
+    script = isolated[isolated.index("-c") + 1]
+    assert f'mount --bind "$0" {sim.CONTENT}' in script and f"cd {sim.CONTENT}" in script and 'exec "$@"' in script
+    assert isolated[isolated.index("-c") + 2] == "/sim/slot-1/content" and isolated[-len(plain):] == plain
+
+
+def test_the_slowest_notebooks_start_first():
+    sim = colab_sim()
+    lesson, exercise = sim.Notebook("notebooks/08_real_text.ipynb"), sim.Notebook("exercises/01_x_exercises.ipynb", "s")
+    short = sim.Notebook("notebooks/00_start_here.ipynb")
+    assert sim.slowest_first([short, exercise, lesson], {}) == [lesson, short, exercise]
+    timings = {lesson.path: 300.0, exercise.path: 400.0, short.path: 30.0}
+    assert sim.slowest_first([short, lesson, exercise], timings) == [exercise, lesson, short]
+
+
+# --- Lesson 08 on Colab's datasets 4.0.0, whose Dataset[...] refuses numpy integers ---------------------
+
+@pytest.fixture
+def datasets_as_on_colab(monkeypatch):
+    """datasets.Dataset indexing that refuses a numpy integer key, as Colab's datasets 4.0.0 does ("Wrong key
+    type: '796' of type numpy.int64"); the pinned 5.x accepts one."""
+    import datasets
+    import numpy as np
+
+    original = datasets.Dataset.__getitem__
+
+    def getitem(self, key):
+        if isinstance(key, np.integer):
+            raise TypeError(f"Wrong key type: '{key}' of type '{type(key)}'. Expected one of int, slice, range, "
+                            f"str or Iterable.")
+        return original(self, key)
+
+    monkeypatch.setattr(datasets.Dataset, "__getitem__", getitem)
+    return datasets
+
+
+@pytest.mark.parametrize("as_array", [False, True], ids=["labels as a list", "labels as a numpy array"])
+def test_balanced_sample_hands_datasets_plain_integers(datasets_as_on_colab, as_array):
+    import numpy as np
+
+    from utils import real_data
+
+    labels = [0, 1, 1, 0, 1, 1, 1, 0, 1, 1] * 20
+    pool = datasets_as_on_colab.Dataset.from_dict({"text": [f"sentence {i}" for i in range(len(labels))],
+                                                   "label": labels})
+    for size in (2, 16, 64, len(labels)):
+        chosen = real_data.balanced_sample(np.array(labels) if as_array else labels, size, seed=3)
+        assert [type(k) for k in chosen] == [int] * size, "plain ints: datasets 4.0.0 refuses numpy's"
+        texts = [pool["text"][k] for k in chosen]  # as lesson 08's curve does
+        assert texts == [f"sentence {k}" for k in chosen]
+        assert sorted(pool[k]["label"] for k in chosen).count(0) == min(size // 2, labels.count(0))
+    with pytest.raises(TypeError, match="Wrong key type"):
+        pool["text"][np.int64(3)]  # the stand-in refuses what Colab's datasets refuses
+
+
+def test_a_failed_cell_is_named_with_its_error_without_terminal_colours():
+    sim = colab_sim()
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("# A"), nbformat.v4.new_code_cell("x = 1"),
+                nbformat.v4.new_code_cell("test['text'][k]", outputs=[nbformat.v4.new_output(
+                    "error", ename="TypeError", evalue="Wrong key type: '796'",
+                    traceback=["\x1b[31mTypeError\x1b[39m Traceback", "\x1b[32m----> 1\x1b[39m test['text'][k]"])])]
+    message = sim.failed_cell(nb)
+    assert message.startswith("cell 2 failed: TypeError: Wrong key type: '796'")
+    assert "\x1b" not in message and "----> 1 test['text'][k]" in message
