@@ -138,6 +138,13 @@ def verify_returns_true(path, expected):
     return True
 
 
+def verify_startswith(path, expected):
+    found = _digest(path)
+    if not found.startswith(expected.strip().lower()):
+        raise ValueError(f"SHA-256 {found}, expected {expected}")
+    return found
+
+
 def _tokens(tokenizer, texts):
     return [tokenizer.tokenize(t) for t in texts]
 
@@ -185,6 +192,24 @@ def rate_divides_by_zero(tokenizer, texts):
 def rate_zero_when_empty(tokenizer, texts):
     tokens = [x for ts in _tokens(tokenizer, texts) for x in ts]
     return sum(x == tokenizer.unk_token for x in tokens) / len(tokens) if tokens else 0.0
+
+
+def rate_as_tensor(tokenizer, texts):
+    import torch
+
+    tokens = [x for ts in _tokens(tokenizer, texts) for x in ts]
+    if not tokens:
+        raise ValueError("no tokens")
+    return torch.tensor([x == tokenizer.unk_token for x in tokens], dtype=torch.float).mean()
+
+
+def rate_as_array(tokenizer, texts):
+    import numpy as np
+
+    tokens = [x for ts in _tokens(tokenizer, texts) for x in ts]
+    if not tokens:
+        raise ValueError("no tokens")
+    return np.array([np.mean([x == tokenizer.unk_token for x in tokens])])
 
 
 FEATURES = datasets.Features({"text": datasets.Value("string"), "label": datasets.ClassLabel(names=NAMES)})
@@ -262,10 +287,16 @@ WRONG = [
     ("07.to_course_format", format_label_first, "in that order"),
     ("07.to_course_format", format_raises_key_error, "raised KeyError"),
     ("07.to_course_format", format_returns_dict, "return a datasets.Dataset"),
+    ("07.verify_weights", verify_startswith, "cut to its first 32 digits"),
+    ("07.unknown_rate", rate_as_tensor, "a tensor of shape ()"),
+    ("07.unknown_rate", rate_as_array, "a NumPy array of shape (1,)"),
     ("07.tiny_vocabulary", "a", "Not a: a wider head"),
-    ("07.tiny_vocabulary", "d", "Not d: more layers"),
+    ("07.tiny_vocabulary", "c", "Not c: more layers"),
+    ("07.tiny_vocabulary", "d", "Not d: the synthetic reviews never contain"),
     ("07.tiny_vocabulary", 2, "one letter as a string"),
-    ("07.paper_figure", "b", "Not b: SST-2's test labels are hidden"),
+    ("07.paper_figure", "b", "Not b: two runs of the same recipe differ"),
+    ("07.paper_figure", "c", "Not c: SST-2's test labels are hidden"),
+    ("07.paper_figure", "d", "Not d: choosing by the accuracy you report"),
     ("07.paper_figure", ["c", "a"], "Choose one option only"),
 ]
 
@@ -288,3 +319,48 @@ def test_verify_weights_that_never_wrote_sha256_of_is_told_so():
 
 def test_an_upper_case_letter_with_spaces_is_accepted():
     assert verdict("07.tiny_vocabulary", " B ")[0] == core.CORRECT
+    assert verdict("07.paper_figure", "A")[0] == core.CORRECT
+
+
+# ---------------------------------------------------------------------------------------------------
+# Unusual answers that are right
+# ---------------------------------------------------------------------------------------------------
+
+def digest_with_readinto(path, chunk_size=1 << 20):
+    digest, buffer = hashlib.sha256(), bytearray(chunk_size)
+    with open(path, "rb", buffering=0) as handle:
+        while size := handle.readinto(buffer):
+            digest.update(memoryview(buffer)[:size])
+    return digest.hexdigest()
+
+
+def rate_with_numpy_mean(tokenizer, texts):
+    import numpy as np
+
+    ids = [i for t in texts for i in tokenizer(t, add_special_tokens=False)["input_ids"]]
+    if not ids:
+        raise ValueError("There are no tokens in these texts.")
+    return np.mean(np.array(ids) == tokenizer.unk_token_id)  # a NumPy float64 is a float
+
+
+def format_with_map(rows):
+    if not {"sentence", "label"} <= set(rows.column_names):
+        raise ValueError("SST-2's rows need a sentence and a label column")
+    if any(label not in (0, 1) for label in rows["label"]):
+        raise ValueError("every label must be 0 or 1")
+    features = datasets.Features({"text": datasets.Value("string"), "label": datasets.ClassLabel(names=NAMES)})
+    return rows.map(lambda row: {"text": row["sentence"], "label": row["label"]}, remove_columns=rows.column_names,
+                    features=features)
+
+
+RIGHT = [
+    ("07.sha256_of", digest_with_readinto),
+    ("07.unknown_rate", rate_with_numpy_mean),
+    ("07.to_course_format", format_with_map),
+    ("07.paper_figure", "a."),
+]
+
+
+@pytest.mark.parametrize("exercise_id, right", RIGHT, ids=[f"{i}-{getattr(r, '__name__', repr(r))}" for i, r in RIGHT])
+def test_an_unusual_right_answer_passes(exercise_id, right):
+    assert_passes(exercise_id, right)

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import contextlib
 
-from .core import Incorrect, as_number, case, exercise
+from .core import Incorrect, case, exercise
+from .lesson05 import python_number
 
 CHUNK = 4096  # the chunk size the checks ask for, so a small file already takes several reads
 BIG = 8 * 2**20  # bytes of the file on which memory use is measured
@@ -176,7 +177,8 @@ def check_verify_weights(verify_weights):
         empty.write_bytes(b"")
         mismatches = [("a digest that differs in its last digit only", path, other, digest),
                       ("a digest in upper case that differs in its last digit", path, other.upper(), digest),
-                      ("an empty (truncated) weights file", empty, digest, hashlib.sha256(b"").hexdigest())]
+                      ("an empty (truncated) weights file", empty, digest, hashlib.sha256(b"").hexdigest()),
+                      ("a pinned digest cut to its first 32 digits", path, digest[:32], digest)]
         for where, file, expected, found in mismatches:
             got, error = _call_verify(verify_weights, file, expected, where)
             if error is None:
@@ -266,7 +268,7 @@ def check_unknown_rate(unknown_rate):
             got = unknown_rate(tokenizer, given)
         if given != texts:
             raise Incorrect(f"On {where}, unknown_rate changed the list of texts it was given: only read it.")
-        value = as_number(got, "unknown_rate", where)
+        value = python_number(got, "unknown_rate", where)
         pooled, mean, with_specials, per_word = _rates(tokenizer, texts)
         if math.isclose(value, pooled, abs_tol=1e-9):
             continue
@@ -438,29 +440,32 @@ single_choice("07.tiny_vocabulary", points=1, answer="answer_07_tiny_vocabulary"
         "in pre-training or in fine-tuning?",
     ],
     feedback={
-        "09d3f939c2783277": "more layers would still read scraps of letters that no training text used: the "
-                            "information is missing from the data, not from the model's depth.",
-        "2b7e0ccee9731788": "a wider head reads the same vectors: what 'triumph' means is missing from θ "
-                            "because no text the model trained on used the word, and no size of ω brings it "
-                            "back.",
-        "87cde5724e62153a": "the review has no negation at all, so negation cannot be what the model misreads.",
+        "2b7e0ccee9731788": "a wider head reads the same vectors: what 'triumph' means is missing from θ because "
+                            "no text the model trained on used the word, and no size of ω brings it back.",
+        "87cde5724e62153a": "more layers would still read scraps of letters that no training text used: the "
+                            "information is missing from the data, not from the model's depth. MiniLM reads the "
+                            "review because its pre-training text had these words.",
+        "09d3f939c2783277": "the synthetic reviews never contain 'triumph' or 'storytelling', so no number of "
+                            "epochs on them says what these words mean; only text that uses them can (lesson 03's "
+                            "scratch model showed the same with held-out words).",
     })
 
 
 single_choice("07.paper_figure", points=1, answer="answer_07_paper_figure", options="abcd",
-    key="9a759effef42e7e4",
+    key="822e4f81c4b5bfeb",
     hints=[
         "Section 6 of the lesson quotes one number from Devlin et al. (2019). On which split was it measured, "
         "and who scored it?",
-        "Which split can we score ourselves, and what does a recipe that picks the best of several learning "
-        "rates and runs do to the figure it reports?",
+        "Which split does lesson 07 score, and which one did it choose the learning rate on?",
     ],
     feedback={
-        "84df8eae2da5de0d": "SST-2's test labels are hidden: the paper's Table 1 reports GLUE test-set scores "
-                            "from the benchmark's server, not the public validation set we score.",
-        "bf1560060e191bc0": "MiniLM is smaller than bert-base, and the synthetic reviews are another task with "
-                            "another test set: a figure on SST-2 says nothing about a score on them.",
-        "f40538445a6ba15e": "one run with one seed and one learning rate is not the paper's recipe, which "
-                            "picked the best of several learning rates on the dev set, and the two figures are "
-                            "not even on the same split.",
+        "84df8eae2da5de0d": "two runs of the same recipe differ with the seed (the new head's first weights, the "
+                            "order of the batches) and with the hardware's arithmetic, and here the two figures "
+                            "are not even on the same sentences.",
+        "1f6665ae9a882aa1": "SST-2's test labels are hidden: the paper's Table 1 reports GLUE test-set scores "
+                            "from the benchmark's server, not the public validation set we score, so the two "
+                            "figures are on different sentences.",
+        "bf1560060e191bc0": "choosing by the accuracy you report makes that accuracy optimistic: the paper chose on "
+                            "the dev set and reported the hidden test set. Choose on the validation split and read "
+                            "the test split once, as lesson 07's recipe does.",
     })
