@@ -346,3 +346,101 @@ def test_balanced_openings_leave_no_opening_that_tells_the_label(seed):
 def test_balanced_openings_for_the_support_task_raise_value_error_saying_why():
     with pytest.raises(ValueError, match="support emails have no such shortcut"):
         data.make_task("support", balanced_openings=True)
+
+
+# --- questions whose answer is a span of a review (the span form of task) --------------------------
+
+@pytest.fixture(scope="module")
+def questions():
+    return data.make_review_questions(seed=5, train_size=600, validation_size=100, test_size=300)
+
+
+def _polarity_of(words: list[str]) -> str | None:
+    """The polarity of an opinion's words ("very dull", "not great"), None when a typo hid the adjective."""
+    polarity = {w: p for p, ws in data.label_words("polarity", "all").items() for w in ws}
+    found = [polarity[w] for w in words if w in polarity]
+    if len(found) != 1:
+        return None
+    flip = {"positive": "negative", "negative": "positive"}
+    return flip[found[0]] if "not" in words else found[0]
+
+
+def _same_or_typo(written: str, word: str) -> bool:
+    """``written`` is ``word`` or one of the course's typos of it (two neighbouring letters swapped, or one dropped)."""
+    return written == word or (sorted(written) == sorted(word) and len(word) > 3) or \
+        any(written == word[:i] + word[i + 1:] for i in range(len(word)))
+
+
+def _opinion_after(context: str, start: int, text: str) -> list[str]:
+    """The words after an answered part, up to the end of its clause: its opinion."""
+    rest = context[start + len(text):].split()
+    stop = next((i for i, w in enumerate(rest) if w in {",", ";", "."}), len(rest))
+    return [w for w in rest[:stop] if not any(_same_or_typo(w, verb) for verb in ("was", "is", "felt"))]
+
+
+def test_review_questions_are_spans_of_their_passage_in_squads_layout(questions):
+    assert set(questions) == {"train", "validation", "test"}
+    assert [len(questions[s]) for s in ("train", "validation", "test")] == [600, 100, 300]
+    assert questions["train"].column_names == ["id", "question", "context", "answers", "kind"]
+    for split in questions.values():
+        assert len(set(split["id"])) == len(split)
+        for row in split:
+            assert row["answers"]["text"] and len(row["answers"]["text"]) == len(row["answers"]["answer_start"])
+            for text, start in zip(row["answers"]["text"], row["answers"]["answer_start"]):
+                assert text and row["context"][start:start + len(text)] == text
+    assert set(questions["train"]["kind"]) == set(data.QUESTION_KINDS)
+    shares = Counter(questions["train"]["kind"])
+    assert min(shares.values()) > 0.25 * 600
+
+
+def test_review_questions_train_on_seen_opinion_words_and_test_on_held_out_ones(questions):
+    seen, held_out = _all_words("polarity", "seen"), _all_words("polarity", "held_out")
+    for split in ("train", "validation"):
+        assert not any(_words(r["context"] + " " + r["question"]) & held_out for r in questions[split])
+    assert not any(_words(r["context"] + " " + r["question"]) & seen for r in questions["test"])
+    assert sum(bool(_words(r["context"]) & held_out) for r in questions["test"]) > 0.95 * 300
+
+
+def test_each_kind_of_question_is_answered_by_the_part_it_asks_about(questions):
+    checked = Counter()
+    for row in questions["train"]:
+        text, start = row["answers"]["text"][0], row["answers"]["answer_start"][0]
+        if row["kind"] == "opinion of a part":
+            aspect = row["question"].split()[-2]
+            before = row["context"][:start].split()
+            assert any(_same_or_typo(w, aspect) for w in before[-3:]), (row["question"], row["context"])  # "the battery was | not great"
+            opinion_words = ["not"] + [i.strip() for i in data.INTENSIFIERS if i] + sorted(_all_words("polarity", "all"))
+            assert all(any(_same_or_typo(w, o) for o in opinion_words) for w in text.split()), (row["question"], text)
+        else:
+            assert text.startswith("the ") and len(text.split()) == 2
+            assert any(_same_or_typo(text.split()[1], aspect) for aspect in data.ASPECTS), (row["question"], text)
+            opinion = _opinion_after(row["context"], start, text)
+            if row["kind"] == "named opinion":
+                named = row["question"].removeprefix("which part was ").removeprefix("what was ").removesuffix(" ?")
+                assert len(opinion) == len(named.split()) and all(map(_same_or_typo, opinion, named.split())), \
+                    (row["question"], row["context"])
+            else:
+                wanted = "negative" if ("dislike" in row["question"] or "not like" in row["question"]) else "positive"
+                if _polarity_of(opinion) is not None:
+                    assert _polarity_of(opinion) == wanted, (row["question"], row["context"])
+        checked[row["kind"]] += 1
+    assert all(checked[kind] > 100 for kind in data.QUESTION_KINDS)
+
+
+def test_an_intensified_opinion_also_accepts_the_adjective_alone(questions):
+    rows = [r for r in questions["train"] if len(r["answers"]["text"]) == 2]
+    assert rows and all(r["kind"] == "opinion of a part" for r in rows)
+    for row in rows:
+        full, short = row["answers"]["text"]
+        assert full.endswith(" " + short) and len(full.split()) == 2 and full.split()[0] != "not"
+
+
+def test_review_questions_ask_nothing_twice_and_repeat_with_their_seed(questions):
+    asked = [(r["question"], r["context"]) for split in questions.values() for r in split]
+    assert len(asked) == len(set(asked))
+    again = data.make_review_questions(seed=5, train_size=600, validation_size=100, test_size=300)
+    assert again["test"][:20] == questions["test"][:20]
+    assert data.make_review_questions(seed=6, train_size=20, validation_size=5, test_size=5)["train"]["context"] != \
+        questions["train"]["context"][:20]
+    with pytest.raises(ValueError, match="test_size must be a positive whole number"):
+        data.make_review_questions(test_size=0)

@@ -161,3 +161,200 @@ def test_the_tagger_trains_scores_words_and_exports_for_the_token_classification
     assert [f["word"] for f in found] == [w for w, t in zip(words, predicted) if t != 0]
     with pytest.raises(ValueError, match="'full'.*'scratch'"):
         task_forms.build_tagger(mlm_model, data.TAG_NAMES, "frozen")
+
+
+# ---------------------------------------------------------------------------------------------------
+# A span of the passage as the answer: SQuAD's scores, the decoding, the model and the pipeline
+# ---------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text, normalised", [
+    ("The Soundtrack!", "soundtrack"),
+    ("  an apple,  a day ", "apple day"),
+    ("Not great.", "not great"),
+    ("theatre", "theatre"),          # an article only as a whole word
+    ("a", ""),
+])
+def test_squad_normalisation_lowers_and_drops_punctuation_articles_and_extra_spaces(text, normalised):
+    assert task_forms.normalize_answer(text) == normalised
+
+
+@pytest.mark.parametrize("prediction, golds, em, f1", [
+    ("the soundtrack", ["Soundtrack"], 1.0, 1.0),
+    ("soundtrack was", ["the soundtrack"], 0.0, 2 / 3),             # P 1/2, R 1
+    ("great", ["not great"], 0.0, 2 / 3),                            # P 1, R 1/2
+    ("the battery was not great", ["not great"], 0.0, 2 / 3),        # 4 words after normalising: P 2/4, R 1
+    ("very dull", ["quite dull", "dull"], 0.0, 2 / 3),               # the best gold: 'dull'
+    ("quite dull", ["quite dull", "dull"], 1.0, 1.0),
+    ("great great", ["great"], 0.0, 2 / 3),                          # a bag: 'great' is shared once
+    ("the acting", ["the plot"], 0.0, 0.0),
+    ("", ["the plot"], 0.0, 0.0),
+    ("", [""], 1.0, 1.0),
+])
+def test_exact_match_and_token_f1_on_hand_worked_cases(prediction, golds, em, f1):
+    assert task_forms.exact_match(prediction, golds) == em
+    assert task_forms.token_f1(prediction, golds) == pytest.approx(f1)
+
+
+def test_squad_scores_average_over_the_questions_and_refuse_a_bare_string():
+    scores = task_forms.squad_scores(["the plot", "great"], [["plot"], ["not great"]])
+    assert scores == pytest.approx({"exact_match": 0.5, "f1": (1 + 2 / 3) / 2})
+    with pytest.raises(ValueError, match="non-empty list"):
+        task_forms.exact_match("plot", "plot")
+    with pytest.raises(ValueError, match="one prediction per question"):
+        task_forms.squad_scores(["plot"], [["plot"], ["acting"]])
+
+
+# Positions 0-3 are [CLS] and a three-token question, 4-9 the passage, 10 the last [SEP].
+PASSAGE = [False] * 4 + [True] * 6 + [False]
+
+
+def _scores(**peaks):
+    """Start and end scores of 0 everywhere but at the given positions (start3=5.0 puts 5 at position 3)."""
+    start, end = [0.0] * 11, [0.0] * 11
+    for key, value in peaks.items():
+        (start if key.startswith("start") else end)[int(key.removeprefix("start").removeprefix("end"))] = value
+    return start, end
+
+
+@pytest.mark.parametrize("where, peaks, limit, expected", [
+    ("the best start and end", dict(start5=3.0, end7=2.0), 8, (5, 7)),
+    ("an end before its start is not a span", dict(start8=5.0, end5=4.0), 8, (8, 8)),
+    ("a span in the question is not an answer", dict(start1=9.0, end2=9.0, start6=1.0, end6=1.0), 8, (6, 6)),
+    ("the last [SEP] is not an answer", dict(start9=2.0, end10=9.0, end9=1.0), 8, (9, 9)),
+    ("a span over the length limit is not considered", dict(start4=5.0, end9=5.0, end6=1.0), 3, (4, 6)),
+    ("a one-token limit leaves one-token spans", dict(start4=5.0, end9=5.0), 1, (4, 4)),
+    ("ties go to the earliest span", {}, 8, (4, 4)),
+])
+def test_best_span_is_the_best_valid_one(where, peaks, limit, expected):
+    start, end = _scores(**peaks)
+    assert task_forms.best_span(start, end, PASSAGE, limit) == expected, where
+
+
+def test_best_span_is_none_when_no_span_is_valid_and_agrees_with_every_span_tried():
+    assert task_forms.best_span([1.0, 2.0, 3.0], [1.0, 2.0, 3.0], [False, False, False], 5) is None
+    with pytest.raises(ValueError, match="one entry per token"):
+        task_forms.best_span([1.0, 2.0], [1.0], [True, True], 5)
+    generator = torch.Generator().manual_seed(0)
+    for _ in range(50):
+        start, end = torch.randn(12, generator=generator), torch.randn(12, generator=generator)
+        allowed = torch.rand(12, generator=generator) < 0.6
+        limit = int(torch.randint(1, 6, (1,), generator=generator))
+        spans = [(i, j) for i in range(12) for j in range(i, min(12, i + limit)) if allowed[i] and allowed[j]]
+        expected = max(spans, key=lambda s: float(start[s[0]] + end[s[1]]), default=None)
+        assert task_forms.best_span(start, end, allowed, limit) == expected
+
+
+def test_the_answers_characters_map_to_tokens_and_back_to_whole_words(tokenizer):
+    context = "the plot was superb , but the battrey was not great ."
+    enc = task_forms.encode_questions(tokenizer, ["how was the battery ?"], [context])
+    char_start = context.index("not great")
+    start, end = task_forms.answer_token_span(enc, 0, char_start, char_start + len("not great"))
+    assert context[enc["offset_mapping"][0][start][0]:enc["offset_mapping"][0][end][1]] == "not great"
+    assert all(enc.sequence_ids(0)[k] == 1 for k in range(start, end + 1))
+    words = task_forms.word_chars(enc, 0)
+    typo = [k for k in range(len(words)) if words[k] and context[words[k][0]:words[k][1]] == "battrey"]
+    assert len(typo) > 1, "the typo is cut into several pieces"
+    assert context[words[typo[1]][0]:words[typo[-1]][1]] == "battrey", "a span starting inside a word is widened"
+    assert words[:2] == [None, None] and task_forms.passage_mask(enc, 0)[:2] == [False, False]
+    assert task_forms.answer_token_span(enc, 0, len(context) + 5, len(context) + 9) is None
+
+
+@pytest.mark.parametrize("rows, words", [
+    ({"question": ["q"], "context": ["a b"]}, "needs the columns 'question', 'context'"),
+    ({"question": ["q"], "context": ["the plot"], "answers": [{"text": ["plot"], "answer_start": [0]}]},
+     "is not at character 0"),
+    ({"question": ["q"], "context": ["the plot"], "answers": [{"text": [], "answer_start": []}]}, "no gold answer"),
+])
+def test_bad_question_answering_data_is_refused_with_what_was_expected(rows, words):
+    with pytest.raises(ValueError, match=words.replace("(", r"\(")):
+        task_forms.check_question_split(datasets.Dataset.from_dict(rows))
+
+
+@pytest.fixture(scope="module")
+def span_model_folder(mlm_model, tokenizer, tmp_path_factory):
+    questions = data.make_review_questions(seed=0, train_size=64, validation_size=8, test_size=40)
+    model = task_forms.build_span_model(mlm_model, seed=1)
+    history = task_forms.train_span_model(model, tokenizer, questions["train"], steps=3, progress=False)
+    assert len(history["train_loss"]) == 3
+    return model, model.save_pretrained(tmp_path_factory.mktemp("span") / "qa", tokenizer), questions["test"]
+
+
+def test_the_span_model_is_saved_as_bert_for_question_answering_with_the_same_scores(span_model_folder, tokenizer):
+    model, folder, test = span_model_folder
+    library = transformers.AutoModelForQuestionAnswering.from_pretrained(folder).eval()
+    assert type(library).__name__ == "BertForQuestionAnswering"
+    enc = tokenizer(test["question"][:4], test["context"][:4], padding=True, return_tensors="pt")
+    with torch.no_grad():
+        ours = model(enc["input_ids"], enc["attention_mask"], enc["token_type_ids"])
+        theirs = library(**enc)
+    assert torch.allclose(ours[0], theirs.start_logits, atol=1e-5) and torch.allclose(ours[1], theirs.end_logits, atol=1e-5)
+    reloaded = task_forms.SpanExtractor.from_pretrained(folder)
+    assert task_forms.predict_answers(reloaded, tokenizer, test["question"], test["context"]) == \
+        task_forms.predict_answers(model, tokenizer, test["question"], test["context"])
+    with pytest.raises(ValueError, match="'full'.*'scratch'"):
+        task_forms.build_span_model(model.encoder, "frozen")
+
+
+def test_the_pipeline_answers_with_a_span_of_the_passage_as_the_lessons_decoding_does(span_model_folder, tokenizer):
+    model, folder, test = span_model_folder
+    pipe = transformers.pipeline(task_forms.QUESTION_ANSWERING_TASK, model=str(folder))
+    one = pipe(question=test["question"][0], context=test["context"][0])
+    assert set(one) == {"score", "start", "end", "answer"} and 0 < one["score"] <= 1
+    assert test["context"][0][one["start"]:one["end"]] == one["answer"]
+    answers = pipe([{"question": q, "context": c} for q, c in zip(test["question"], test["context"])], max_answer_len=8)
+    ours = task_forms.predict_answers(model, tokenizer, test["question"], test["context"], max_answer_tokens=8)
+    for theirs, mine, question, context in zip(answers, ours, test["question"], test["context"]):
+        # The pipeline adds up the scores of spans that read the same (found twice, or inside the same words):
+        # only such an answer can differ from the best single span.
+        if theirs["answer"] != mine["answer"]:
+            enc = task_forms.encode_questions(tokenizer, [question], [context])
+            words, passage = task_forms.word_chars(enc, 0), task_forms.passage_mask(enc, 0)
+            reading = [(i, j) for i in range(len(words)) for j in range(i, min(len(words), i + 8))
+                       if passage[i] and passage[j] and context[words[i][0]:words[j][1]].lower() == theirs["answer"].lower()]
+            assert len(reading) > 1, (question, context, theirs, mine)
+    short = pipe(question=test["question"][0], context=test["context"][0], max_answer_len=1)
+    assert len(short["answer"].split()) == 1
+    with pytest.raises(ValueError, match="max_answer_len"):
+        pipe(question=test["question"][0], context=test["context"][0], max_answer_len=0)
+
+
+def test_the_pipeline_keeps_the_question_out_pools_equal_answers_and_can_answer_nothing(span_model_folder):
+    from transformers.modeling_outputs import QuestionAnsweringModelOutput
+
+    _, folder, _ = span_model_folder
+    pipe = transformers.pipeline(task_forms.QUESTION_ANSWERING_TASK, model=str(folder))
+    question, context = "what was superb ?", "the plot was superb and the plot was superb too , the acting dull ."
+    enc = pipe.tokenizer(question, context, return_offsets_mapping=True)
+    tokens = enc["input_ids"]
+
+    def pieces(text, sequence, nth=0):
+        """The first and the last token of the nth occurrence of the word ``text`` in the question (0) or passage (1)."""
+        source = (question, context)[sequence]
+        at = [m for m in range(len(source)) if source.startswith(text + " ", m) and (m == 0 or source[m - 1] == " ")][nth]
+        inside = [k for k, (seq, (a, b)) in enumerate(zip(enc.sequence_ids(), enc["offset_mapping"]))
+                  if seq == sequence and a >= at and b <= at + len(text)]
+        return inside[0], inside[-1]
+
+    superb, acting = pieces("superb", 0), pieces("acting", 1)
+    plots = [pieces("plot", 1, 0), pieces("plot", 1, 1)]
+
+    def scores_at(start_peaks, end_peaks):
+        start, end = torch.zeros(1, len(tokens)), torch.zeros(1, len(tokens))
+        for k, v in start_peaks.items():
+            start[0, k] = v
+        for k, v in end_peaks.items():
+            end[0, k] = v
+        return lambda **inputs: QuestionAnsweringModelOutput(start_logits=start, end_logits=end)
+
+    # The question's 'superb' scores highest, but the question is never an answer.
+    pipe.model.forward = scores_at({superb[0]: 20.0, acting[0]: 5.0}, {superb[1]: 20.0, acting[1]: 5.0})
+    assert pipe(question=question, context=context)["answer"] == "acting"
+    # 'plot' twice, each a little below 'acting' once: pooled, 'plot' wins.
+    pipe.model.forward = scores_at({plots[0][0]: 4.8, plots[1][0]: 4.8, acting[0]: 5.0},
+                                   {plots[0][1]: 4.8, plots[1][1]: 4.8, acting[1]: 5.0})
+    assert pipe(question=question, context=context)["answer"] == "plot"
+    assert pipe(question=question, context=context, top_k=2)[1]["answer"] == "acting"
+    # [CLS] far above every span: the empty answer, but only when it is allowed.
+    pipe.model.forward = scores_at({0: 9.0, acting[0]: 1.0}, {0: 9.0, acting[1]: 1.0})
+    assert pipe(question=question, context=context, handle_impossible_answer=True)["answer"] == ""
+    assert pipe(question=question, context=context)["answer"] == "acting"

@@ -590,3 +590,125 @@ def make_review_tags(*, seed: int = 0, train_size: int = 2000, validation_size: 
             rows["tokens"].append([_typo(w, rng) if rng.random() < typo_rate else w for w in words])
         splits[split] = datasets.Dataset.from_dict(rows, features=features)
     return datasets.DatasetDict(splits)
+
+
+# ---------------------------------------------------------------------------------------------------
+# A span of a passage as the answer to a question (the span form of task)
+# ---------------------------------------------------------------------------------------------------
+
+QUESTION_KINDS = ("named opinion", "opinion of a part", "liked or disliked")
+_QUESTION_WORDINGS = {
+    "named opinion": ["which part was {opinion} ?", "what was {opinion} ?"],
+    "opinion of a part": ["what did the reviewer think of the {aspect} ?", "how was the {aspect} ?"],
+    "liked": ["which part did the reviewer like ?", "what did the reviewer like ?"],
+    "disliked": ["which part did the reviewer dislike ?", "what did the reviewer not like ?"],
+}
+_CLAUSES = ["the {aspect} was {opinion}", "the {aspect} felt {opinion}", "the {aspect} is {opinion}",
+            "i found the {aspect} {opinion}"]
+_JOINS = [", but", ", while", "; however ,", ", yet", ". on the other hand ,"]
+_OPENERS = ["i bought this {product} last week .", "we tried the {product} together .",
+            "my {person} gave me this {product} .", "a few words about this {product} ."]
+
+
+def _opinion_words(rng: random.Random, adjectives: dict[str, list[str]], polarity: str,
+                   negation_rate: float) -> tuple[list[str], list[int]]:
+    """The words of an opinion with the given polarity ("superb", "very dull", "not great"), and the lengths
+    of its shorter endings that also answer for it (the adjective alone, for an intensified one)."""
+    if rng.random() < negation_rate:   # "not" and a word of the other polarity
+        other = "negative" if polarity == "positive" else "positive"
+        return ["not", rng.choice(adjectives[other])], []
+    very = rng.choice(INTENSIFIERS).strip()
+    adjective = rng.choice(adjectives[polarity])
+    return ([very, adjective], [1]) if very else ([adjective], [])
+
+
+def _question_example(rng: random.Random, part: str, typo_rate: float, negation_rate: float) -> dict:
+    adjectives = label_words("polarity", part)
+    first, second = rng.sample(ASPECTS, 2)
+    polarities = rng.choice([("positive", "negative"), ("negative", "positive")])
+    words, spans = [], {}   # the passage's words; each clause's aspect and opinion as word ranges
+    if rng.random() < 0.5:
+        words += rng.choice(_OPENERS).format(product=rng.choice(PRODUCTS), person=rng.choice(PEOPLE)).split()
+    for k, (aspect, polarity) in enumerate(zip((first, second), polarities)):
+        if k:
+            words += rng.choice(_JOINS).split()
+        opinion, alternatives = _opinion_words(rng, adjectives, polarity, negation_rate)
+        for token in rng.choice(_CLAUSES).split():
+            if token == "{aspect}":
+                spans[aspect, "aspect"] = (len(words) - 1, len(words) + 1)   # "the" and the aspect
+                words.append(aspect)
+            elif token == "{opinion}":
+                spans[aspect, "opinion"] = (len(words), len(words) + len(opinion))
+                spans[aspect, "alternatives"] = [(len(words) + len(opinion) - n, len(words) + len(opinion))
+                                                 for n in alternatives]
+                words += opinion
+            else:
+                words.append(token)
+    words.append(".")
+    clean = list(words)
+    words = [_typo(w, rng) if rng.random() < typo_rate else w for w in words]
+
+    kind = rng.choice(QUESTION_KINDS)
+    aspect = rng.choice((first, second))
+    if kind == "named opinion":
+        start, end = spans[aspect, "opinion"]
+        question = rng.choice(_QUESTION_WORDINGS[kind]).format(opinion=" ".join(clean[start:end]))
+        answer_spans = [spans[aspect, "aspect"]]
+    elif kind == "opinion of a part":
+        question = rng.choice(_QUESTION_WORDINGS[kind]).format(aspect=aspect)
+        answer_spans = [spans[aspect, "opinion"], *spans[aspect, "alternatives"]]
+    else:
+        wanted = rng.choice(["liked", "disliked"])
+        aspect = (first, second)[polarities.index("positive" if wanted == "liked" else "negative")]
+        question = rng.choice(_QUESTION_WORDINGS[wanted])
+        answer_spans = [spans[aspect, "aspect"]]
+    context = " ".join(words)
+    starts = [len(" ".join(words[:i])) + (1 if i else 0) for i in range(len(words))]
+    answers = {"text": [" ".join(words[s:e]) for s, e in answer_spans], "answer_start": [starts[s] for s, _ in answer_spans]}
+    return {"question": question, "context": context, "answers": answers, "kind": kind}
+
+
+def make_review_questions(*, seed: int = 0, train_size: int = 2000, validation_size: int = 500, test_size: int = 1000,
+                          typo_rate: float = 0.02, negation_rate: float = 0.2) -> datasets.DatasetDict:
+    """Questions about a review whose answer is a span of it: extractive question answering, in the layout of
+    SQuAD on the Hugging Face Hub. Columns ``id``, ``question``, ``context`` (a review of two parts with
+    opposite opinions, sometimes after an opening sentence), ``answers`` (``text``: the gold answers, the
+    first one the span to learn; ``answer_start``: where each starts in the context, in characters) and
+    ``kind``, one of ``QUESTION_KINDS``:
+
+    * "named opinion": "which part was superb ?" → "the soundtrack" (the opinion is named in the question);
+    * "opinion of a part": "what did the reviewer think of the battery ?" → "not great" (an intensified
+      opinion, "very dull", also accepts the adjective alone, "dull");
+    * "liked or disliked": "which part did the reviewer like ?" → the part whose opinion is positive, which
+      only the meaning of the opinion words tells.
+
+    ``train`` and ``validation`` use the seen polarity words, ``test`` only the held-out ones
+    (:func:`label_words`); no question is asked twice about the same passage, in any split. A typo in the
+    passage stays in the answer, which is a span of the passage as written."""
+    sizes = {"train": train_size, "validation": validation_size, "test": test_size}
+    _check_sizes(sizes)
+    features = datasets.Features({
+        "id": datasets.Value("string"), "question": datasets.Value("string"), "context": datasets.Value("string"),
+        "answers": datasets.Sequence({"text": datasets.Value("string"), "answer_start": datasets.Value("int32")}),
+        "kind": datasets.Value("string")})
+    taken: set[tuple[str, str]] = set()
+    splits = {}
+    for split, size in sizes.items():
+        rng = random.Random(f"questions-{seed}-{_SPLIT_OFFSETS[split]}")
+        part = "held_out" if split == "test" else "seen"
+        rows = {name: [] for name in features}
+        attempts = 0
+        while len(rows["id"]) < size:
+            attempts += 1
+            if attempts > 50 * size:
+                raise RuntimeError(f"could not make {size} distinct {split} questions; ask for fewer.")
+            example = _question_example(rng, part, typo_rate, negation_rate)
+            key = (example["question"], example["context"])
+            if key in taken:
+                continue
+            taken.add(key)
+            rows["id"].append(f"{split}-{len(rows['id'])}")
+            for name, value in example.items():
+                rows[name].append(value)
+        splits[split] = datasets.Dataset.from_dict(rows, features=features)
+    return datasets.DatasetDict(splits)

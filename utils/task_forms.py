@@ -1,4 +1,4 @@
-"""The form of the task decides the input, the output and the prediction network ω (lesson 04).
+"""The form of the task decides the input, the output and the prediction network ω (lessons 04 and 05).
 
 The pre-trained encoder θ stays the same; what changes from task to task is how the input is laid out
 and what ω computes from the encoder's token vectors:
@@ -10,14 +10,20 @@ one sentence      ``[CLS] x [SEP]``                   ``[CLS]`` vector → one s
 sentence pair     ``[CLS] a [SEP] b [SEP]``, segments  ``[CLS]`` vector → one score per class
                   0 then 1 (``token_type_ids``)
 token labelling   ``[CLS] x [SEP]``                   every token's vector → one score per tag
+span of a         ``[CLS] question [SEP] passage       every token's vector → a start score and an
+passage           [SEP]``, segments 0 then 1           end score; the answer is the best valid span
 ================  ==================================  ==========================================
 
 Sentence pairs train with ``utils.finetuning`` (a split with a ``text_pair`` column is encoded as pairs);
 :func:`train_pair_classifier` checks the columns first. :class:`BiEncoderPairClassifier` encodes the two
 sentences apart, for comparison. Token labelling has its own model (:class:`TokenTagger`), label
-alignment to WordPiece pieces (:func:`align_labels`), training loop and per-word scores.
+alignment to WordPiece pieces (:func:`align_labels`), training loop and per-word scores. The span form
+(extractive question answering, as on SQuAD) reuses the tagger's per-position head with two outputs
+(:class:`SpanExtractor`), decodes the best valid span (:func:`best_span`), scores answers as SQuAD does
+(:func:`exact_match`, :func:`token_f1`) and is saved as a ``BertForQuestionAnswering``, which
+:class:`QuestionAnsweringPipeline` answers from. The tagger and the span model share one training loop.
 
-Build the lesson's two saved models from a shell with ``python -m utils.task_forms``.
+Build the lessons' saved models from a shell with ``python -m utils.task_forms``.
 """
 
 from __future__ import annotations
@@ -25,12 +31,17 @@ from __future__ import annotations
 import argparse
 import copy
 import math
+import re
+import string
+from collections import Counter
 from pathlib import Path
 
 import datasets
 import torch
 from torch import nn
-from transformers import BertForTokenClassification, BertModel
+from transformers import (AutoModelForQuestionAnswering, BertForQuestionAnswering, BertForTokenClassification, BertModel,
+                          Pipeline)
+from transformers.pipelines import PIPELINE_REGISTRY
 
 from . import config as cfg
 from .finetuning import (_pad, build_classifier, encoder_from_mlm, evaluate, optimizer_and_schedule,
@@ -296,12 +307,50 @@ def evaluate_tagger(model: TokenTagger, tokenizer, split: datasets.Dataset) -> d
     return word_scores(list(split["tags"]), predict_word_tags(model, tokenizer, list(split["tokens"])), model.tag_names)
 
 
+def _fit(model: nn.Module, count: int, loss_of, *, epochs: int, steps: int | None, batch_size: int, lr: float,
+         seed: int, device: torch.device, progress: bool, desc: str, after_epoch=None) -> list[float]:
+    """The training loop the tagger and the span model share with :func:`utils.finetuning.train_classifier`:
+    AdamW and its schedule over the trainable parameters, ``count`` examples in a fresh random order each
+    epoch, ``loss_of(rows)`` the loss of one batch. The budget is ``epochs`` passes, or exactly ``steps``
+    optimizer steps when ``steps`` is given (the last pass cut short). Returns the loss of every step."""
+    if steps is not None and (not isinstance(steps, int) or isinstance(steps, bool) or steps < 1):
+        raise ValueError(f"steps must be a whole number of optimizer steps, at least 1; got {steps!r}.")
+    steps_per_epoch = math.ceil(count / batch_size)
+    if steps is not None:
+        epochs = math.ceil(steps / steps_per_epoch)
+    total = steps if steps is not None else epochs * steps_per_epoch
+    optimizer, schedule = optimizer_and_schedule([p for p in model.parameters() if p.requires_grad], lr,
+                                                 steps_per_epoch, epochs, device.type in ("cpu", "cuda"), total)
+    generator = torch.Generator().manual_seed(seed)
+    losses, taken = [], 0
+    bar = cfg.progress_bar(total=total, enabled=progress, desc=desc)
+    for _ in range(epochs):
+        model.train()
+        order = torch.randperm(count, generator=generator).tolist()
+        for start in range(0, count, batch_size):
+            if taken == total:
+                break
+            loss = loss_of(order[start:start + batch_size])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+            losses.append(loss.item())
+            taken += 1
+            bar.update(1)
+        if after_epoch is not None:
+            after_epoch(bar)
+    bar.close()
+    model.eval()
+    return losses
+
+
 def train_tagger(model: TokenTagger, tokenizer, train: datasets.Dataset, validation: datasets.Dataset | None = None,
                  *, epochs: int = 3, batch_size: int = 32, lr: float = 3e-4, seed: int = cfg.SEED,
-                 device: torch.device | None = None, progress: bool = True) -> dict:
+                 device: torch.device | None = None, progress: bool = True, steps: int | None = None) -> dict:
     """Minimise the cross-entropy of every word's tag (at its first piece) over θ and ω, with the schedule of
-    :func:`utils.finetuning.train_classifier`. Returns the history: per-step ``train_loss``, per-epoch
-    ``val_f1``."""
+    :func:`utils.finetuning.train_classifier`, for ``epochs`` passes or exactly ``steps`` optimizer steps.
+    Returns the history: per-step ``train_loss``, per-epoch ``val_f1``."""
     check_vocabulary(tokenizer, model)
     train = check_tagged_split(train, model.tag_names, "train")
     if validation is not None:
@@ -310,34 +359,379 @@ def train_tagger(model: TokenTagger, tokenizer, train: datasets.Dataset, validat
     model.to(device)
     token_ids, word_ids = _encode_words(tokenizer, train)
     labels = [align_labels(w, tags) for w, tags in zip(word_ids, train["tags"])]
-    steps_per_epoch = math.ceil(len(train) / batch_size)
-    optimizer, schedule = optimizer_and_schedule([p for p in model.parameters() if p.requires_grad], lr,
-                                                 steps_per_epoch, epochs, device.type in ("cpu", "cuda"))
-    generator = torch.Generator().manual_seed(seed)
     side = getattr(tokenizer, "padding_side", "right")
     history = {"train_loss": [], "val_f1": []}
-    bar = cfg.progress_bar(total=epochs * steps_per_epoch, enabled=progress, desc="fine-tuning the tagger")
-    for _ in range(epochs):
-        model.train()
-        order = torch.randperm(len(train), generator=generator).tolist()
-        for start in range(0, len(train), batch_size):
-            rows = order[start:start + batch_size]
-            ids, mask = _pad([torch.tensor(token_ids[i]) for i in rows], tokenizer.pad_token_id, side)
-            gold, _ = _pad([torch.tensor(labels[i]) for i in rows], IGNORE, side)
-            scores = model(ids.to(device), mask.to(device))
-            loss = nn.functional.cross_entropy(scores.flatten(0, 1), gold.to(device).flatten(), ignore_index=IGNORE)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-            history["train_loss"].append(loss.item())
-            bar.update(1)
+
+    def loss_of(rows):
+        ids, mask = _pad([torch.tensor(token_ids[i]) for i in rows], tokenizer.pad_token_id, side)
+        gold, _ = _pad([torch.tensor(labels[i]) for i in rows], IGNORE, side)
+        scores = model(ids.to(device), mask.to(device))
+        return nn.functional.cross_entropy(scores.flatten(0, 1), gold.to(device).flatten(), ignore_index=IGNORE)
+
+    def after_epoch(bar):
         if validation is not None:
             history["val_f1"].append(evaluate_tagger(model, tokenizer, validation)["f1"])
             bar.set_postfix(val_f1=f"{history['val_f1'][-1]:.3f}")
-    bar.close()
-    model.eval()
+
+    history["train_loss"] = _fit(model, len(train), loss_of, epochs=epochs, steps=steps, batch_size=batch_size, lr=lr,
+                                 seed=seed, device=device, progress=progress, desc="fine-tuning the tagger",
+                                 after_epoch=after_epoch)
     return history
+
+
+# ---------------------------------------------------------------------------------------------------
+# A span of the passage as the answer (extractive question answering)
+# ---------------------------------------------------------------------------------------------------
+
+def check_question_split(split, name: str = "train") -> datasets.Dataset:
+    """Fail clearly unless ``split`` is an extractive question-answering task in SQuAD's layout: columns
+    ``question``, ``context`` and ``answers`` (``text`` and ``answer_start`` lists, every answer a span of
+    its context)."""
+    if not isinstance(split, datasets.Dataset):
+        raise TypeError(f"The {name} split must be a datasets.Dataset with columns 'question', 'context' and "
+                        f"'answers', got {type(split).__name__}.")
+    missing = {"question", "context", "answers"} - set(split.column_names)
+    if missing:
+        raise ValueError(f"A question-answering split needs the columns 'question', 'context' (the passage) and "
+                         f"'answers' ({{'text': [...], 'answer_start': [...]}}, SQuAD's layout); the {name} split has "
+                         f"{split.column_names}. Missing: {', '.join(sorted(missing))}.")
+    if len(split) == 0:
+        raise ValueError(f"The {name} split is empty: there is nothing to train or evaluate on.")
+    for i, (context, answers) in enumerate(zip(split["context"], split["answers"])):
+        if not answers["text"]:
+            raise ValueError(f"Row {i} of the {name} split has no gold answer: every question here needs at least "
+                             f"one answer, a span of its context.")
+        for text, start in zip(answers["text"], answers["answer_start"]):
+            if context[start:start + len(text)] != text:
+                raise ValueError(f"Row {i} of the {name} split: the answer {text!r} is not at character {start} of "
+                                 f"its context ({context[start:start + len(text)]!r} is). answer_start must be "
+                                 f"where the answer begins in the context, counted in characters from 0.")
+    return split
+
+
+def encode_questions(tokenizer, questions: list[str], contexts: list[str], max_length: int = 128, **options):
+    """``[CLS] question [SEP] passage [SEP]``, segment ids 0 then 1, with each token's character offsets in
+    its own text (``offset_mapping``). A passage too long for ``max_length`` is cut, never the question."""
+    return tokenizer(list(questions), list(contexts), truncation="only_second", max_length=max_length,
+                     return_offsets_mapping=True, **options)
+
+
+def passage_mask(encoding, i: int = 0) -> list[bool]:
+    """True at the tokens of row ``i`` that belong to the passage (segment 1, special tokens excluded): the
+    only places an answer may start or end."""
+    return [s == 1 for s in encoding.sequence_ids(i)]
+
+
+def answer_token_span(encoding, i: int, char_start: int, char_end: int) -> tuple[int, int] | None:
+    """The first and the last token of row ``i`` that cover the characters ``char_start:char_end`` of the
+    passage; None when truncation cut the answer off."""
+    inside = [k for k, (seq, (a, b)) in enumerate(zip(encoding.sequence_ids(i), encoding["offset_mapping"][i]))
+              if seq == 1 and a < char_end and b > char_start]
+    return (inside[0], inside[-1]) if inside else None
+
+
+def best_span(start_scores, end_scores, allowed, max_answer_tokens: int):
+    """The span (start, end) with the highest start score + end score among the valid ones: start ≤ end,
+    both where ``allowed`` is True (the passage), at most ``max_answer_tokens`` tokens long. None when no
+    span is valid (no allowed position). Ties go to the earliest start, then the earliest end.
+
+    Adding the two scores is the BERT paper's rule (Devlin et al., 2019, section 4.2); ranking by the product
+    of the two Softmax probabilities, as transformers' decoding does, gives the same order."""
+    if max_answer_tokens < 1:
+        raise ValueError(f"max_answer_tokens must be at least 1, got {max_answer_tokens!r}.")
+    start = torch.as_tensor(start_scores, dtype=torch.float64).flatten()
+    end = torch.as_tensor(end_scores, dtype=torch.float64).flatten()
+    allowed = torch.as_tensor(allowed, dtype=torch.bool).flatten()
+    if not len(start) == len(end) == len(allowed):
+        raise ValueError(f"start_scores, end_scores and allowed must have one entry per token; got lengths "
+                         f"{len(start)}, {len(end)} and {len(allowed)}.")
+    n = len(start)
+    first, last = torch.arange(n)[:, None], torch.arange(n)[None, :]
+    valid = (first <= last) & (last - first < max_answer_tokens) & allowed[:, None] & allowed[None, :]
+    if not valid.any():
+        return None
+    scores = torch.where(valid, start[:, None] + end[None, :], torch.tensor(float("-inf"), dtype=torch.float64))
+    best = int(scores.flatten().argmax())
+    return best // n, best % n
+
+
+class SpanExtractor(nn.Module):
+    """f(x; θ, ω) for extractive question answering: the encoder θ (``self.encoder``) reads the question and
+    the passage as a pair; ω (``self.head``) is the tagger's :class:`TokenHead` with two outputs, a start score
+    and an end score at every position. Returns ``(start_scores, end_scores)``, each (batch, tokens)."""
+
+    def __init__(self, encoder: BertModel):
+        super().__init__()
+        self.encoder = encoder
+        self.head = TokenHead(encoder.config.hidden_size, 2, encoder.config.hidden_dropout_prob)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
+                token_type_ids: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        if attention_mask is None:
+            attention_mask = torch.ones_like(input_ids)
+        segments = {} if token_type_ids is None else {"token_type_ids": token_type_ids}
+        scores = self.head(self.encoder(input_ids=input_ids, attention_mask=attention_mask, **segments).last_hidden_state)
+        return scores[..., 0], scores[..., 1]
+
+    def save_pretrained(self, directory: str | Path, tokenizer=None) -> Path:
+        """Save as a standard ``BertForQuestionAnswering`` (its ``qa_outputs`` layer is ω), which
+        ``AutoModelForQuestionAnswering`` loads and transformers 4's ``pipeline("question-answering")`` runs."""
+        exported = BertForQuestionAnswering(labeled_config(self.encoder.config, ["start", "end"],
+                                                           "BertForQuestionAnswering"))
+        exported.bert.load_state_dict({k: v for k, v in self.encoder.state_dict().items() if not k.startswith("pooler.")})
+        exported.qa_outputs.load_state_dict(self.head.out.state_dict())
+        return save_exported(exported, directory, tokenizer)
+
+    @classmethod
+    def from_pretrained(cls, directory: str | Path) -> "SpanExtractor":
+        directory = Path(directory)
+        if not (directory / "config.json").is_file():
+            raise FileNotFoundError(f"No saved span model in {directory}: expected a config.json there. "
+                                    f"Save one with SpanExtractor.save_pretrained(directory) first.")
+        loaded = BertForQuestionAnswering.from_pretrained(directory)
+        encoder = BertModel(loaded.config, add_pooling_layer=False)
+        encoder.load_state_dict(loaded.bert.state_dict())
+        model = cls(encoder)
+        model.head.out.load_state_dict(loaded.qa_outputs.state_dict())
+        return model.eval()
+
+
+def build_span_model(mlm_model, strategy: str = "full", seed: int = cfg.SEED) -> SpanExtractor:
+    """A :class:`SpanExtractor`: θ from the pre-trained ``mlm_model`` (``'full'``) or random (``'scratch'``),
+    ω random."""
+    if strategy not in ("full", "scratch"):
+        raise ValueError(f"strategy must be 'full' (start from the pre-trained θ) or 'scratch', got {strategy!r}.")
+    torch.manual_seed(seed)
+    source = mlm_model if isinstance(mlm_model, BertModel) else mlm_model.bert
+    encoder = (BertModel(source.config, add_pooling_layer=False) if strategy == "scratch"
+               else encoder_from_mlm(copy.deepcopy(mlm_model)))
+    return SpanExtractor(encoder)
+
+
+def _span_targets(tokenizer, split: datasets.Dataset):
+    """Token ids, segment ids, passage masks and the gold (start, end) tokens of the first answer of each row."""
+    enc = encode_questions(tokenizer, split["question"], split["context"])
+    starts, ends = [], []
+    for i, answers in enumerate(split["answers"]):
+        text, start = answers["text"][0], answers["answer_start"][0]
+        span = answer_token_span(enc, i, start, start + len(text))
+        if span is None:
+            raise ValueError(f"Row {i}'s answer {text!r} lies beyond the 128-token limit once the question is in: "
+                             f"shorten its passage or drop it.")
+        starts.append(span[0])
+        ends.append(span[1])
+    masks = [passage_mask(enc, i) for i in range(len(split))]
+    return enc["input_ids"], enc["token_type_ids"], masks, starts, ends
+
+
+def train_span_model(model: SpanExtractor, tokenizer, train: datasets.Dataset, *, epochs: int = 3,
+                     steps: int | None = None, batch_size: int = 32, lr: float = 3e-4, seed: int = cfg.SEED,
+                     device: torch.device | None = None, progress: bool = True) -> dict:
+    """Maximise the log probability of the gold start and of the gold end token over θ and ω, each a Softmax
+    over the passage's tokens (the BERT paper's objective for SQuAD), for ``epochs`` passes or exactly
+    ``steps`` optimizer steps. Returns the history: per-step ``train_loss``."""
+    check_vocabulary(tokenizer, model)
+    train = check_question_split(train, "train")
+    device = device or cfg.get_device()
+    model.to(device)
+    token_ids, type_ids, masks, starts, ends = _span_targets(tokenizer, train)
+    side = getattr(tokenizer, "padding_side", "right")
+
+    def loss_of(rows):
+        ids, attention = _pad([torch.tensor(token_ids[i]) for i in rows], tokenizer.pad_token_id, side)
+        types, _ = _pad([torch.tensor(type_ids[i]) for i in rows], 0, side)
+        passage, _ = _pad([torch.tensor(masks[i]) for i in rows], False, side)
+        start_scores, end_scores = model(ids.to(device), attention.to(device), types.to(device))
+        outside = ~passage.to(device)
+        gold_start = torch.tensor([starts[i] for i in rows], device=device)
+        gold_end = torch.tensor([ends[i] for i in rows], device=device)
+        return (nn.functional.cross_entropy(start_scores.masked_fill(outside, float("-inf")), gold_start)
+                + nn.functional.cross_entropy(end_scores.masked_fill(outside, float("-inf")), gold_end)) / 2
+
+    losses = _fit(model, len(train), loss_of, epochs=epochs, steps=steps, batch_size=batch_size, lr=lr, seed=seed,
+                  device=device, progress=progress, desc="fine-tuning the span model")
+    return {"train_loss": losses}
+
+
+def word_chars(encoding, i: int = 0) -> list[tuple[int, int] | None]:
+    """For each token of row ``i``: the characters of the passage's word it belongs to (None outside the
+    passage). An answer from token s to token e is the passage's text from ``word_chars[s][0]`` to
+    ``word_chars[e][1]``: a span that begins or ends inside a word is widened to whole words, as transformers'
+    question-answering pipeline does."""
+    spans = []
+    for k, sequence in enumerate(encoding.sequence_ids(i)):
+        word = encoding.token_to_word(i, k) if sequence == 1 else None
+        spans.append(None if word is None else tuple(encoding.word_to_chars(i, word, sequence_index=1)))
+    return spans
+
+
+@torch.no_grad()
+def predict_answers(model: SpanExtractor, tokenizer, questions: list[str], contexts: list[str], *,
+                    max_answer_tokens: int = 8, batch_size: int = 256) -> list[dict]:
+    """The model's answer to each question about its passage: ``{"answer", "start", "end", "score"}``, where
+    ``start:end`` are the answer's characters in the passage and ``score`` is start score + end score; the
+    best valid span (:func:`best_span`) widened to whole words. An empty answer when no span is valid."""
+    model.eval()
+    device = next(model.parameters()).device
+    questions, contexts = list(questions), list(contexts)
+    if len(questions) != len(contexts):
+        raise ValueError(f"Give one passage per question: {len(questions)} questions, {len(contexts)} passages.")
+    answers = []
+    for begin in range(0, len(questions), batch_size):
+        enc = encode_questions(tokenizer, questions[begin:begin + batch_size], contexts[begin:begin + batch_size],
+                               padding=True, return_tensors="pt")
+        start_scores, end_scores = model(enc["input_ids"].to(device), enc["attention_mask"].to(device),
+                                         enc["token_type_ids"].to(device))
+        for i in range(len(enc["input_ids"])):
+            context = contexts[begin + i]
+            span = best_span(start_scores[i].cpu(), end_scores[i].cpu(), passage_mask(enc, i), max_answer_tokens)
+            if span is None:
+                answers.append({"answer": "", "start": 0, "end": 0, "score": float("-inf")})
+                continue
+            words = word_chars(enc, i)
+            a, b = words[span[0]][0], words[span[1]][1]
+            answers.append({"answer": context[a:b], "start": a, "end": b,
+                            "score": float(start_scores[i, span[0]] + end_scores[i, span[1]])})
+    return answers
+
+
+# The scores of SQuAD (Rajpurkar et al., 2016), as its evaluation script computes them.
+
+def normalize_answer(text: str) -> str:
+    """SQuAD's normalisation before comparing answers: lower case, no punctuation, no articles (a, an, the),
+    single spaces."""
+    text = "".join(ch for ch in text.lower() if ch not in set(string.punctuation))
+    text = re.sub(r"\b(a|an|the)\b", " ", text)
+    return " ".join(text.split())
+
+
+def exact_match(prediction: str, gold_answers: list[str]) -> float:
+    """1.0 when the normalised prediction equals one of the normalised gold answers, else 0.0."""
+    _check_golds(gold_answers)
+    return float(any(normalize_answer(prediction) == normalize_answer(gold) for gold in gold_answers))
+
+
+def token_f1(prediction: str, gold_answers: list[str]) -> float:
+    """F1 of the prediction's normalised words against a gold answer's, as bags of words (a word counts as
+    often as it occurs in both); the best over the gold answers. Two empty answers agree (1.0); an empty one
+    against a non-empty one scores 0.0 (SQuAD 2.0's rule)."""
+    _check_golds(gold_answers)
+    best = 0.0
+    predicted = normalize_answer(prediction).split()
+    for gold in gold_answers:
+        wanted = normalize_answer(gold).split()
+        if not predicted or not wanted:
+            best = max(best, float(predicted == wanted))
+            continue
+        common = sum((Counter(predicted) & Counter(wanted)).values())
+        if common:
+            precision, recall = common / len(predicted), common / len(wanted)
+            best = max(best, 2 * precision * recall / (precision + recall))
+    return best
+
+
+def _check_golds(gold_answers) -> None:
+    if isinstance(gold_answers, str) or not gold_answers:
+        raise ValueError(f"gold_answers must be a non-empty list of answer strings (SQuAD keeps several per "
+                         f"question), got {gold_answers!r}.")
+
+
+def squad_scores(predictions: list[str], gold_answers: list[list[str]]) -> dict:
+    """Exact match and F1 averaged over the questions (fractions of 1; SQuAD prints them times 100)."""
+    if len(predictions) != len(gold_answers) or not predictions:
+        raise ValueError(f"Give one prediction per question: {len(predictions)} predictions, {len(gold_answers)} "
+                         f"lists of gold answers.")
+    return {"exact_match": sum(map(exact_match, predictions, gold_answers)) / len(predictions),
+            "f1": sum(map(token_f1, predictions, gold_answers)) / len(predictions)}
+
+
+def evaluate_span_model(model: SpanExtractor, tokenizer, split: datasets.Dataset, *, max_answer_tokens: int = 8) -> dict:
+    """:func:`squad_scores` of the model's answers on ``split``, with the answers themselves (``predictions``)."""
+    split = check_question_split(split, "evaluation")
+    predicted = [a["answer"] for a in predict_answers(model, tokenizer, split["question"], split["context"],
+                                                      max_answer_tokens=max_answer_tokens)]
+    return {**squad_scores(predicted, [a["text"] for a in split["answers"]]), "predictions": predicted}
+
+
+class QuestionAnsweringPipeline(Pipeline):
+    """Extractive question answering for a ``BertForQuestionAnswering`` folder, as transformers 4's
+    ``pipeline("question-answering")`` did it (transformers 5 removed that task): ``pipe(question=...,
+    context=...)`` gives ``{"score", "start", "end", "answer"}``, ``start:end`` the answer's characters in the
+    passage. Its decoding is the library's own ``select_starts_ends``: Softmax probabilities of the start and
+    of the end over the passage (``[CLS]`` included, then set aside), a span's score the product of the two,
+    start ≤ end and at most ``max_answer_len`` tokens (default 15). Then, as in transformers 4, the best
+    ``2 * top_k + 10`` spans are widened to whole words, spans that read the same (ignoring case) are pooled by
+    adding up their scores, and the ``top_k`` best answers are kept. With ``handle_impossible_answer=True``
+    the ``[CLS]`` position's score competes as the empty answer. Importing ``utils.task_forms`` registers it
+    as the task ``"extractive-question-answering"``."""
+
+    _load_processor = False
+    _load_image_processor = False
+    _load_feature_extractor = False
+    _load_tokenizer = True
+
+    def _sanitize_parameters(self, max_answer_len=None, handle_impossible_answer=None, top_k=None, **kwargs):
+        post = {}
+        for name, value in (("max_answer_len", max_answer_len), ("top_k", top_k)):
+            if value is not None:
+                if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                    raise ValueError(f"{name} must be a whole number, at least 1; got {value!r}.")
+                post[name] = value
+        if handle_impossible_answer is not None:
+            post["handle_impossible_answer"] = bool(handle_impossible_answer)
+        return {}, {}, post
+
+    def __call__(self, inputs=None, *, question=None, context=None, **kwargs):
+        if question is not None or context is not None:
+            if inputs is not None:
+                raise ValueError("Give either question=... and context=..., or a dict (or list of dicts) with the "
+                                 "keys 'question' and 'context', not both.")
+            if isinstance(question, str):
+                inputs = {"question": question, "context": context}
+            else:
+                inputs = [{"question": q, "context": c} for q, c in zip(question, context, strict=True)]
+        return super().__call__(inputs, **kwargs)
+
+    def preprocess(self, example):
+        if not isinstance(example, dict) or not {"question", "context"} <= set(example):
+            raise ValueError(f"Each input needs a 'question' and a 'context' (the passage to answer from), got "
+                             f"{example!r}.")
+        enc = encode_questions(self.tokenizer, [example["question"]], [example["context"]],
+                               max_length=self.tokenizer.model_max_length, return_tensors="pt")
+        # 1 where the answer cannot be: the question and the special tokens; [CLS] is kept for "no answer".
+        p_mask = [0 if k == 0 or s == 1 else 1 for k, s in enumerate(enc.sequence_ids(0))]
+        inputs = {k: enc[k] for k in ("input_ids", "attention_mask", "token_type_ids")}
+        return {"inputs": inputs, "p_mask": p_mask, "word_chars": word_chars(enc), "context": example["context"]}
+
+    def _forward(self, model_inputs):
+        out = self.model(**model_inputs["inputs"])
+        return {**model_inputs, "start": out.start_logits, "end": out.end_logits}
+
+    def postprocess(self, outputs, max_answer_len: int = 15, handle_impossible_answer: bool = False, top_k: int = 1):
+        from transformers.pipelines.document_question_answering import select_starts_ends
+
+        starts, ends, scores, null_score = select_starts_ends(
+            outputs["start"].float().numpy(), outputs["end"].float().numpy(), outputs["p_mask"],
+            outputs["inputs"]["attention_mask"].numpy(), min_null_score=1000000, top_k=2 * top_k + 10,
+            handle_impossible_answer=handle_impossible_answer, max_answer_len=max_answer_len)
+        answers = []
+        for s, e, score in zip(starts, ends, scores):
+            a, b = outputs["word_chars"][int(s)][0], outputs["word_chars"][int(e)][1]
+            same = next((x for x in answers if x["answer"].lower() == outputs["context"][a:b].lower()), None)
+            if same is not None:   # the same words found again: transformers 4 adds the scores up
+                same["score"] += float(score)
+            else:
+                answers.append({"score": float(score), "start": a, "end": b, "answer": outputs["context"][a:b]})
+        if handle_impossible_answer:
+            answers.append({"score": float(null_score), "start": 0, "end": 0, "answer": ""})
+        answers = sorted(answers, key=lambda x: x["score"], reverse=True)[:top_k]
+        return answers[0] if len(answers) == 1 else answers
+
+
+QUESTION_ANSWERING_TASK = "extractive-question-answering"
+if QUESTION_ANSWERING_TASK not in PIPELINE_REGISTRY.get_supported_tasks():
+    PIPELINE_REGISTRY.register_pipeline(QUESTION_ANSWERING_TASK, pipeline_class=QuestionAnsweringPipeline,
+                                        pt_model=AutoModelForQuestionAnswering, type="text")
 
 
 # ---------------------------------------------------------------------------------------------------
