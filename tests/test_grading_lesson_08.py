@@ -1,27 +1,27 @@
 """The checks of lesson 08 (utils/grading/lesson08.py) grade fairly: each passes the answer in the solution
-notebook, reports the untouched stub of the exercise notebook as not attempted, and turns down the usual
-wrong answers with a message that says what is wrong."""
+notebook, reports the untouched stub of the exercise notebook as not attempted, turns down the usual wrong
+answers with a message that says what is wrong, and passes unusual answers that are right."""
 
 from __future__ import annotations
 
-import inspect
+import random
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
 from grading_answers import assert_not_attempted, assert_passes, assert_turned_down, load_answer, wrong_answer_ids
-from utils import models
-from utils.grading import core
+from utils.grading import core, lesson08
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTION = ROOT / "solutions" / "08_real_text_solutions.ipynb"
-IDS = ["08.mean_pool", "08.macro_f1", "08.strategy"]
+IDS = ["08.macro_f1", "08.bootstrap", "08.strategy"]
 
 
 def answer(exercise_id: str, stub: bool = False):
     """The answer to ``exercise_id`` as the solution notebook defines it, or as the exercise notebook's stub."""
-    return load_answer(SOLUTION, [exercise_id], {"torch": torch}, stub)
+    return load_answer(SOLUTION, [exercise_id], {"np": np}, stub)
 
 
 def test_lesson_08_registers_its_exercises_in_the_order_its_notebook_asks_them():
@@ -39,47 +39,29 @@ def test_the_exercise_notebooks_stub_is_not_attempted(exercise_id):
     assert_not_attempted(exercise_id, answer(exercise_id, stub=True))
 
 
-def test_the_courses_own_mean_pooling_earns_no_points_but_a_copy_of_it_does():
-    status, message = core.evaluate(core.get_exercise("08.mean_pool"), models.mean_pool)
-    assert status == core.INCORRECT and "utils.models" in message
-    namespace = {}
-    exec(inspect.getsource(models.mean_pool), {"torch": torch}, namespace)
-    assert_passes("08.mean_pool", namespace["mean_pool"])
+def test_the_bootstrap_check_leaves_the_callers_random_state_alone():
+    def seeds_the_global_generators(y_true, y_pred, metric, resamples=1000, seed=0):
+        np.random.seed(seed)
+        random.seed(seed)
+        return answer("08.bootstrap")(y_true, y_pred, metric, resamples, seed)
+
+    np.random.seed(5)
+    random.seed(5)
+    expected = (np.random.random(), random.random())
+    np.random.seed(5)
+    random.seed(5)
+    assert_passes("08.bootstrap", seeds_the_global_generators)
+    assert (np.random.random(), random.random()) == expected
+
+
+def test_the_macro_f1_cases_tell_the_classes_that_occur_from_num_classes():
+    absent = [(t, p, k) for _, t, p, k in lesson08._label_cases() if len(set(t) | set(p)) < k]
+    assert len(absent) >= 2
 
 
 # ---------------------------------------------------------------------------------------------------
 # Typical wrong answers, each with a word of its message
 # ---------------------------------------------------------------------------------------------------
-
-def pool_with_padding(token_vectors, attention_mask):
-    return token_vectors.mean(dim=1)
-
-
-def pool_cls(token_vectors, attention_mask):
-    return token_vectors[:, 0]
-
-
-def pool_sum(token_vectors, attention_mask):
-    return (token_vectors * attention_mask.unsqueeze(-1)).sum(dim=1)
-
-
-def pool_padded_length(token_vectors, attention_mask):
-    return (token_vectors * attention_mask.unsqueeze(-1)).sum(dim=1) / token_vectors.shape[1]
-
-
-def pool_hidden(token_vectors, attention_mask):
-    return (token_vectors * attention_mask.unsqueeze(-1)).mean(dim=2)
-
-
-def pool_in_place(token_vectors, attention_mask):
-    token_vectors *= attention_mask.unsqueeze(-1)
-    return token_vectors.sum(dim=1) / attention_mask.sum(dim=1, keepdim=True)
-
-
-def pool_numpy(token_vectors, attention_mask):
-    mask = attention_mask.unsqueeze(-1).to(token_vectors.dtype)
-    return ((token_vectors * mask).sum(dim=1) / mask.sum(dim=1)).numpy()
-
 
 def _per_class(y_true, y_pred, num_classes):
     out = []
@@ -117,6 +99,18 @@ def f1_predicted_classes_only(y_true, y_pred, num_classes):
     return sum(scores) / len(scores)
 
 
+def f1_classes_that_occur(y_true, y_pred, num_classes):
+    classes = sorted(set(y_true) | set(y_pred))
+    return sum(_f1(*_per_class(y_true, y_pred, num_classes)[c]) for c in classes) / len(classes)
+
+
+def f1_of_the_averages(y_true, y_pred, num_classes):
+    counts = _per_class(y_true, y_pred, num_classes)
+    precision = sum(h / p if p else 0.0 for h, p, _ in counts) / num_classes
+    recall = sum(h / a if a else 0.0 for h, _, a in counts) / num_classes
+    return 2 * precision * recall / (precision + recall)
+
+
 def f1_percent(y_true, y_pred, num_classes):
     return 100 * sum(_f1(*c) for c in _per_class(y_true, y_pred, num_classes)) / num_classes
 
@@ -125,24 +119,149 @@ def f1_mean_precision(y_true, y_pred, num_classes):
     return sum(h / p if p else 0.0 for h, p, _ in _per_class(y_true, y_pred, num_classes)) / num_classes
 
 
+def f1_as_tensor(y_true, y_pred, num_classes):
+    return torch.tensor(sum(_f1(*c) for c in _per_class(y_true, y_pred, num_classes)) / num_classes)
+
+
+def f1_sorts_the_lists(y_true, y_pred, num_classes):
+    result = sum(_f1(*c) for c in _per_class(y_true, y_pred, num_classes)) / num_classes
+    y_true.sort()
+    return result
+
+
+def _scores(y_true, y_pred, metric, rows):
+    return [metric(y_true[row], y_pred[row]) for row in rows]
+
+
+def _ends(scores, percents=(2.5, 97.5)):
+    low, high = np.percentile(scores, percents)
+    return float(low), float(high)
+
+
+def boot_without_replacement(y_true, y_pred, metric, resamples=1000, seed=0):
+    rng = np.random.default_rng(seed)
+    return _ends(_scores(y_true, y_pred, metric, [rng.permutation(len(y_true)) for _ in range(resamples)]))
+
+
+def boot_apart(y_true, y_pred, metric, resamples=1000, seed=0):
+    rng = np.random.default_rng(seed)
+    n = len(y_true)
+    return _ends([metric(y_true[rng.integers(0, n, n)], y_pred[rng.integers(0, n, n)]) for _ in range(resamples)])
+
+
+def boot_predictions_only(y_true, y_pred, metric, resamples=1000, seed=0):
+    rng = np.random.default_rng(seed)
+    return _ends([metric(y_true, y_pred[rng.integers(0, len(y_true), len(y_true))]) for _ in range(resamples)])
+
+
+def boot_half_size(y_true, y_pred, metric, resamples=1000, seed=0):
+    rng = np.random.default_rng(seed)
+    return _ends(_scores(y_true, y_pred, metric, rng.integers(0, len(y_true), size=(resamples, len(y_true) // 2))))
+
+
+def _rows(y_true, resamples, seed):
+    return np.random.default_rng(seed).integers(0, len(y_true), size=(resamples, len(y_true)))
+
+
+def boot_mean_and_std(y_true, y_pred, metric, resamples=1000, seed=0):
+    scores = np.array(_scores(y_true, y_pred, metric, _rows(y_true, resamples, seed)))
+    return float(scores.mean() - scores.std()), float(scores.mean() + scores.std())
+
+
+def boot_fractions(y_true, y_pred, metric, resamples=1000, seed=0):
+    return _ends(_scores(y_true, y_pred, metric, _rows(y_true, resamples, seed)), (0.025, 0.975))
+
+
+def boot_ninety(y_true, y_pred, metric, resamples=1000, seed=0):
+    return _ends(_scores(y_true, y_pred, metric, _rows(y_true, resamples, seed)), (5, 95))
+
+
+def boot_high_first(y_true, y_pred, metric, resamples=1000, seed=0):
+    low, high = _ends(_scores(y_true, y_pred, metric, _rows(y_true, resamples, seed)))
+    return high, low
+
+
+def boot_array(y_true, y_pred, metric, resamples=1000, seed=0):
+    return np.percentile(_scores(y_true, y_pred, metric, _rows(y_true, resamples, seed)), [2.5, 97.5])
+
+
+def boot_unseeded(y_true, y_pred, metric, resamples=1000, seed=0):
+    return _ends(_scores(y_true, y_pred, metric, _rows(y_true, resamples, None)))
+
+
+def boot_seed_ignored(y_true, y_pred, metric, resamples=1000, seed=0):
+    return _ends(_scores(y_true, y_pred, metric, _rows(y_true, resamples, 0)))
+
+
+def boot_never_the_last(y_true, y_pred, metric, resamples=1000, seed=0):
+    rows = np.random.default_rng(seed).integers(0, len(y_true) - 1, size=(resamples, len(y_true)))
+    return _ends(_scores(y_true, y_pred, metric, rows))
+
+
+def boot_shuffles_in_place(y_true, y_pred, metric, resamples=1000, seed=0):
+    scores = []
+    for row in _rows(y_true, resamples, seed):
+        y_true[:], y_pred[:] = y_true[row], y_pred[row]
+        scores.append(metric(y_true, y_pred))
+    return _ends(scores)
+
+
+def boot_point_estimate(y_true, y_pred, metric, resamples=1000, seed=0):
+    score = float(metric(y_true, y_pred))
+    return score, score
+
+
+def boot_arguments_swapped(y_true, y_pred, metric, resamples=1000, seed=0):
+    return _ends(_scores(y_pred, y_true, metric, _rows(y_true, resamples, seed)))
+
+
+def boot_one_short(y_true, y_pred, metric, resamples=1000, seed=0):
+    return _ends(_scores(y_true, y_pred, metric, _rows(y_true, resamples - 1, seed)))
+
+
+def boot_other_default(y_true, y_pred, metric, resamples=500, seed=0):
+    return _ends(_scores(y_true, y_pred, metric, _rows(y_true, resamples, seed)))
+
+
+def boot_tensors(y_true, y_pred, metric, resamples=1000, seed=0):
+    low, high = _ends(_scores(y_true, y_pred, metric, _rows(y_true, resamples, seed)))
+    return torch.tensor(low), torch.tensor(high)
+
+
 WRONG = [
-    ("08.mean_pool", pool_with_padding, "padding included"),
-    ("08.mean_pool", pool_cls, "first ([CLS]) vector"),
-    ("08.mean_pool", pool_sum, "summed"),
-    ("08.mean_pool", pool_padded_length, "padded length"),
-    ("08.mean_pool", pool_hidden, "not over the hidden size"),
-    ("08.mean_pool", pool_in_place, "changed the token vectors"),
-    ("08.mean_pool", pool_numpy, "return a torch.Tensor"),
     ("08.macro_f1", f1_accuracy, "the accuracy"),
     ("08.macro_f1", f1_divides_by_zero, "divided by zero"),
     ("08.macro_f1", f1_weighted, "weighted each class"),
     ("08.macro_f1", f1_predicted_classes_only, "only the classes that were predicted"),
+    ("08.macro_f1", f1_classes_that_occur, "divide by num_classes"),
+    ("08.macro_f1", f1_of_the_averages, "F1 of the average precision and the average recall"),
     ("08.macro_f1", f1_percent, "percentage"),
     ("08.macro_f1", f1_mean_precision, "scikit-learn's f1_score"),
-    ("08.strategy", "a", "Not that one"),
-    ("08.strategy", "b", "Not that one"),
-    ("08.strategy", "d", "Not that one"),
+    ("08.macro_f1", f1_as_tensor, "a tensor of shape ()"),
+    ("08.macro_f1", f1_sorts_the_lists, "changed the lists"),
+    ("08.bootstrap", boot_without_replacement, "drawn without replacement"),
+    ("08.bootstrap", boot_apart, "each prediction stays with its own label"),
+    ("08.bootstrap", boot_predictions_only, "each prediction stays with its own label"),
+    ("08.bootstrap", boot_half_size, "a resample held 60 examples"),
+    ("08.bootstrap", boot_mean_and_std, "plus or minus one standard deviation"),
+    ("08.bootstrap", boot_fractions, "np.percentile takes percents"),
+    ("08.bootstrap", boot_ninety, "a 90 % interval"),
+    ("08.bootstrap", boot_high_first, "the low end first"),
+    ("08.bootstrap", boot_array, "returned ndarray of shape (2,)"),
+    ("08.bootstrap", boot_unseeded, "drew other resamples the second time"),
+    ("08.bootstrap", boot_seed_ignored, "drew the same resamples"),
+    ("08.bootstrap", boot_never_the_last, "example 119 never came up"),
+    ("08.bootstrap", boot_shuffles_in_place, "changed the arrays it was given"),
+    ("08.bootstrap", boot_point_estimate, "only ever called on the test set as it is"),
+    ("08.bootstrap", boot_arguments_swapped, "given the predictions first"),
+    ("08.bootstrap", boot_one_short, "scored 399 resamples for resamples=400"),
+    ("08.bootstrap", boot_other_default, "the default of the def line"),
+    ("08.bootstrap", boot_tensors, "the low end is a tensor"),
+    ("08.strategy", "a", "Not a: with θ frozen"),
+    ("08.strategy", "b", "Not b: lesson 08 measured about a second per step"),
+    ("08.strategy", "c", "Not c: an encoder trained from scratch"),
     ("08.strategy", 3, "one letter as a string"),
+    ("08.strategy", "c)", "Not c:"),
 ]
 
 
@@ -151,5 +270,60 @@ def test_a_typical_wrong_answer_is_turned_down_with_a_message_that_says_why(exer
     assert_turned_down(exercise_id, wrong, words)
 
 
-def test_an_upper_case_letter_with_spaces_is_accepted():
-    assert_passes("08.strategy", " C ")
+# ---------------------------------------------------------------------------------------------------
+# Unusual answers that are right
+# ---------------------------------------------------------------------------------------------------
+
+def f1_in_float32(y_true, y_pred, num_classes):
+    """Counts in float32 arrays, as a NumPy or torch implementation might hold them."""
+    t, p = np.array(y_true), np.array(y_pred)
+    classes = np.arange(num_classes)[:, None]
+    hits = ((t == classes) & (p == classes)).sum(1).astype(np.float32)
+    predicted = (p == classes).sum(1).astype(np.float32)
+    actual = (t == classes).sum(1).astype(np.float32)
+    f1 = np.where(predicted + actual > 0, 2 * hits / np.maximum(predicted + actual, 1), np.float32(0))
+    return f1.mean(dtype=np.float32)
+
+
+def f1_from_a_confusion_matrix(y_true, y_pred, num_classes):
+    from collections import Counter
+
+    pairs = Counter(zip(y_true, y_pred))
+    total = 0.0
+    for c in range(num_classes):
+        hits = pairs[c, c]
+        wrong = sum(n for (t, p), n in pairs.items() if (t == c) != (p == c))
+        total += 2 * hits / (2 * hits + wrong) if hits + wrong else 0.0
+    return total / num_classes
+
+
+def boot_with_python_random(y_true, y_pred, metric, resamples=1000, seed=0):
+    """random.choices in a loop, lists given to the metric, the nearest-rank percentiles."""
+    draw, n = random.Random(seed), len(y_true)
+    scores = []
+    for _ in range(resamples):
+        rows = draw.choices(range(n), k=n)
+        scores.append(metric([y_true[i] for i in rows], [y_pred[i] for i in rows]))
+    scores.sort()
+    return scores[int(0.025 * resamples)], scores[min(resamples - 1, int(0.975 * resamples))]
+
+
+def boot_with_the_point_estimate(y_true, y_pred, metric, resamples=1000, seed=0):
+    """Scores the test set itself too (to print it), and returns NumPy floats."""
+    metric(y_true, y_pred)
+    low, high = np.quantile(_scores(y_true, y_pred, metric, _rows(y_true, resamples, seed)), [0.025, 0.975])
+    return [low, high]
+
+
+RIGHT = [
+    ("08.macro_f1", f1_in_float32),
+    ("08.macro_f1", f1_from_a_confusion_matrix),
+    ("08.bootstrap", boot_with_python_random),
+    ("08.bootstrap", boot_with_the_point_estimate),
+    ("08.strategy", " D "),
+]
+
+
+@pytest.mark.parametrize("exercise_id, right", RIGHT, ids=[f"{i}-{getattr(r, '__name__', repr(r))}" for i, r in RIGHT])
+def test_an_unusual_right_answer_passes(exercise_id, right):
+    assert_passes(exercise_id, right)

@@ -38,8 +38,10 @@ def python_number(value, name: str, where: str, what: str | None = None) -> floa
 
     subject = what or f"{name} returned"
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        how = (" .item() (or float(...)) turns a one-element tensor or array into one; a tensor kept instead keeps "
-               "its computation graph in memory." if callable(getattr(value, "item", None)) else "")
+        how = (" .item() (or float(...)) turns a one-element tensor or array into one." if callable(
+            getattr(value, "item", None)) else "")
+        if getattr(value, "requires_grad", False) is True:
+            how += " (A tensor kept instead keeps its whole computation graph in memory.)"
         raise Incorrect(f"On {where}, {subject} {_kind(value)} ({value!r:.60}); {name} should give a Python "
                         f"number.{how}")
     value = float(value)
