@@ -68,6 +68,7 @@ class Exercise:
     answer: str
     hints: tuple[str, ...]
     check: Callable[[object], None]
+    helpers: tuple[str, ...] = ()
 
 
 _REGISTRY: dict[str, Exercise] = {}
@@ -76,12 +77,15 @@ _hints_shown: dict[str, int] = {}
 _cases: list[str] = []
 
 
-def exercise(exercise_id: str, *, points: float, answer: str, hints: Sequence[str] = ()):
+def exercise(exercise_id: str, *, points: float, answer: str, hints: Sequence[str] = (),
+             helpers: Sequence[str] = ()):
     """Register the decorated function as the check of ``exercise_id``.
 
     ``points`` is what a correct answer earns; ``answer`` is the name the notebook binds the answer
     to (a function such as ``apply_mask`` or a variable such as ``answer_01_order``); ``hints`` are
-    shown one at a time by :func:`hint`.
+    shown one at a time by :func:`hint`. ``helpers`` names the course functions an answer may call beside
+    its own work (``"utils.models.count_parameters"``, which the lessons show students): any other function
+    of the course's package in the answer makes it borrowed (:func:`borrowed_from`).
     """
     if not isinstance(exercise_id, str) or not _ID_PATTERN.match(exercise_id):
         raise ValueError(f"Exercise id {exercise_id!r} is not valid: use the lesson number, a dot and a short "
@@ -93,11 +97,13 @@ def exercise(exercise_id: str, *, points: float, answer: str, hints: Sequence[st
                          f"answer to, such as 'apply_mask', got {answer!r}.")
     if isinstance(hints, str):
         hints = [hints]
+    if isinstance(helpers, str):
+        helpers = [helpers]
 
     def register(function: Callable[[object], None]) -> Callable[[object], None]:
         if exercise_id in _REGISTRY:
             raise ValueError(f"Exercise {exercise_id} is registered twice; every id must be unique.")
-        _REGISTRY[exercise_id] = Exercise(exercise_id, points, answer, tuple(hints), function)
+        _REGISTRY[exercise_id] = Exercise(exercise_id, points, answer, tuple(hints), function, tuple(helpers))
         return function
 
     return register
@@ -112,6 +118,128 @@ def case(description: str):
     # Popped only when the case passed: after an error the description stays for ``evaluate`` to report
     # (it clears the list before and after every check).
     _cases.pop()
+
+
+def _snapshot(value: object, depth: int = 0):
+    """A copy of what an input holds, for :func:`_difference`: the values of a tensor or array, a module's
+    parts, parameters, buffers and requires_grad flags, a dict's or list's items, a plain value. Anything else
+    (a tokenizer, a generator, an optimizer) is only named, not compared."""
+    import numpy
+    import torch
+
+    if isinstance(value, torch.Tensor):
+        return ("tensor", tuple(value.shape), value.dtype, value.detach().clone(), value.requires_grad)
+    if isinstance(value, numpy.ndarray):
+        return ("array", value.shape, value.dtype, value.copy())
+    if depth > 6:
+        return ("other", type(value).__name__)
+    if isinstance(value, torch.nn.Module):
+        return ("module", [name for name, _ in value.named_modules()],
+                {name: _snapshot(p, depth + 1) for name, p in value.named_parameters()},
+                {name: _snapshot(b, depth + 1) for name, b in value.named_buffers()})
+    if isinstance(value, dict):
+        return ("dict", list(value), {k: _snapshot(v, depth + 1) for k, v in value.items()})
+    if isinstance(value, (list, tuple)):
+        return ("list", len(value), [_snapshot(v, depth + 1) for v in value])
+    if value is None or isinstance(value, (bool, int, float, complex, str, bytes)):
+        return ("plain", value)
+    return ("other", type(value).__name__)
+
+
+def _same_values(a, b) -> bool:
+    """Equal tensors or arrays, nan equal to nan."""
+    import numpy
+    import torch
+
+    if isinstance(a, numpy.ndarray):
+        return numpy.array_equal(a, b, equal_nan=a.dtype.kind in "fc")
+    if a.dtype.is_floating_point or a.dtype.is_complex:
+        return bool(((a == b) | (torch.isnan(a) & torch.isnan(b))).all())
+    return torch.equal(a, b)
+
+
+def _difference(before, now) -> str | None:
+    """What changed between two :func:`_snapshot` of one input, in a few words, or None."""
+    kind = before[0]
+    if kind == "other":
+        return None
+    if now[0] != kind:
+        return f"it became {_a(now[1]) if now[0] == 'other' else 'another kind of value'}"
+    if kind == "plain":
+        same = before[1] == now[1] or (before[1] != before[1] and now[1] != now[1])  # nan stays nan
+        return None if same else "its value changed"
+    if kind in ("tensor", "array"):
+        if before[1] != now[1]:
+            return f"its shape went from {tuple(before[1])} to {tuple(now[1])}"
+        if before[2] != now[2]:
+            return f"its dtype went from {before[2]} to {now[2]}"
+        if not _same_values(before[3], now[3]):
+            return "its values changed"
+        if kind == "tensor" and before[4] != now[4]:
+            return f"requires_grad went from {before[4]} to {now[4]}"
+        return None
+    if kind == "module":
+        lost = [n for n in before[1] if n and n not in now[1]]
+        added = [n for n in now[1] if n and n not in before[1]]
+        if lost:
+            return f"its part {lost[0]!r} is gone"
+        if added:
+            return f"it has a new part {added[0]!r}"
+        for group, what in ((2, "parameter"), (3, "buffer")):
+            for name, item in before[group].items():
+                if name not in now[group]:
+                    return f"its {what} {name!r} is gone"
+                change = _difference(item, now[group][name])
+                if change:
+                    return f"its {what} {name!r}: {change}"
+        return None
+    if kind == "dict":
+        if before[1] != now[1]:
+            missing = [k for k in before[1] if k not in now[1]]
+            return f"its key {missing[0]!r} is gone" if missing else "its keys changed"
+        for key, item in before[2].items():
+            change = _difference(item, now[2][key])
+            if change:
+                return f"its entry {key!r}: {change}"
+        return None
+    if before[1] != now[1]:
+        return f"its length went from {before[1]} to {now[1]}"
+    for i, (item, current) in enumerate(zip(before[2], now[2])):
+        change = _difference(item, current)
+        if change:
+            return f"its item {i}: {change}"
+    return None
+
+
+def call_unchanged(function, name: str, where: str, inputs: dict, keywords: dict | None = None,
+                   ignore: Sequence[str] = ()):
+    """Inside a check: ``function(*inputs.values(), **keywords)`` under ``case(where)``, then
+    :class:`Incorrect` if it changed one of ``inputs`` in place (a tensor's values, shape, dtype or
+    requires_grad, a module's parameters, buffers or parts, a list's items, a dict's entries): the message
+    names the input, what changed, and says to work on a copy. ``inputs`` maps the argument names of the
+    exercise's def line to the values; those named in ``ignore`` (a model the function is meant to train)
+    and objects such as tokenizers are passed but not compared."""
+    before = {arg: _snapshot(value) for arg, value in inputs.items() if arg not in ignore}
+    with case(where):
+        result = function(*inputs.values(), **(keywords or {}))
+    for arg, snapshot in before.items():
+        try:
+            change = _difference(snapshot, _snapshot(inputs[arg]))
+        except Exception:  # noqa: BLE001 (an input that can no longer be read has changed)
+            change = "it can no longer be read"
+        if change:
+            advice = {
+                "tensor": "build new tensors instead (a - b, not a -= b or a.sub_(b); x.unsqueeze(-1), not "
+                          "x.unsqueeze_(-1))",
+                "array": f"build new arrays instead, or work on {arg}.copy()",
+                "list": f"build new lists instead (sorted(x) or x + [...], not x.sort() or x.append(...)), or work on "
+                        f"list({arg})",
+                "dict": "build new values instead (d[k] - x, not d[k] -= x or d[k].sub_(x))",
+                "module": "leave its parts, its parameters and their requires_grad flags as they are",
+            }.get(snapshot[0], "work on a copy")
+            raise Incorrect(f"On {where}, `{name}` changed its input `{arg}` in place ({change}); the caller still "
+                            f"needs it as it was: {advice}.")
+    return result
 
 
 def discover() -> None:
@@ -153,10 +281,18 @@ def _one_line(text: str) -> str:
 
 
 def _raised_in_check(error: BaseException, ex: Exercise) -> bool:
-    """Whether the innermost frame of ``error`` is the check's own code (it could not use what the
-    answer gave back) rather than the student's code."""
+    """Whether the innermost frame of ``error`` is the check's own code, or this module's helpers that a
+    check calls (it could not use what the answer gave back), rather than the student's code."""
     frames = traceback.extract_tb(error.__traceback__)
-    return bool(frames) and frames[-1].filename == ex.check.__code__.co_filename
+    return bool(frames) and frames[-1].filename in (ex.check.__code__.co_filename, _raised_in_check.__code__.co_filename)
+
+
+def _call_refused(error: BaseException, answer: object) -> bool:
+    """Whether ``error`` is Python refusing the call of the answer itself with the arguments the check gave
+    (``mean_pool() takes 1 positional argument but 2 were given``), not an error inside the student's code."""
+    name = getattr(answer, "__name__", None) or type(answer).__name__
+    return isinstance(error, TypeError) and re.match(
+        rf"^([\w.<>]+\.)?{re.escape(str(name))}\(\) (takes|missing|got an unexpected|got multiple)", str(error)) is not None
 
 
 _STUB_MESSAGE = ("`{name}` still raises NotImplementedError: replace that line with your code, run the cell, "
@@ -211,20 +347,34 @@ def _course_function(obj: object) -> str | None:
     return None
 
 
-def borrowed_from(answer: object, depth: int = 4) -> str | None:
+def _qualified_name(obj: object) -> str | None:
+    """``module.qualname`` of a course function (through partials and methods), or None."""
+    target = obj
+    while isinstance(target, (functools.partial, types.MethodType, staticmethod, classmethod)):
+        target = target.func if isinstance(target, functools.partial) else target.__func__
+    module = _course_module(target)
+    qualname = getattr(target, "__qualname__", None)
+    return f"{module}.{qualname}" if module and isinstance(qualname, str) else None
+
+
+def borrowed_from(answer: object, depth: int = 4, allowed: Sequence[str] = ()) -> str | None:
     """The ``utils.*`` module an answer is taken from, or None when it is the student's own.
 
     An answer is borrowed when it is a function of the course's package (directly, as a method, a
     ``functools.partial`` or a callable object), or when its code, or that of a function it calls that
     the student wrote, refers to one (``def mean_pool(v, m): return models.mean_pool(v, m)``, a lambda,
     a default argument, a closure). Functions of other libraries (torch, numpy) and the course's classes
-    are fine. Decided by the objects the code refers to, never by the answer's name."""
+    are fine, and so are the course functions named in ``allowed`` (helpers used beside the student's own
+    work, such as ``utils.models.count_parameters``). Decided by the objects the code refers to, never by the
+    answer's name."""
     seen: set[int] = set()
 
     def visit(obj: object, level: int) -> str | None:
         if id(obj) in seen or level > depth:
             return None
         seen.add(id(obj))
+        if allowed and _qualified_name(obj) in allowed:
+            return None
         module = _course_function(obj)
         if module is not None and not module.startswith(_GRADING):
             return module
@@ -242,7 +392,8 @@ def borrowed_from(answer: object, depth: int = 4) -> str | None:
             return visit(call, level + 1) if isinstance(call, types.FunctionType) else None
         if not isinstance(obj, types.FunctionType):
             return None
-        if _course_module(obj) is not None and not _course_module(obj).startswith(_GRADING):
+        if _course_module(obj) is not None and not _course_module(obj).startswith(_GRADING) \
+                and _qualified_name(obj) not in allowed:
             return _course_module(obj)
         names: set[str] = set()
         codes = [obj.__code__]
@@ -312,7 +463,7 @@ def evaluate(ex: Exercise, answer: object, time_limit: float | None = None) -> t
     if _is_stub(answer):
         return NOT_ATTEMPTED, _STUB_MESSAGE.format(name=ex.answer)
     try:
-        module = borrowed_from(answer)
+        module = borrowed_from(answer, allowed=ex.helpers)
     except Exception:  # an answer built to confuse the inspection is looked at by the check as usual
         module = None
     if module is not None:
@@ -333,6 +484,13 @@ def evaluate(ex: Exercise, answer: object, time_limit: float | None = None) -> t
         if isinstance(error, AssertionError) and str(error):
             return INCORRECT, _one_line(str(error))
         if _raised_in_check(error, ex):
+            if isinstance(error, TypeError) and not callable(answer) and "not callable" in str(error):
+                what = "None" if answer is None else _a(type(answer).__name__)
+                return INCORRECT, (f"`{ex.answer}` should be a function (def {ex.answer}(...):), but it is "
+                                   f"{what}: run the cell that defines the function.")
+            if _call_refused(error, answer):
+                return INCORRECT, (f"`{ex.answer}` could not be called the way the exercise calls it{where} "
+                                   f"({detail}): keep the arguments of the def line the exercise gives.")
             return INCORRECT, f"The check could not use what `{ex.answer}` gave back{where} ({detail})."
         return INCORRECT, f"`{ex.answer}` raised {detail}{where}."
     finally:
@@ -340,16 +498,47 @@ def evaluate(ex: Exercise, answer: object, time_limit: float | None = None) -> t
     return CORRECT, ""
 
 
-def as_number(value, name: str, where: str) -> float:
-    """``value`` as a float, or :class:`Incorrect` saying what came back instead of one finite number."""
-    if not isinstance(value, (int, float)) and callable(getattr(value, "item", None)):  # a tensor or array
+def _a(noun: str) -> str:
+    return ("an " if noun[:1].lower() in "aeiou" else "a ") + noun
+
+
+def what_came_back(value: object) -> str:
+    """A few words naming what an answer returned, for a message: ``None (the function returned nothing:
+    is its return statement missing?)``, ``a list``, ``a numpy.ndarray``."""
+    if value is None:
+        return "None (the function returned nothing: is its return statement missing?)"
+    kind = type(value)
+    module = kind.__module__.split(".")[0]
+    return _a(kind.__name__ if module in ("builtins", "__main__") else f"{module}.{kind.__name__}")
+
+
+def as_number(value, name: str, where: str, *, python: bool = False, whole: bool = False) -> float:
+    """``value`` as a float, or :class:`Incorrect` saying what came back instead of one finite number.
+
+    By default a tensor or array holding one number is taken as that number. With ``python=True`` the
+    exercise asks for one Python number, and such a tensor is refused with a message that says how to turn
+    it into one (``.item()``: a loss kept as a tensor keeps its computation graph alive); with ``whole=True``
+    it asks for a whole number (a Python ``int``), and a float, even 3.0, is refused. NumPy scalars count as
+    Python numbers."""
+    import numbers
+
+    if not isinstance(value, numbers.Number) and callable(getattr(value, "item", None)):  # a tensor or array
         size = value.numel() if callable(getattr(value, "numel", None)) else getattr(value, "size", 1)
+        kind = type(value).__module__.split(".")[0] + "." + type(value).__name__
+        shape = tuple(getattr(value, "shape", ()))
         if size != 1:
-            raise Incorrect(f"On {where}, {name} should return one number, got an array of shape "
-                            f"{tuple(getattr(value, 'shape', ()))}.")
+            raise Incorrect(f"On {where}, {name} should return one number, got {_a(kind)} of shape {shape}.")
+        if python or whole:
+            grad = (" that still requires gradients (kept, it keeps its whole computation graph in memory)"
+                    if getattr(value, "requires_grad", False) else "")
+            raise Incorrect(f"On {where}, {name} returned {_a(kind)} of shape {shape}{grad}; the exercise asks for "
+                            f"one Python {'int' if whole else 'number'}: return value.item() instead.")
         value = value.item()
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise Incorrect(f"On {where}, {name} should return a number, got {type(value).__name__}.")
+    if whole and (isinstance(value, bool) or not isinstance(value, numbers.Integral)):
+        got = what_came_back(value) if not isinstance(value, numbers.Number) else f"{value!r} ({type(value).__name__})"
+        raise Incorrect(f"On {where}, {name} returned {got}; the exercise asks for a whole number, a Python int.")
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise Incorrect(f"On {where}, {name} should return a number, got {what_came_back(value)}.")
     value = float(value)
     if math.isnan(value) or math.isinf(value):
         raise Incorrect(f"On {where}, {name} returned {value}; it should be a finite number.")
