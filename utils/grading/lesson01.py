@@ -11,7 +11,7 @@ import functools
 import math
 import sys
 
-from .core import Incorrect, as_number, case, exercise
+from .core import Incorrect, as_number, call_unchanged, case, exercise
 
 IGNORE_INDEX = -100
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
@@ -58,17 +58,19 @@ def _batch(tokenizer, rows: int, min_words: int, max_words: int, seed: int):
     return ids, ~special, special
 
 
-def _call_mask(apply_mask, input_ids, tokenizer, seed):
+def _call_mask(apply_mask, input_ids, tokenizer, seed, where: str):
+    import copy
+
     import torch
 
-    original = input_ids.clone()
-    result = apply_mask(input_ids, tokenizer, generator=torch.Generator().manual_seed(seed))
-    if not torch.equal(input_ids, original):
-        raise Incorrect("apply_mask changed the input_ids it was given. Work on a copy (input_ids.clone()): "
-                        "the caller still needs the original ids.")
-    if not isinstance(result, tuple) or len(result) != 2:
-        raise Incorrect(f"apply_mask should return a pair (masked_ids, labels); it returned "
-                        f"{type(result).__name__}.")
+    # A copy of the tokenizer, so that an answer that changes it (padding side, special tokens) changes
+    # nothing for the next case or the next check.
+    result = call_unchanged(apply_mask, "apply_mask", where, {"input_ids": input_ids, "tokenizer": copy.deepcopy(tokenizer)},
+                            {"generator": torch.Generator().manual_seed(seed)})
+    if not isinstance(result, (tuple, list)) or len(result) != 2:
+        size = f" of {len(result)}" if isinstance(result, (tuple, list)) else ""
+        raise Incorrect(f"apply_mask should return a pair (masked_ids, labels); it returned {_a(type(result).__name__)}"
+                        f"{size}.")
     masked, labels = result
     for name, value in (("masked_ids", masked), ("labels", labels)):
         if not isinstance(value, torch.Tensor):
@@ -76,13 +78,39 @@ def _call_mask(apply_mask, input_ids, tokenizer, seed):
         if value.shape != input_ids.shape:
             raise Incorrect(f"{name} has shape {tuple(value.shape)}; it should have the shape of input_ids, "
                             f"{tuple(input_ids.shape)}.")
-        if value.dtype.is_floating_point or value.dtype == torch.bool:
+        if value.dtype.is_floating_point or value.dtype.is_complex or value.dtype == torch.bool:
             raise Incorrect(f"{name} should hold token ids (integers), but its dtype is {value.dtype}.")
+    if bool((masked == IGNORE_INDEX).any()) and not bool((labels == IGNORE_INDEX).any()):
+        raise Incorrect("The pair came back in the wrong order: the first tensor holds -100s, so it is the labels. "
+                        "Return (masked_ids, labels), in that order.")
     return masked.long(), labels.long()
 
 
+def _a(noun: str) -> str:
+    return ("an " if noun[:1].lower() in "aeiou" else "a ") + noun
+
+
 def _check_consistency(input_ids, masked, labels, special, tokenizer, where: str) -> None:
+    import torch
+
     chosen = labels != IGNORE_INDEX
+    kept = labels == input_ids
+    if not bool(kept.all()) and int(chosen.sum()) > 0.9 * labels.numel():
+        values, counts = torch.unique(labels[~kept], return_counts=True)
+        if len(values) and int(counts.max()) > 0.9 * int((~kept).sum()):
+            other = int(values[counts.argmax()])
+            raise Incorrect(f"On {where}, the positions that were not chosen got the label {other}. They must get -100, "
+                            f"the value the loss skips (labels[~chosen] = -100); {other} is a token id like any other, "
+                            f"so the model would be trained to predict it.")
+    changed = chosen & (masked != input_ids)
+    if int(changed.sum()) >= 20:
+        values, counts = torch.unique(masked[changed], return_counts=True)
+        top = int(values[counts.argmax()])
+        if top != tokenizer.mask_token_id and int(counts.max()) > 0.5 * int(changed.sum()) \
+                and int((masked[chosen] == tokenizer.mask_token_id).sum()) < 0.05 * int(chosen.sum()):
+            raise Incorrect(f"On {where}, most chosen tokens became id {top}, but this tokenizer's [MASK] is id "
+                            f"{tokenizer.mask_token_id}. Use tokenizer.mask_token_id, never a number: ids depend on the "
+                            f"tokenizer.")
     if bool(special.any()) and bool(chosen[special].all()) and bool((labels[special] == input_ids[special]).all()):
         raise Incorrect(f"On {where}, every position has a label, [CLS], [SEP] and [PAD] included: the positions that "
                         f"were not chosen must get the label -100 (labels[~chosen] = -100), so that the loss counts "
@@ -132,14 +160,15 @@ def _check_random_spread(masked, original, tokenizer, where: str) -> None:
     "input_ids itself, and pass generator=generator to every torch.rand / torch.randint call.",
 ])
 def check_masking(apply_mask):
+    import copy
+
     import torch
 
     for specials_first in (True, False):
         tokenizer = toy_tokenizer(specials_first)
         ids, real, special = _batch(tokenizer, rows=1000, min_words=1, max_words=38, seed=11)
-        with case("a batch of 1,000 padded sentences"):
-            masked, labels = _call_mask(apply_mask, ids, tokenizer, seed=0)
         where = "a batch of padded sentences" + ("" if specials_first else " (special tokens at unusual ids)")
+        masked, labels = _call_mask(apply_mask, ids, tokenizer, 0, where)
         _check_consistency(ids, masked, labels, special, tokenizer, where)
         chosen = labels != IGNORE_INDEX
         share = int(chosen.sum()) / int(real.sum())
@@ -169,8 +198,7 @@ def check_masking(apply_mask):
 
     tokenizer = toy_tokenizer(True)
     one_word, real, special = _batch(tokenizer, rows=3000, min_words=1, max_words=1, seed=12)
-    with case("one-word sentences ([CLS] word [SEP])"):
-        masked, labels = _call_mask(apply_mask, one_word, tokenizer, seed=1)
+    masked, labels = _call_mask(apply_mask, one_word, tokenizer, 1, "one-word sentences ([CLS] word [SEP])")
     _check_consistency(one_word, masked, labels, special, tokenizer, "one-word sentences")
     share = int((labels != IGNORE_INDEX).sum()) / len(one_word)
     if abs(share - 0.15) > 0.025:
@@ -178,42 +206,46 @@ def check_masking(apply_mask):
                         f"token is chosen with probability 15 %, whatever the length of its sentence.")
 
     nothing = torch.tensor([[tokenizer.cls_token_id, tokenizer.sep_token_id] + [tokenizer.pad_token_id] * 3] * 4)
-    with case("a batch with no real tokens (only [CLS], [SEP] and padding)"):
-        masked, labels = _call_mask(apply_mask, nothing, tokenizer, seed=2)
+    masked, labels = _call_mask(apply_mask, nothing, tokenizer, 2,
+                                "a batch with no real tokens (only [CLS], [SEP] and padding)")
     if not bool((labels == IGNORE_INDEX).all()) or not torch.equal(masked, nothing):
         raise Incorrect("On a batch holding only [CLS], [SEP] and [PAD], nothing may be chosen: all labels -100 and "
                         "the ids unchanged.")
 
     ids, _, _ = _batch(tokenizer, rows=50, min_words=3, max_words=20, seed=13)
-    first, second = _call_mask(apply_mask, ids, tokenizer, seed=5), _call_mask(apply_mask, ids, tokenizer, seed=5)
+    where = "a batch of 50 sentences"
+    first, second = _call_mask(apply_mask, ids, tokenizer, 5, where), _call_mask(apply_mask, ids, tokenizer, 5, where)
     if not all(torch.equal(a, b) for a, b in zip(first, second)):
         raise Incorrect("Two calls with generators seeded the same gave different results. Draw every random "
                         "number from the generator: torch.rand(shape, generator=generator), "
                         "torch.randint(..., generator=generator).")
-    other = _call_mask(apply_mask, ids, tokenizer, seed=6)
+    other = _call_mask(apply_mask, ids, tokenizer, 6, where)
     if torch.equal(first[1], other[1]):
         raise Incorrect("Generators with different seeds chose the same tokens: the choice must be random.")
     with case("generator=None"):
-        apply_mask(ids, tokenizer)
+        apply_mask(ids.clone(), copy.deepcopy(tokenizer))
 
 
 from .questions import single_choice  # noqa: E402 (the questions' helper, next to the questions)
 
 single_choice("01.unchanged", points=1, answer="answer_01_unchanged", options="abcd",
-    key="faebf248860247df",
+    key="b7d592b4a8e83b53",
     hints=[
         "Think about what the encoder reads after pre-training, when it is fine-tuned or used: is there any "
         "[MASK] in that text?",
         "Lesson 01, section 3, says what goes wrong if the model could rely on seeing [MASK].",
     ],
     feedback={
-        "1f987be0ded376f1": "the loss at a chosen position is as large as the model's uncertainty about the "
-                            "hidden token, whatever stands in its place; the 80/10/10 split is about what the "
-                            "encoder reads later, not about the size of the loss.",
-        "2f63b42013de8f05": "a step costs the same whatever replaces the chosen tokens: the sequence is as "
-                            "long, and the loss is computed at the same chosen positions.",
-        "79756ca5345eda72": "masking replaces token ids after the tokenizer has run, and a piece that starts "
-                            "with ## is chosen and replaced like any other token.",
+        "1f987be0ded376f1": "the model still has to guess every chosen token, whatever stands in its place, and"
+                            " 85 % of the tokens are never chosen, so the context is there either way. The "
+                            "split is about what the encoder reads once pre-training is over, when no [MASK] "
+                            "appears.",
+        "62a638217bf1cd53": "the loss is computed only where a token was chosen: every other position has the "
+                            "label -100, which the loss skips. The unchanged 10 % are chosen tokens, scored "
+                            "like the others, not extra positions.",
+        "2f63b42013de8f05": "the output layer scores the vocabulary at every chosen position (label not -100), "
+                            "whatever replaced the token: an unchanged or random token costs as much as a "
+                            "[MASK], and is learned from too.",
     })
 
 
@@ -227,6 +259,7 @@ def _reference_accuracy(logits, labels) -> float:
     "The prediction at each position is logits.argmax(-1); it is only scored where labels != -100.",
     "Count correct predictions at the chosen positions and divide by the number of chosen positions, not by "
     "the number of all positions. When no position is chosen, return 0.0 instead of dividing by zero.",
+    "Return a Python float: .item() turns a one-number tensor into one.",
 ])
 def check_masked_accuracy(masked_accuracy):
     import torch
@@ -247,20 +280,30 @@ def check_masked_accuracy(masked_accuracy):
     cases.append(("a single masked token predicted right", one, torch.tensor([[3]])))
     cases.append(("a single masked token predicted wrong", one, torch.tensor([[1]])))
     for where, lg, lb in cases:
-        with case(where):
-            got = as_number(masked_accuracy(lg.clone(), lb.clone()), "masked_accuracy", where)
+        got = call_unchanged(masked_accuracy, "masked_accuracy", where, {"logits": lg, "labels": lb})
+        got = as_number(got, "masked_accuracy", where, python=True)
         expected = _reference_accuracy(lg, lb)
         if abs(got - expected) > 1e-6:
             everywhere = float((lg.argmax(-1) == lb).float().mean())
+            chosen = int((lb != IGNORE_INDEX).sum())
             if abs(got - everywhere) < 1e-6:
                 raise Incorrect(f"On {where} you returned {got:.3f}, the accuracy over every position. Only the "
                                 f"chosen positions (labels != -100) count; there it is {expected:.3f}.")
+            if abs(got - 100 * expected) < 1e-4:
+                raise Incorrect(f"On {where} masked_accuracy returned {got:.3f}, a percentage; return the share, a "
+                                f"number between 0 and 1 ({expected:.3f} here).")
+            if abs(got - expected * chosen) < 1e-6 and chosen > 1:
+                raise Incorrect(f"On {where} masked_accuracy returned {got:g}, the number of right guesses; divide it "
+                                f"by the number of chosen positions ({chosen}) to get the share.")
             raise Incorrect(f"On {where} masked_accuracy returned {got:.3f}, but the share of chosen positions "
                             f"(labels != -100) predicted right is {expected:.3f}.")
     where = "a batch where no position is chosen (every label -100)"
-    with case(where):
-        got = masked_accuracy(torch.randn(2, 4, 5, generator=g), torch.full((2, 4), IGNORE_INDEX))
-    if as_number(got, "masked_accuracy", where + "; there is nothing to score, so return 0.0") != 0.0:
+    got = call_unchanged(masked_accuracy, "masked_accuracy", where,
+                         {"logits": torch.randn(2, 4, 5, generator=g), "labels": torch.full((2, 4), IGNORE_INDEX)})
+    if isinstance(got, float) and math.isnan(got) or getattr(got, "isnan", None) and bool(got.isnan().all()):
+        raise Incorrect("When no position is chosen (every label -100), masked_accuracy returned nan (0 divided by "
+                        "0): there is nothing to score, so return 0.0.")
+    if as_number(got, "masked_accuracy", where, python=True) != 0.0:
         raise Incorrect(f"When no position is chosen (every label -100) there is nothing to score: return 0.0, "
                         f"not {got}.")
 
@@ -273,12 +316,14 @@ def check_perplexity(perplexity):
     vocabulary = 1024
     cases = [("[ln(1024)], the loss of a uniform guess over 1,024 words", [math.log(vocabulary)], vocabulary),
              ("[0.0], a model that is always sure and right", [0.0], 1.0),
-             ("[1.0, 2.0, 3.0]", [1.0, 2.0, 3.0], math.exp(2.0))]
+             ("[1.0, 2.0, 3.0]", [1.0, 2.0, 3.0], math.exp(2.0)),
+             # Not symmetric around its mean, so that the median or the middle batch is not the mean.
+             ("[4.5, 0.5, 1.0]", [4.5, 0.5, 1.0], math.exp(2.0))]
     if "torch" in sys.modules:  # a notebook that never imported torch has no tensors to pass
         cases.append(("a tensor of losses", sys.modules["torch"].tensor([2.5, 1.5]), math.exp(2.0)))
     for where, losses, expected in cases:
-        with case(where):
-            got = as_number(perplexity(losses), "perplexity", f"losses {where}")
+        got = call_unchanged(perplexity, "perplexity", f"losses {where}", {"batch_losses": losses})
+        got = as_number(got, "perplexity", f"losses {where}")
         if abs(got - expected) > 1e-4 * max(1.0, expected):
             mean_of_exp = float(sum(math.exp(float(x)) for x in losses) / len(losses))
             if abs(got - mean_of_exp) < 1e-4 * mean_of_exp:
@@ -292,20 +337,20 @@ def check_perplexity(perplexity):
 # ---------------------------------------------------------------------------------------------------
 
 single_choice("01.two_datasets", points=1, answer="answer_01_two_datasets", options="abcd",
-    key="69e83d76b86f9d5b",
+    key="aa4a90b54729bbb4",
     hints=[
         "Which data set holds the targets that masked language modelling needs, and which holds the targets a "
         "classifier needs?",
         "Which stage needs a label for every example, and which one can learn from text that has none?",
     ],
     feedback={
-        "43833fcdf7cddf72": "unlabeled text supplies its own targets, the hidden tokens; what pre-training "
-                            "learns from it (which words are used alike) is what lets a classifier handle words"
-                            " its labeled emails never contained, as lesson 03 shows for the held-out words.",
-        "e6be25223457dbc4": "the encoder returns vectors, not categories: a prediction network has to be "
-                            "trained on labeled emails to turn a vector into one of the three categories, and "
-                            "lesson 02 shows the classes separate only after fine-tuning.",
-        "f5793c231eaea97e": "fine-tuning maximises the probability of each example's correct category, so it "
-                            "needs labels, which the unlabeled text does not have; and 3,000 emails are far too"
-                            " little text to learn the language from.",
+        "9ad256de13e28e0f": "masked language modelling needs no labels, while fine-tuning needs one per "
+                            "example: the unlabeled emails have no categories to fine-tune on, and 3,000 emails"
+                            " are far too little text to learn the language from.",
+        "f5793c231eaea97e": "unlabeled text teaches which words are used alike. In lesson 03 the model trained "
+                            "from scratch on labels alone was at chance on words its labeled data never "
+                            "contained, while the pre-trained one read them.",
+        "43833fcdf7cddf72": "masked language modelling trains the token vectors to predict hidden words, never "
+                            "the [CLS] vector to name a category; a prediction network trained on labeled "
+                            "emails has to map a vector to the three categories.",
     })
