@@ -7,7 +7,7 @@ The checks build their own small tensors, so they need no model and no checkpoin
 
 from __future__ import annotations
 
-from .core import Incorrect, case, exercise
+from .core import Incorrect, call_unchanged, case, exercise, what_came_back
 
 # Padding positions get vectors this large, so that a pooled vector that lets any of them in is far off.
 PADDING_VALUE = 1e4
@@ -89,14 +89,9 @@ def check_mean_pool(mean_pool):
     from utils import models
 
     for where, vectors, mask in _pool_cases():
-        given_vectors, given_mask = vectors.clone(), mask.clone()
-        with case(where):
-            got = mean_pool(given_vectors, given_mask)
-        if not torch.equal(given_vectors, vectors) or not torch.equal(given_mask, mask):
-            raise Incorrect(f"On {where}, mean_pool changed the tensors it was given (an in-place operation such as "
-                            f"*= or masked_fill_). Build new tensors instead: the encoder's output is used again.")
+        got = call_unchanged(mean_pool, "mean_pool", where, {"token_vectors": vectors, "attention_mask": mask})
         if not isinstance(got, torch.Tensor):
-            raise Incorrect(f"mean_pool should return a torch.Tensor, got {type(got).__name__}.")
+            raise Incorrect(f"On {where}, mean_pool should return a torch.Tensor, got {what_came_back(got)}.")
         batch, hidden = vectors.shape[0], vectors.shape[2]
         if tuple(got.shape) != (batch, hidden):
             raise Incorrect(f"On {where} (token_vectors of shape {tuple(vectors.shape)}), mean_pool returned shape "
@@ -105,6 +100,10 @@ def check_mean_pool(mean_pool):
         if not got.dtype.is_floating_point:
             raise Incorrect(f"On {where}, mean_pool returned a tensor of dtype {got.dtype}; an average is made of "
                             f"floating-point numbers.")
+        if got.dtype in (torch.float16, torch.bfloat16):
+            raise Incorrect(f"On {where}, mean_pool returned {got.dtype} numbers, which keep only about three "
+                            f"significant digits; keep the precision of token_vectors ({vectors.dtype}), or more "
+                            f"(float64 is fine).")
         got = got.detach().to(torch.float32)
         if not bool(torch.isfinite(got).all()):
             raise Incorrect(f"On {where}, mean_pool returned inf or nan values; every sentence here has at least one "
@@ -129,11 +128,8 @@ def _as_pattern(got, mask, where: str):
     import torch
 
     if not isinstance(got, torch.Tensor):
-        module = type(got).__module__.split(".")[0]
-        if module == "numpy":
-            got = torch.from_numpy(got.copy())
-        else:
-            raise Incorrect(f"On {where}, attention_pattern should return a torch.Tensor, got {type(got).__name__}.")
+        how = " (torch.from_numpy(...) turns an array into one)" if type(got).__module__.startswith("numpy") else ""
+        raise Incorrect(f"On {where}, attention_pattern should return a torch.Tensor{how}, got {what_came_back(got)}.")
     batch, n = mask.shape
     if tuple(got.shape) != (batch, n, n):
         raise Incorrect(f"On {where} (attention_mask of shape {(batch, n)}), attention_pattern returned shape "
@@ -141,9 +137,13 @@ def _as_pattern(got, mask, where: str):
                         f"sentence, one row per token saying which tokens it may attend to.")
     got = got.detach()
     if got.dtype != torch.bool:
-        if got.is_complex() or not bool(((got == 0) | (got == 1)).all()):
-            raise Incorrect(f"On {where}, attention_pattern should hold True/False (or 1/0) only.")
-        got = got != 0
+        if got.dtype.is_floating_point and bool(((got == 0) | (torch.isinf(got) & (got < 0))).all()):
+            raise Incorrect(f"On {where}, attention_pattern returned an additive mask (0 where attention is allowed, "
+                            f"-inf where it is not, as a model adds to its attention scores). This exercise asks "
+                            f"for the pattern itself: a boolean tensor, True where token i may attend to token j.")
+        raise Incorrect(f"On {where}, attention_pattern returned a tensor of dtype {got.dtype}; return a boolean one "
+                        f"(.bool()), True where token i may attend to token j. A pattern selects positions: indexing "
+                        f"with 1/0 integers would pick positions 1 and 0 instead.")
     return got
 
 
@@ -211,12 +211,8 @@ def check_attention_pattern(attention_pattern):
     cases.append(("a batch padded on the left (attention mask [[0,0,1,1,1], [1,1,1,1,1], [0,1,1,1,1]])", left))
     for where, mask in cases:
         for causal in (False, True):
-            given = mask.clone()
-            with case(f"{where}, causal={causal}"):
-                got = attention_pattern(given, causal=causal)
-            if not torch.equal(given, mask):
-                raise Incorrect(f"On {where}, attention_pattern changed the attention mask it was given: build a new "
-                                f"tensor instead.")
+            got = call_unchanged(attention_pattern, "attention_pattern", f"{where}, causal={causal}",
+                                 {"attention_mask": mask}, {"causal": causal})
             got = _as_pattern(got, mask, f"{where} with causal={causal}")
             real_rows = mask.bool()[:, :, None].expand_as(got)
             expected = _reference_pattern(mask, causal)
@@ -244,26 +240,27 @@ def check_attention_pattern(attention_pattern):
 from .questions import single_choice  # noqa: E402 (the questions' helper, next to the questions)
 
 single_choice("02.not_classifier", points=1, answer="answer_02_not_classifier", options="abcd",
-    key="387bad2ed338c536",
+    key="177846991801560f",
     hints=[
         "Look at what the encoder returns (section 2 of the lesson): its shape, and whether anything in it is "
         "about the classes of your task.",
         "Where did the Softmax over the vocabulary go after pre-training, and what took its place in lesson 03?",
     ],
     feedback={
-        "2ce683d64545fa3d": "the distribution over the vocabulary came from the pre-training Softmax head, "
-                            "which is discarded; the encoder itself returns vectors (batch x tokens x hidden "
-                            "size).",
-        "46beccb6d508b125": "the direction of attention decides which tokens each vector may see, not whether a"
-                            " decision can be made; a causal model's vectors are no more a label than an "
-                            "encoder's.",
-        "f9f91751243c1efe": "the [CLS] vector depends on every token of the sentence from the start: lesson 02 "
-                            "shows earlier vectors, [CLS] included, move when one word changes.",
+        "2ce683d64545fa3d": "the Softmax over the vocabulary belonged to the pre-training head, which is "
+                            "discarded; the encoder itself returns vectors, batch x tokens x hidden size "
+                            "(lesson 02, section 2).",
+        "4c41878df4dced3b": "the direction of attention decides which tokens each vector may see, not whether "
+                            "it holds a decision: a causal model's vectors are no more a label than an "
+                            "encoder's, and it too needs a head trained on labels.",
+        "f9f91751243c1efe": "untrained as a summary is not constant: the [CLS] vector depends on every token of"
+                            " the sentence, and lesson 02 shows it move when one word changes. What it lacks is"
+                            " a mapping from the vector to the classes.",
     })
 
 
 single_choice("02.probe", points=1, answer="answer_02_probe", options="abcd",
-    key="ab43579dade71d13",
+    key="d4eae8dd6ac98eb5",
     hints=[
         "The probe is trained on frozen vectors: it measures what the encoder already tells apart, not what a "
         "prediction network could learn on top.",
@@ -272,30 +269,32 @@ single_choice("02.probe", points=1, answer="answer_02_probe", options="abcd",
     ],
     feedback={
         "06bbff46223d6d26": "a deeper network on the same frozen vectors can only use what is in them: if a "
-                            "held-out product sits no nearer its own group than the other, no head can find the"
-                            " group.",
-        "58a0b52fffd74ef2": "the same kind of probe carries polarity over to unseen sentiment words, so the "
-                            "probe and its training are not what fails: what differs is what the encoder "
-                            "learned about the two kinds of words.",
-        "bc6c92ce461ee1e5": "more sentences with the same seen products teach the probe about those products "
-                            "only; the new products are still placed by the encoder alone.",
+                            "held-out product sits no nearer its own group than the other, no head can place "
+                            "it.",
+        "58a0b52fffd74ef2": "more sentences with the same seen products teach the probe about those products "
+                            "only; the new products are still placed by the encoder alone, which never grouped "
+                            "them.",
+        "3a6f88c52fe8f8b0": "the same mean-pooled vectors carry polarity over to unseen adjectives, so pooling "
+                            "does not hide the word; and masked language modelling never trained the [CLS] "
+                            "vector to sum up a sentence.",
     })
 
 
 single_choice("02.objective", points=1, answer="answer_02_objective", options="abcd",
-    key="bfd50f6b38ab0b83",
+    key="87170efebc0124a6",
     hints=[
         "In section 4 of lesson 02, when one word near the end of a sentence changed, which vectors moved under"
         " each mask?",
         "Under a causal mask, what does the vector of the first word of an email know about the rest of it?",
     ],
     feedback={
-        "4d7364be59087745": "both objectives read token ids from a tokenizer; what differs is which side of a "
-                            "token the model may see when it predicts it.",
-        "56426d8b197ed037": "lesson 02 switched the same weights to a causal mask and the vectors changed: the "
-                            "objective decides which words each vector may see, and so what it can say about "
-                            "the sentence.",
-        "951d28d9d0513ee4": "more targets per sentence does not make up for what a causal mask hides: each "
+        "951d28d9d0513ee4": "more targets per sentence do not make up for what a causal mask hides: each "
                             "token's vector sees only the words before it, so the early vectors know nothing of"
                             " the rest of the email (lesson 02, section 4).",
+        "057811ebf8c76618": "lesson 02 ran the same weights under a causal mask and the vectors changed: the "
+                            "objective, and the mask it trains with, decide what each vector can see of the "
+                            "sentence.",
+        "56426d8b197ed037": "the right objective, for a reason that does not hold: masked language modelling "
+                            "puts its loss on the hidden tokens only and never trains the [CLS] vector to sum "
+                            "up the sentence (lesson 02, section 3).",
     })
