@@ -8,7 +8,7 @@ checkpoint; the structure they test is the same whatever the weights.
 
 from __future__ import annotations
 
-from .core import Incorrect, as_number, case, exercise
+from .core import Incorrect, as_number, call_unchanged, case, exercise, what_came_back
 
 TWO_LABELS = ("negative", "positive")
 THREE_LABELS = ("Billing Inquiry", "Technical Issue", "Feedback")
@@ -67,10 +67,11 @@ def check_classifier(classifier_from_mlm):
         mlm = small_mlm(seed)
         before = {k: v.clone() for k, v in mlm.state_dict().items()}
         where = f"a model with {len(names)} labels"
-        with case(where):
-            model = classifier_from_mlm(mlm, list(names))
+        # The pre-trained model must come out as it went in: no part deleted (del mlm_model.cls), no flag changed.
+        model = call_unchanged(classifier_from_mlm, "classifier_from_mlm", where,
+                               {"mlm_model": mlm, "label_names": list(names)})
         if not isinstance(model, torch.nn.Module):
-            raise Incorrect(f"classifier_from_mlm should return a torch.nn.Module, got {type(model).__name__}.")
+            raise Incorrect(f"classifier_from_mlm should return a torch.nn.Module, got {what_came_back(model)}.")
         encoder, head = getattr(model, "encoder", None), getattr(model, "head", None)
         if not isinstance(encoder, torch.nn.Module) or not isinstance(head, torch.nn.Module):
             raise Incorrect("The classifier needs an .encoder (θ) and a .head (ω): build it with "
@@ -109,7 +110,7 @@ def check_classifier(classifier_from_mlm):
                             "weights. Copy θ into a new BertModel (load_state_dict) instead of reusing mlm_model.bert.")
 
 
-@exercise("03.freeze", points=2, answer="freeze_encoder", hints=[
+@exercise("03.freeze", points=2, answer="freeze_encoder", helpers=["utils.models.count_parameters"], hints=[
     "Every parameter has a requires_grad flag; the optimizer only changes those where it is True.",
     "Loop over model.encoder.parameters() and call p.requires_grad_(False); do the same with True for "
     "model.head.parameters(), so that exactly ω is trainable whatever the model's state before.",
@@ -130,18 +131,24 @@ def check_freeze(freeze_encoder):
 
 
 def _check_frozen(freeze_encoder, model, where: str) -> None:
+    flags = [p.requires_grad for p in model.parameters()]
     with case(where):
         got = freeze_encoder(model)
     if any(p.requires_grad for p in model.encoder.parameters()):
+        if flags == [p.requires_grad for p in model.parameters()] and any(flags):
+            raise Incorrect(f"On {where}, freeze_encoder left every parameter of the model it was given as "
+                            f"trainable as before. Freezing is requires_grad_(False) on the parameters of that "
+                            f"model's encoder, in place: model.eval() or torch.no_grad() do not freeze anything, "
+                            f"and freezing a copy leaves the model given as it was.")
         raise Incorrect(f"On {where}, some encoder parameters are still trainable: set requires_grad to False on "
                         f"every parameter of model.encoder.")
     if not all(p.requires_grad for p in model.head.parameters()):
         raise Incorrect(f"On {where}, some parameters of the head ω are not trainable: the head is what a frozen "
                         f"encoder leaves to train, so set requires_grad to True on model.head's parameters.")
     expected = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    if isinstance(got, float) or as_number(got, "freeze_encoder", where) != expected:
+    if as_number(got, "freeze_encoder", where, whole=True) != expected:
         raise Incorrect(f"On {where}, freeze_encoder returned {got!r}; the number of trainable parameters after "
-                        f"freezing is {expected} (a whole number: count them, do not copy a number).")
+                        f"freezing is {expected} (count them, do not copy a number).")
 
 
 def _sgd_update(model, lr: float, ids, mask, labels, stale: dict):
@@ -159,6 +166,7 @@ def _sgd_update(model, lr: float, ids, mask, labels, stale: dict):
     loss = functional.cross_entropy(model(ids, mask), labels)
     other = {
         "softmax_first": gradients(lambda: functional.cross_entropy(model(ids, mask).softmax(-1), labels)),
+        "nll_raw": gradients(lambda: functional.nll_loss(model(ids, mask), labels)),
         "no_mask": gradients(lambda: functional.cross_entropy(model(ids, torch.ones_like(mask)), labels)),
         "mse": gradients(lambda: functional.mse_loss(model(ids, mask), one_hot)),
         "mse_probs": gradients(lambda: functional.mse_loss(model(ids, mask).softmax(-1), one_hot)),
@@ -204,8 +212,9 @@ def check_train_step(training_step):
         for n, p in model.named_parameters():  # gradients left over from an earlier step
             p.grad = stale[n].clone()
         optimizer = torch.optim.SGD(model.parameters(), lr=lr)
-        with case(where):
-            got = training_step(model, optimizer, ids.clone(), mask.clone(), labels.clone())
+        got = call_unchanged(training_step, "training_step", where,
+                             {"model": model, "optimizer": optimizer, "input_ids": ids, "attention_mask": mask,
+                              "labels": labels}, ignore=("model",))
         change = {n: p.detach() - before[n] for n, p in model.named_parameters()}
 
         def matches(variant: str) -> bool:
@@ -215,6 +224,8 @@ def check_train_step(training_step):
             messages = {
                 "softmax_first": "the loss was computed on probabilities: cross_entropy applies log-softmax itself, so "
                                  "give it the scores (logits) as they come, not their softmax.",
+                "nll_raw": "the loss was nll_loss on the raw scores. nll_loss expects log probabilities: take "
+                           "log_softmax first, or give the scores to cross_entropy, which does both.",
                 "no_mask": "the padding was read as text: pass the attention mask to the model, "
                            "model(input_ids, attention_mask), so that padded positions are left out.",
                 "mse": "the loss was the squared error between the scores and one-hot labels. A classifier is trained "
@@ -233,13 +244,42 @@ def check_train_step(training_step):
                 "sum": "the step was as large as the batch: average the loss over the examples (mean), do not sum it.",
             }
             found = next((m for v, m in messages.items() if matches(v)), None) or (
-                "the parameters did not change as one step on this batch should: forward, mean cross-entropy, "
-                "zero_grad, backward, step.")
+                "the parameters did not change as one step on this batch should, with the optimizer given: "
+                "forward, mean cross-entropy, zero_grad, backward, step.")
             raise Incorrect(f"On {where}, {found}")
-        got = as_number(got, "training_step", where)
+        got = as_number(got, "training_step", where, python=True)
         if abs(got - expected_loss) > 1e-4 * max(1.0, expected_loss):
             raise Incorrect(f"On {where} training_step returned {got:.4f}, but the mean cross-entropy of the batch "
                             f"before the update is {expected_loss:.4f}. Return loss.item() of the loss you minimised.")
+    _check_uses_the_optimizer(training_step)
+
+
+def _check_uses_the_optimizer(training_step) -> None:
+    """One step with an AdamW optimizer (weight decay, its own learning rate): an answer that makes its own
+    optimizer, or updates the parameters by hand, moves them differently."""
+    import copy
+
+    import torch
+
+    where = "a batch of 3 examples with 3 labels and an AdamW optimizer (lr 0.003, weight decay 0.01)"
+    model = small_classifier(3, seed=7)
+    ids, mask = _inputs(3, 5, seed=7)
+    labels = torch.tensor([2, 0, 1])
+    reference = copy.deepcopy(model)
+    reference_optimizer = torch.optim.AdamW(reference.parameters(), lr=3e-3, weight_decay=0.01)
+    reference_optimizer.zero_grad()
+    torch.nn.functional.cross_entropy(reference(ids, mask), labels).backward()
+    reference_optimizer.step()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.01)
+    call_unchanged(training_step, "training_step", where,
+                   {"model": model, "optimizer": optimizer, "input_ids": ids, "attention_mask": mask, "labels": labels},
+                   ignore=("model",))
+    moved_as_it_should = all(torch.allclose(p, q, rtol=1e-4, atol=1e-6)
+                             for p, q in zip(model.parameters(), reference.parameters()))
+    if not moved_as_it_should:
+        raise Incorrect(f"On {where}, the parameters did not move as one step of the optimizer you were given: call "
+                        f"step() on the optimizer passed to training_step; do not make your own, nor change the "
+                        f"parameters by hand.")
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -288,39 +328,40 @@ ordering("03.flow", points=1, answer="answer_03_flow", options="ABCDEF",
 
 
 single_choice("03.as_is", points=1, answer="answer_03_as_is", options="abcd",
-    key="130afdc1a8a055b0",
+    key="17f6af2427c39ae3",
     hints=[
         "What was the model trained to output, and what does the task need it to output?",
         "Where in the model is there one score per category, and which examples taught it the categories?",
     ],
     feedback={
-        "263a9956863d569c": "a causal model can be given a prediction network and fine-tuned too, or prompted "
-                            "with label words; bidirectional attention helps a representation, but it is not "
-                            "what is missing here.",
-        "3131261897d8333c": "more unlabeled emails would help it predict the words of emails, yet its output "
-                            "would still be a next word: without a head for the three categories and labeled "
-                            "examples, nothing maps an email to Billing Inquiry.",
-        "956ec8bc35881d34": "size does not change what the model was trained to do: it still outputs a next "
+        "24c5808097e96361": "size does not change what the model was trained to do: it still outputs a next "
                             "word, not one of the three categories, and none of its parameters was fit to these"
                             " labels.",
+        "3131261897d8333c": "more emails would help it predict the words of emails, yet its output would still "
+                            "be a next word: without a head for the three categories and labeled examples, "
+                            "nothing maps an email to Billing Inquiry.",
+        "263a9956863d569c": "the mask decides which words each vector sees, not what the model outputs: it "
+                            "would still score words, not categories, and weights trained under one mask give "
+                            "other vectors under another (lesson 02).",
     })
 
 
 single_choice("03.small_labeled_set", points=1, answer="answer_03_small_labeled_set", options="abcd",
-    key="4718b15152320f37",
+    key="a23eebb7f8c42211",
     hints=[
         "In lesson 03's table, which strategies held up on the test split, whose sentiment words the labeled "
         "data never contained?",
-        "In lesson 06, was the prompt ahead of fine-tuning with a handful of labels, or with hundreds?",
+        "With the same labeled reviews, did the frozen heads or full fine-tuning read more unseen words right "
+        "in lesson 03? And how many labels did the curve of section 6 need?",
     ],
     feedback={
-        "c7b11b5f7de2d0dc": "a bag of words gives no weight to a word it never saw labeled and cannot read "
-                            "negation or contrast; in lesson 03 it fell behind the fine-tuned pre-trained "
-                            "encoder on the held-out words.",
         "efc695a4eca41fb8": "lesson 03 trained exactly this: on words its labeled data never contained, the "
                             "model trained from scratch was no better than chance, because their random "
                             "embeddings mean nothing; 2,000 reviews are too few to learn the language from.",
-        "efcc1c3aeffccad0": "lesson 06 found the prompt ahead only with a handful of labeled reviews; with "
-                            "hundreds, fine-tuning won, because it learns from the labels what pre-training "
-                            "never taught (what 'not' does), and a neutral class has no obvious label word.",
+        "c7b11b5f7de2d0dc": "few labels are not a reason to freeze θ: with the same labeled reviews, full "
+                            "fine-tuning beat both frozen heads on unseen words in every run of lesson 03, and "
+                            "its curve was far above chance from 100 labels.",
+        "67f068b1f7f6ed60": "a bag of words gives no weight to a word it never saw labeled, and cannot read "
+                            "negation or contrast; in lesson 03 it scored far below the fine-tuned pre-trained "
+                            "encoder on the held-out words.",
     })
