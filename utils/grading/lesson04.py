@@ -9,7 +9,7 @@ at most), so they need no checkpoint: which tensors are θ and which ω does not
 
 from __future__ import annotations
 
-from .core import Incorrect, as_number, case, exercise
+from .core import Incorrect, as_number, call_unchanged, case, exercise, what_came_back
 from .lesson01 import toy_tokenizer
 
 TWO_LABELS = ("negative", "positive")
@@ -93,19 +93,16 @@ def check_split(split_parameters):
     from collections.abc import Mapping
 
     for where, model in _split_models():
-        names = [name for name, _ in model.named_parameters()]
-        with case(where):
-            result = split_parameters(model)
-        if [name for name, _ in model.named_parameters()] != names:
-            raise Incorrect(f"On {where}, split_parameters changed the model's parameters: only look at them.")
+        # Splitting only looks at the model: no parameter renamed, replaced, frozen or unfrozen.
+        result = call_unchanged(split_parameters, "split_parameters", where, {"model": model})
         if not isinstance(result, (tuple, list)) or len(result) != 2:
             raise Incorrect(f"split_parameters should return a pair (theta, omega); it returned "
-                            f"{type(result).__name__}.")
+                            f"{what_came_back(result)}.")
         theta, omega = result
         for symbol, group in (("θ", theta), ("ω", omega)):
             if not isinstance(group, Mapping):
                 raise Incorrect(f"On {where}, {symbol} should be a dict from parameter names to parameters, got "
-                                f"{type(group).__name__}. dict(...) of (name, parameter) pairs makes one.")
+                                f"{what_came_back(group)}. dict(...) of (name, parameter) pairs makes one.")
         encoder = {f"encoder.{n}": p for n, p in model.encoder.named_parameters()}
         head = {f"head.{n}": p for n, p in model.head.named_parameters()}
         if set(theta) == set(head) and set(omega) == set(encoder):
@@ -167,13 +164,8 @@ def check_relative_change(relative_change):
     for where, before, after in _change_cases():
         given_before = {k: v.detach().clone() for k, v in before.items()}
         given_after = {k: v.detach().clone().requires_grad_(v.requires_grad) for k, v in after.items()}
-        with case(where):
-            got = relative_change(given_before, given_after)
-        if any(not torch.equal(given_before[k], v.detach()) for k, v in before.items()) \
-                or any(not torch.equal(given_after[k].detach(), v.detach()) for k, v in after.items()):
-            raise Incorrect(f"On {where}, relative_change changed the tensors it was given: compute with new "
-                            f"tensors instead.")
-        got = as_number(got, "relative_change", where)
+        got = call_unchanged(relative_change, "relative_change", where, {"before": given_before, "after": given_after})
+        got = as_number(got, "relative_change", where, python=True)
         expected = _reference_change(before, after)
         if abs(got - expected) <= 1e-4 * max(1.0, expected):
             continue
@@ -193,6 +185,10 @@ def check_relative_change(relative_change):
                        "‖after − before‖, not the difference of the sizes: values can change while the norm stays")
         elif abs(got - expected ** 2) < 1e-4 * max(1.0, got):
             message = "returned the ratio of the squared norms; take its square root"
+        elif abs(got - expected * math.sqrt(size / sum(float(v.detach().pow(2).sum()) for v in after.values()))) \
+                < 1e-4 * max(1.0, got):
+            message = ("divided by the size of after; the change is measured against where the parameters started, "
+                       "‖before‖")
         elif len(by_position) == len(keys) and abs(got - math.sqrt(sum(by_position) / size)) < 1e-4 * max(1.0, got):
             message = ("paired the tensors by their position in the dicts. Pair them by name: after[name] with "
                        "before[name]")
@@ -259,26 +255,30 @@ def _predict_cases():
     "names, one per text, in the order of the texts.",
 ])
 def check_predict(predict):
+    import copy
+
     import torch
 
     for where, model, tokenizer, texts in _predict_cases():
         expected = _expected_labels(model, tokenizer, texts)
         state = {k: v.clone() for k, v in model.state_dict().items()}
         model.train()  # as a model may be left after training: predict must switch dropout off itself
-        with case(where):
-            got = predict(model, tokenizer, list(texts))
+        given = copy.deepcopy(tokenizer)  # an answer that changes the tokenizer changes only its own copy
+        got = call_unchanged(predict, "predict", where, {"model": model, "tokenizer": given, "texts": list(texts)},
+                             ignore=("model",))
         if any(not torch.equal(v, state[k]) for k, v in model.state_dict().items()):
-            raise Incorrect(f"On {where}, predict changed the model's parameters. Inference only reads θ̂ and ω̂: no "
-                            f"optimizer step, no in-place changes.")
+            raise Incorrect(f"On {where}, predict changed the model's parameters. Inference only reads θ-hat and "
+                            f"ω-hat: no optimizer step, no in-place changes.")
         if isinstance(got, (tuple, torch.Tensor)) or not isinstance(got, list):
             raise Incorrect(f"predict should return a list of label names, one per text; it returned "
-                            f"{type(got).__name__}.")
+                            f"{what_came_back(got)}.")
         if len(got) != len(texts):
             raise Incorrect(f"On {where}, predict returned {len(got)} labels for {len(texts)} texts: one per text.")
         if not all(isinstance(x, str) for x in got):  # numpy.str_ (numpy.array(names)[i]) is a name too
             odd = next(x for x in got if not isinstance(x, str))
+            numbers = ", not the class numbers" if isinstance(odd, int) or getattr(odd, "dtype", None) is not None else ""
             raise Incorrect(f"On {where}, predict returned {odd!r} ({type(odd).__name__}) among the labels. Return "
-                            f"the label names, model.label_names[i], not the class numbers.")
+                            f"the label names themselves, model.label_names[i] (strings){numbers}.")
         got = [str.__str__(x) for x in got]  # the plain text of each name, whatever str subclass carried it
         unknown = [x for x in got if x not in model.label_names]
         if unknown:
@@ -288,12 +288,15 @@ def check_predict(predict):
         if got == [sorted(model.label_names)[model.label_names.index(x)] for x in expected]:
             raise Incorrect(f"On {where}, the names are in the wrong order: class i is model.label_names[i], in "
                             f"the order the model was built with (do not sort them).")
+        if given.padding_side == "left" or got == _padded_on_the_left(model, tokenizer, texts):
+            raise Incorrect(f"On {where}, the texts were padded on the left: the classifier reads the [CLS] vector at "
+                            f"position 0, so every row must start with [CLS]. Keep the tokenizer's right padding.")
         unpadded = _without_mask(model, tokenizer, texts)
         if got == unpadded:
             raise Incorrect(f"On {where}, padding changed the predictions: pass the attention mask to the model "
                             f"along with input_ids (model(input_ids, attention_mask)).")
         with case(f"{where}, called a second time"):
-            repeat = predict(model.train(), tokenizer, list(texts))
+            repeat = predict(model.train(), copy.deepcopy(tokenizer), list(texts))
         if repeat != got:
             raise Incorrect(f"On {where}, two calls on the same texts gave different labels: dropout is still on. "
                             f"Call model.eval() before scoring.")
@@ -304,10 +307,25 @@ def check_predict(predict):
     texts = _texts(tokenizer, 12, 1, 10, seed=4)
     model = _predict_model(TWO_LABELS, 4, tokenizer, texts)
     with case("a second call with the same model"):
-        first, second = predict(model, tokenizer, texts), predict(model, tokenizer, texts)
+        first = predict(model, copy.deepcopy(tokenizer), list(texts))
+        second = predict(model, copy.deepcopy(tokenizer), list(texts))
     if first != second:
         raise Incorrect("Two calls of predict on the same model and texts gave different labels: call model.eval() "
                         "so that dropout is off.")
+
+
+def _padded_on_the_left(model, tokenizer, texts: list[str]) -> list[str]:
+    import copy
+
+    import torch
+
+    left = copy.deepcopy(tokenizer)
+    left.padding_side = "left"
+    model.eval()
+    with torch.no_grad():
+        enc = left(texts, padding=True, return_tensors="pt")
+        logits = model(enc["input_ids"], enc["attention_mask"])
+    return [model.label_names[i] for i in logits.argmax(-1).tolist()]
 
 
 def _without_mask(model, tokenizer, texts: list[str]) -> list[str]:
@@ -372,23 +390,26 @@ ordering("04.paradigm", points=1, answer="answer_04_paradigm", options="ABCDEF",
 
 
 several_choices("04.why_freeze", points=2, answer="answer_04_why_freeze", options="ABCDEF",
-    key="94f8856fcd493817", noun="reason",
+    key="04920453fbfb17cc", noun="reason",
     hints=[
         "Freezing trades something away for what it saves: what does it save, and what does it keep?",
-        "Lesson 04, section 6, serves two tasks both ways: which way was more accurate, and which was cheaper?",
+        "Lesson 04, section 6, serves two tasks both ways: which way was more accurate, and which was cheaper? "
+        "And in lesson 03, did fewer labels make the frozen encoder the better choice?",
     ],
     feedback={
-        "1d9e370895cd9fbc": "with few labels, how many parameters does each strategy fit to them, and where did"
-                            " θ learn what it knows?",
+        "1d9e370895cd9fbc": "in lesson 03, with the same labels, which read more unseen words right, full "
+                            "fine-tuning or a frozen head? And how many labeled reviews did full fine-tuning "
+                            "need to be far above chance?",
         "548204313638678f": "what must the optimiser compute for θ when θ does not change, and how often must "
                             "the encoder run on the same text?",
+        "b599fc6b065adf3d": "lesson 04, section 6: how many copies of the encoder does serving two tasks need "
+                            "with each strategy?",
+        "c962fb35ae8cd5f3": "lesson 04, section 4, probed θ-hat, fine-tuned in full on reviews, for "
+                            "support-email topics: did it still know what θ knew?",
         "690a1e0ca4e32b16": "lesson 04, section 6, put the frozen heads next to full fine-tuning: which was "
                             "more accurate, and on which task by far?",
         "9a1d6a03821edb4a": "lesson 02, section 5, shows the [CLS] vectors of the test reviews before and after"
                             " fine-tuning: when were the classes further apart?",
-        "b599fc6b065adf3d": "lesson 04, section 6: how many copies of the encoder does serving two tasks need "
-                            "with each strategy?",
-        "c962fb35ae8cd5f3": "lesson 04 compared θ-hat with θ for the frozen strategy: what did it find?",
     })
 
 
@@ -425,18 +446,26 @@ def _reference_alignment(word_ids, word_labels):
     "Return a list as long as word_ids, of plain integers.",
 ])
 def check_align_labels(align_labels):
+    import numbers
+
     for where, word_ids, word_labels in _alignment_cases():
         expected = _reference_alignment(word_ids, word_labels)
-        with case(where):
-            got = align_labels(list(word_ids), list(word_labels))
+        got = call_unchanged(align_labels, "align_labels", where,
+                             {"word_ids": list(word_ids), "word_labels": list(word_labels)})
         if hasattr(got, "tolist"):
             got = got.tolist()
         if not isinstance(got, (list, tuple)):
-            raise Incorrect(f"On {where}, align_labels should return a list of labels, got {type(got).__name__}.")
+            raise Incorrect(f"On {where}, align_labels should return a list of labels, got {what_came_back(got)}.")
         got = list(got)
         if len(got) != len(word_ids):
             raise Incorrect(f"On {where}, word_ids has {len(word_ids)} tokens but {len(got)} labels came back: give one "
                             f"label per token, -100 included.")
+        odd = next((x for x in got if isinstance(x, bool) or not isinstance(x, numbers.Integral)), None)
+        if odd is not None:
+            raise Incorrect(f"On {where}, align_labels returned {odd!r} ({type(odd).__name__}) among the labels. Labels "
+                            f"are class ids, whole numbers (int): the loss reads a float tensor of targets as "
+                            f"probabilities, not as classes.")
+        got = [int(x) for x in got]  # plain ints, whatever int subclass or numpy integer carried them
         if got == expected:
             continue
         first = next(i for i, (a, b) in enumerate(zip(got, expected)) if a != b)
@@ -456,45 +485,74 @@ def check_align_labels(align_labels):
 # ---------------------------------------------------------------------------------------------------
 
 def _segment_cases():
-    yield "two short sentences", "w1 w2 w3", "w4 w5", 32
-    yield "a pair exactly at the limit", "w1 w2 w3", "w4 w5 w6", 9
-    yield "a pair over the limit, the first sentence longer", "w1 w2 w3 w4 w5 w6 w7 w8", "w9 w10", 8
-    yield "a pair over the limit, the second sentence longer", "w1 w2", "w3 w4 w5 w6 w7 w8 w9 w10 w11", 9
-    yield "a pair over the limit, both as long", "w1 w2 w3 w4 w5", "w6 w7 w8 w9 w10", 8
-    yield "a one-word second sentence", "w20 w21 w22 w23", "w24", 16
+    # (where, first sentence's pieces, second sentence's pieces): the layout does not depend on the words.
+    yield "two short sentences", ["the", "plot", "was", "great", "."], ["a", "dull", "film", "."]
+    yield "a one-piece second sentence", ["i", "loved", "it"], ["no"]
+    yield "a one-piece first sentence", ["why"], ["the", "battery", "died", "after", "an", "hour", "."]
+    yield "a word cut into pieces", ["the", "acting", "was", "sub", "##erb"], ["the", "screen", "is", "delight", "##ful"]
+    yield "two sentences of the same length", ["w1", "w2", "w3"], ["w4", "w5", "w6"]
+
+
+def _reference_pair(first, second):
+    tokens = ["[CLS]", *first, "[SEP]", *second, "[SEP]"]
+    return tokens, [0] * (len(first) + 2) + [1] * (len(second) + 1)
 
 
 @exercise("04.segments", points=2, answer="pair_input", hints=[
-    "The layout is [CLS], the first sentence's pieces, [SEP], the second's, [SEP]; token_type_ids is 0 up to and "
-    "including the first [SEP], 1 after it.",
-    "Three of the max_length places go to [CLS] and the two [SEP]. While the pieces do not fit in the rest, drop the "
-    "last piece of the longer sentence (of the first when both are as long).",
-    "Return two lists of the same length: the tokens (strings) and the segment ids (0 or 1).",
+    "The layout is [CLS], the first sentence's pieces, [SEP], the second's, [SEP]: three special tokens around the "
+    "two sentences.",
+    "Segment 0 is [CLS], the first sentence and the [SEP] after it; segment 1 is the second sentence and the last "
+    "[SEP]. Count them from the lengths of the two lists.",
+    "Return two lists of the same length: the tokens (strings) and the segment ids (the integers 0 and 1). Build new "
+    "lists: first.append(...) would change the caller's list.",
 ])
 def check_pair_input(pair_input):
-    tokenizer = toy_tokenizer(True)
-    for where, first, second, max_length in _segment_cases():
-        expected = tokenizer(first, second, truncation=True, max_length=max_length)
-        tokens = tokenizer.convert_ids_to_tokens(expected["input_ids"])
-        with case(where):
-            got = pair_input(tokenizer.tokenize(first), tokenizer.tokenize(second), max_length)
+    import numbers
+
+    for where, first, second in _segment_cases():
+        tokens, segments = _reference_pair(first, second)
+        got = call_unchanged(pair_input, "pair_input", where, {"first": list(first), "second": list(second)})
         if not isinstance(got, (tuple, list)) or len(got) != 2:
             raise Incorrect(f"pair_input should return a pair (tokens, token_type_ids); on {where} it returned "
-                            f"{type(got).__name__}.")
-        got_tokens, got_types = (list(x.tolist() if hasattr(x, "tolist") else x) for x in got)
+                            f"{what_came_back(got)}.")
+        got_tokens, got_types = (x.tolist() if hasattr(x, "tolist") else x for x in got)
+        if not isinstance(got_tokens, (list, tuple)) or not isinstance(got_types, (list, tuple)):
+            raise Incorrect(f"On {where}, pair_input should return two lists, tokens and token_type_ids; got "
+                            f"{what_came_back(got_tokens)} and {what_came_back(got_types)}.")
+        got_tokens, got_types = list(got_tokens), list(got_types)
+        if got_tokens and all(isinstance(t, numbers.Integral) for t in got_tokens):
+            raise Incorrect(f"On {where}, the tokens came back as numbers; return the pieces themselves, as strings "
+                            f"([CLS], the pieces of first, [SEP], ...): the exercise works on pieces, not ids.")
+        odd = next((t for t in got_tokens if not isinstance(t, str)), None)
+        if odd is not None:
+            raise Incorrect(f"On {where}, the tokens hold {odd!r} ({type(odd).__name__}); every token is a piece, a "
+                            f"string such as '[CLS]' or 'the'.")
+        got_tokens = [str.__str__(t) for t in got_tokens]  # the plain text, whatever str subclass carried it
         if len(got_tokens) != len(got_types):
             raise Incorrect(f"On {where}, {len(got_tokens)} tokens came back with {len(got_types)} segment ids: give one "
                             f"segment id per token.")
-        if len(got_tokens) > max_length:
-            raise Incorrect(f"On {where}, the input has {len(got_tokens)} tokens, more than max_length={max_length}: "
-                            f"drop pieces until [CLS], both sentences and both [SEP] fit.")
         if got_tokens != tokens:
-            raise Incorrect(f"On {where} ({first!r} + {second!r}, max_length={max_length}) the tokens should be "
-                            f"{tokens}, as the tokenizer lays them out, but came back as {got_tokens}.")
-        if [int(t) for t in got_types] != expected["token_type_ids"]:
-            raise Incorrect(f"On {where}, the tokens are right but the segment ids should be {expected['token_type_ids']}, "
-                            f"not {list(got_types)}: 0 for [CLS], the first sentence and its [SEP]; 1 for the second "
-                            f"sentence and the last [SEP].")
+            missing = [t for t in ("[CLS]", "[SEP]") if tokens.count(t) != got_tokens.count(t)]
+            say = (f" It has {got_tokens.count(missing[0])} {missing[0]} where the layout has "
+                   f"{tokens.count(missing[0])}." if missing else "")
+            raise Incorrect(f"On {where} ({first} + {second}) the tokens should be laid out as [CLS] first [SEP] "
+                            f"second [SEP], every piece kept as it is; they came back as {got_tokens}.{say}")
+        odd = next((t for t in got_types if isinstance(t, bool) or not isinstance(t, numbers.Integral)), None)
+        if odd is not None:
+            raise Incorrect(f"On {where}, the segment ids hold {odd!r} ({type(odd).__name__}); they are row numbers of "
+                            f"the segment embedding table, the integers 0 and 1.")
+        got_types = [int(t) for t in got_types]
+        if got_types != segments:
+            first_sep = len(first) + 1
+            if got_types[first_sep] != 0 and got_types[:first_sep] == segments[:first_sep]:
+                why = "the first [SEP] closes the first sentence, so it is in segment 0"
+            elif got_types[-1] != 1 and got_types[:-1] == segments[:-1]:
+                why = "the last [SEP] closes the second sentence, so it is in segment 1"
+            elif set(got_types) <= {0}:
+                why = "the second sentence and its [SEP] are in segment 1, not 0"
+            else:
+                why = "0 for [CLS], the first sentence and its [SEP]; 1 for the second sentence and the last [SEP]"
+            raise Incorrect(f"On {where}, the tokens are right but the segment ids {list(got_types)} are not: {why}.")
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -508,10 +566,12 @@ FORMS = ("sentence", "pair", "tokens")
     "A sentence and a pair both end in one label: read the [CLS] vector (position 0) and map it to num_labels "
     "scores. Labelling every token ends in num_labels scores at every position.",
     "nn.Linear(hidden_size, num_labels) applied to a tensor of shape (batch, tokens, hidden_size) acts on every "
-    "position; applied to token_vectors[:, 0] it acts on [CLS] alone.",
-    "Return an nn.Module (a small class with a forward, or a module built from nn.Linear) whose output for a "
-    "(batch, tokens, hidden_size) input is (batch, num_labels) for 'sentence' and 'pair', (batch, tokens, num_labels) "
-    "for 'tokens'.",
+    "position; applied to token_vectors[:, 0] it acts on [CLS] alone. Scores are what the last linear layer gives: "
+    "no softmax after it (the loss applies log-softmax itself).",
+    "Return a new nn.Module at every call (a small class with a forward, or a module built from nn.Linear) whose "
+    "output for a (batch, tokens, hidden_size) input is (batch, num_labels) for 'sentence' and 'pair', "
+    "(batch, tokens, num_labels) for 'tokens'; for any other form, raise ValueError(...) with a message that names "
+    "the three forms.",
 ])
 def check_task_head(task_head):
     import torch
@@ -523,41 +583,95 @@ def check_task_head(task_head):
             head = task_head(form, hidden, labels)
         if not isinstance(head, nn.Module):
             raise Incorrect(f"On {where}, task_head should return an nn.Module (ω, with trainable parameters), got "
-                            f"{type(head).__name__}.")
+                            f"{what_came_back(head)}.")
         if not any(p.requires_grad for p in head.parameters()):
             raise Incorrect(f"On {where}, the head has no trainable parameter: ω is what fine-tuning trains.")
+        with case(where + ", called a second time"):
+            other = task_head(form, hidden, labels)
+        if isinstance(other, nn.Module) and {id(p) for p in head.parameters()} & {id(p) for p in other.parameters()}:
+            raise Incorrect(f"On {where}, two calls returned heads that share their parameters: every task needs its "
+                            f"own fresh ω, so build the layers inside task_head, at every call.")
         head.eval()
         g = torch.Generator().manual_seed(hidden + labels)
         vectors = torch.randn(3, 7, hidden, generator=g)
-        with torch.no_grad(), case(where + ", on token vectors of shape (3, 7, hidden_size)"):
-            out = head(vectors)
+        out = _head_output(head, vectors, where + ", on token vectors of shape (3, 7, hidden_size)")
         wanted = (3, labels) if form != "tokens" else (3, 7, labels)
         if not isinstance(out, torch.Tensor) or tuple(out.shape) != wanted:
-            shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+            shape = tuple(out.shape) if isinstance(out, torch.Tensor) else what_came_back(out)
             raise Incorrect(f"On {where}, the head gave {shape} for token vectors of shape (3, 7, {hidden}); the form "
                             f"{form!r} needs {wanted}: " + ("one score per class for each example." if form != "tokens"
                                                               else "one score per tag at every position."))
-        changed = vectors.clone()
-        changed[:, 3] += 1.0
-        with torch.no_grad():
-            out2 = head(changed)
         if form == "tokens":
-            others = [i for i in range(7) if i != 3]
-            if not torch.allclose(out[:, others], out2[:, others], atol=1e-6):
-                raise Incorrect(f"On {where}, changing the vector at position 3 changed the scores at other positions: "
-                                f"a tag head applies the same layer to each position on its own.")
-            if torch.allclose(out[:, 3], out2[:, 3]):
-                raise Incorrect(f"On {where}, the scores at position 3 do not depend on the vector there.")
-        elif not torch.allclose(out, out2, atol=1e-6):
-            raise Incorrect(f"On {where}, the scores changed with the vector at position 3: the course's heads for "
-                            f"one label read the [CLS] vector, at position 0.")
+            for position in (0, 3, 6):
+                changed = vectors.clone()
+                changed[:, position] += 1.0
+                out2 = _head_output(head, changed, where)
+                others = [i for i in range(7) if i != position]
+                if not torch.allclose(out[:, others], out2[:, others], atol=1e-6):
+                    raise Incorrect(f"On {where}, changing the vector at position {position} changed the scores at "
+                                    f"other positions: a tag head applies the same layer to each position on its own.")
+                if torch.allclose(out[:, position], out2[:, position]):
+                    raise Incorrect(f"On {where}, the scores at position {position} do not depend on the vector there.")
+        else:
+            rest = vectors.clone()
+            rest[:, 1:] += torch.randn(rest[:, 1:].shape, generator=g)
+            if not torch.allclose(out, _head_output(head, rest, where), atol=1e-6):
+                moved = [i for i in range(1, 7) if not torch.allclose(
+                    out, _head_output(head, _shifted(vectors, i), where), atol=1e-6)]
+                read = f"position {moved[0]}" if len(moved) == 1 else f"positions {moved}"
+                raise Incorrect(f"On {where}, the scores changed with the vectors at {read}: the course's heads for "
+                                f"one label read the [CLS] vector, at position 0, and nothing else.")
+            if torch.allclose(out, _head_output(head, _shifted(vectors, 0), where), atol=1e-6):
+                raise Incorrect(f"On {where}, the scores do not change when the [CLS] vector (position 0) does: a head "
+                                f"for one label reads the [CLS] vector.")
+        # Many examples, so that a linear layer's scores are certain to leave [0, 1] somewhere.
+        _check_scores(_head_output(head, torch.randn(32, 7, hidden, generator=g), where), where)
+    _check_unknown_form(task_head)
+
+
+def _head_output(head, vectors, where: str):
+    import torch
+
+    with torch.no_grad(), case(where):
+        return head(vectors.clone())
+
+
+def _shifted(vectors, position: int):
+    changed = vectors.clone()
+    changed[:, position] += 1.0
+    return changed
+
+
+def _check_scores(out, where: str) -> None:
+    """Scores, not probabilities: a head that ends in softmax or sigmoid squashes them."""
+    import torch
+
+    out = out.detach().float()
+    if bool((out >= 0).all()) and float((out == 0).float().mean()) > 0.2:
+        raise Incorrect(f"On {where}, no score is below 0 and many are exactly 0: the head ends in a ReLU. Scores may "
+                        f"be negative: end with the linear layer.")
+    if bool(((out >= 0) & (out <= 1)).all()):
+        total = out.sum(-1)
+        what = "softmax" if torch.allclose(total, torch.ones_like(total), atol=1e-4) else "a sigmoid"
+        raise Incorrect(f"On {where}, every output is between 0 and 1: the head ends in {what}. Return the scores "
+                        f"that the last linear layer gives (logits); the loss and the prediction apply the softmax "
+                        f"themselves.")
+
+
+def _check_unknown_form(task_head) -> None:
     with case("form='document'"):
         try:
-            task_head("document", 16, 2)
-        except ValueError:
-            return
+            result = task_head("document", 16, 2)
+        except ValueError as error:
+            named = [form for form in FORMS if form in str(error)]
+            if len(named) == len(FORMS):
+                return
+            raise Incorrect(f"task_head('document', 16, 2) raised a ValueError whose message ({str(error)!r}) does not "
+                            f"name the forms it knows: say which forms are allowed ({', '.join(FORMS)}), so that the "
+                            f"caller can fix the call.") from None
         except Exception as error:  # noqa: BLE001 (any other exception is the wrong kind)
             raise Incorrect(f"task_head('document', ...) raised {type(error).__name__}; raise a ValueError that names "
                             f"the forms it knows ({', '.join(FORMS)}).") from None
-    raise Incorrect(f"task_head('document', 16, 2) returned a head; an unknown form should raise a ValueError that names "
+    got = "None" if result is None else "a head"
+    raise Incorrect(f"task_head('document', 16, 2) returned {got}; an unknown form should raise a ValueError that names "
                     f"the forms it knows ({', '.join(FORMS)}).")
