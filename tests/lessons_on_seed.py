@@ -88,7 +88,7 @@ def threads_in_a_kernel(env: dict) -> int:
 def run_one(seed: int, threads: int, notebooks: list[Path], folder: Path, jobs: int) -> tuple[int, list[dict]]:
     """Pre-train with ``seed`` and ``threads`` in ``folder``, run ``notebooks`` with nbval; pytest's exit
     status and one table row per lesson."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith("WORKBOOK_")}
+    env = dict(os.environ)
     env.update(WORKBOOK_ARTIFACTS=str(folder), WORKBOOK_PRETRAIN_SEED=str(seed), WORKBOOK_THREADS=str(threads),
                OMP_NUM_THREADS=str(threads), TQDM_DISABLE="1", HF_HUB_DISABLE_PROGRESS_BARS="1",
                PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
