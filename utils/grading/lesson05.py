@@ -1,6 +1,7 @@
 """Checks for lesson 05's exercises (exercises/05_diagnosing_failures_exercises.ipynb): whether a loss at
 initialisation is close to ln C, the overfit-one-batch check as a training loop, a diagnosis rule that
-names the failure a training history shows, and which cause fits which symptom.
+names the failure a training history shows, which cause fits which symptom, and which stage to blame when
+two kinds of review get the same vector.
 
 The checks build hand-made histories and small random classifiers (a second at most), so they need no
 checkpoint: a diagnosis rule reads numbers, and a training loop must drive any model's loss down.
@@ -205,8 +206,8 @@ _LOOP_MISTAKES = {
     "sgd": "the updates are plain SGD's: use torch.optim.AdamW(model.parameters(), lr=lr), as the task says",
     "head_only": "only the prediction network's parameters were updated: give the optimizer all of the model's, "
                  "model.parameters() (θ and ω), as a long run would train them",
-    "default_lr": f"the steps used the learning rate 1e-3 instead of lr={OVERFIT_LR:g}, the one you were given: pass lr "
-                  f"on to AdamW",
+    "default_lr": f"the steps used the learning rate 1e-3 instead of lr={OVERFIT_LR:g}, the one you were given: "
+                  f"pass lr on to AdamW",
     "no_mask": "the model did not get the attention mask, so padding was read as text: call "
                "model(batch['input_ids'], batch['attention_mask'])",
 }

@@ -1,7 +1,7 @@
 """Checks for lesson 06's exercises (exercises/06_prompting_and_label_mapping_exercises.ipynb): turning the
 log-probabilities at the blank into labels with a verbalizer, the label-mapping contract of a classifier's
 id2label, the confusion matrix between two lists of answers, and two concept questions (a disagreement
-whose confusion matrix is anti-diagonal, and when prompting beats fine-tuning).
+whose confusion matrix is anti-diagonal, and whether to prompt or fine-tune a model too large to train).
 
 The checks build their own small tensors and mappings, so they need no model and no checkpoint.
 """

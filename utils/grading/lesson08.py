@@ -198,8 +198,8 @@ def _resample_scores(calls, n: int, resamples: int | None, where: str) -> tuple[
     scores, drawn = [], []
     for t, p, score in calls:
         if t.ndim != 1 or t.shape != p.shape:
-            raise Incorrect(f"On {where}, metric was called with arrays of shapes {t.shape} and {p.shape}; call it once "
-                            f"per resample, with that resample's true labels and predictions, two 1-D arrays.")
+            raise Incorrect(f"On {where}, metric was called with arrays of shapes {t.shape} and {p.shape}; call it "
+                            f"once per resample, with that resample's true labels and predictions, two 1-D arrays.")
         if len(t) == n and np.array_equal(t, whole) and np.array_equal(p, whole + OFFSET):
             continue  # the test set itself, as it is: the point estimate, not a resample
         if len(t) != n:
@@ -255,7 +255,8 @@ def _interval_message(low: float, high: float, scores: list[float], where: str) 
     if c <= low <= d and a <= high <= b:
         why = "has its ends the wrong way round: return (low, high), the low end first"
     elif low == high:
-        why = f"has no width ({low:.4f} to {high:.4f}): return the 2.5th and 97.5th percentiles of the resamples' scores"
+        why = (f"has no width ({low:.4f} to {high:.4f}): return the 2.5th and 97.5th percentiles of the resamples' "
+               f"scores")
     elif any(near((mean - s, mean + s)) for s in (np.std(scores), np.std(scores, ddof=1))):
         why = ("is the mean plus or minus one standard deviation of the scores, about a 68 % interval: return their "
                "2.5th and 97.5th percentiles, np.percentile(scores, [2.5, 97.5])")
