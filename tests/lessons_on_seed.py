@@ -29,7 +29,6 @@ seed 7 and one thread after ``make test``. The exit status is 0 when every cell 
 from __future__ import annotations
 
 import argparse
-import ast
 import json
 import os
 import platform
@@ -51,13 +50,14 @@ def lessons(root: Path = ROOT) -> list[Path]:
 
 
 def slowest_first(paths: list[Path], root: Path = ROOT) -> list[Path]:
-    """``paths`` with the slowest files first, in the order ``make test`` hands them out
-    (``SLOWEST_FIRST`` in tests/conftest.py, read without importing it): with two workers, a long lesson
-    started last would keep one core busy while the other waits."""
-    tree = ast.parse((root / "tests" / "conftest.py").read_text())
-    listed = next((ast.literal_eval(node.value) for node in tree.body if isinstance(node, ast.Assign)
-                   and any(getattr(t, "id", None) == "SLOWEST_FIRST" for t in node.targets)), [])
-    rank = {name: i for i, name in enumerate(listed)}
+    """``paths`` with the slowest lessons first, in the order ``make test`` hands them out (the lessons'
+    ``test_seconds`` in utils/syllabus.py): with two workers, a long lesson started last would keep one
+    core busy while the other waits."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from utils import syllabus
+
+    rank = {name: i for i, name in enumerate(syllabus.slowest_first())}
     return sorted(paths, key=lambda p: rank.get(p.relative_to(root).as_posix(), len(rank)))
 
 

