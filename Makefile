@@ -10,9 +10,14 @@ LESSON_FILES := $(sort $(wildcard notebooks/*.ipynb))
 LESSONS ?=
 SOLUTIONS := $(sort $(wildcard solutions/*.ipynb))
 
-.PHONY: setup lab test unit colab-check execute exercises bench book clean notebook-files
+.PHONY: help setup lab test unit colab-check execute exercises bench book clean notebook-files
 
-setup: $(READY)
+.DEFAULT_GOAL := help
+
+help:  ## list the commands
+	@awk -F ':.*## ' '/^[a-z-]+:.*## / { printf "  make %-15s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
+
+setup: $(READY)  ## create .venv from requirements.txt (make lab and make test do it first)
 
 # uv installs the pinned packages in seconds where pip takes minutes; if uv cannot be had or fails, pip
 # installs them instead. uv does not read pip's configuration, so a local wheel folder that pip is told
@@ -20,6 +25,13 @@ setup: $(READY)
 UV_VERSION := 0.13.9
 PIP_LINKS = $(strip $(PIP_FIND_LINKS) $(shell $(PYTHON) -m pip config get global.find-links 2>/dev/null))
 UV_LINKS = $(foreach d,$(sort $(PIP_LINKS)),--find-links $(d))
+# torch comes from PyTorch's own index for this machine (uv's --torch-backend): `auto` takes the CPU build
+# where there is no NVIDIA driver, instead of PyPI's Linux build, which brings gigabytes of CUDA libraries
+# that a laptop without a GPU never uses. `make setup TORCH_BACKEND=cpu` (or cu128, ...) chooses by hand. A
+# torch wheel in a local wheel folder (the find-links above) is taken as it is, without asking that index.
+LOCAL_TORCH = $(firstword $(foreach d,$(PIP_LINKS),$(wildcard $(patsubst file://%,%,$(d))/torch-*.whl)))
+TORCH_BACKEND ?= $(if $(LOCAL_TORCH),,auto)
+UV_TORCH = $(if $(TORCH_BACKEND),--torch-backend $(TORCH_BACKEND),)
 UV = $(BIN)/uv pip install --quiet --python $(BIN)/python
 
 # Python compiles each module it imports to bytecode once and keeps it beside the source. uv does not
@@ -31,7 +43,7 @@ unexport PYTHONDONTWRITEBYTECODE
 $(READY): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet uv==$(UV_VERSION) \
-		&& $(UV) $(UV_LINKS) -r requirements.txt && $(UV) --no-deps -e . \
+		&& $(UV) $(UV_TORCH) $(UV_LINKS) -r requirements.txt && $(UV) --no-deps -e . \
 		|| { $(BIN)/python -m pip install --quiet -r requirements.txt \
 			&& $(BIN)/python -m pip install --quiet --no-deps -e .; }
 	touch $(READY)
@@ -72,8 +84,10 @@ test: setup  ## pre-train the shared checkpoints, then unit and grading tests an
 colab-check: setup  ## the Colab path: every lesson and filled-in exercise notebook on a simulated Colab runtime (about half an hour)
 	$(BIN)/python tests/colab_sim.py
 
-unit: setup  ## unit tests only (seconds)
-	$(BIN)/python -m pytest tests
+# The tests marked slow (tests/conftest.py: a real browser, the grader on whole notebooks, nbgrader, fresh
+# Python processes) take minutes; make unit leaves them to make test.
+unit: setup  ## the unit and grading tests without the slow ones (about a minute)
+	$(BIN)/python -m pytest tests -m "not slow"
 
 execute: setup  ## re-run lessons and solutions in place so their stored outputs are fresh
 	# Progress bars are switched off in the stored outputs: a frozen bar reads badly on GitHub.

@@ -30,28 +30,46 @@ import torch  # noqa: E402
 # thread hand-offs made a 4-step fine-tuning run take seconds instead of a fraction of one.
 torch.set_num_threads(1)
 
+from utils import syllabus  # noqa: E402
 from utils.config import Profile  # noqa: E402
 
-# The files that take longest in `make test`, longest first (about 280, 160, 150, 140, 125, 115, 75, 65 and
-# 55 s on one thread of a 2-core x86_64 CPU, from `pytest --durations=0` on a clean clone). They are handed
-# out first: with one pytest-xdist worker per core, a long file started last keeps one core busy while the
-# other has nothing left to do. Every other file follows in its usual order. The Makefile passes
-# --no-loadscope-reorder, so that pytest-xdist keeps this order instead of sorting files by their number
-# of tests.
-SLOWEST_FIRST = ["notebooks/08_real_text.ipynb", "tests/test_grading.py", "notebooks/03_fine_tuning.ipynb",
-                 "notebooks/05_diagnosing_failures.ipynb", "notebooks/04_notation.ipynb",
-                 "notebooks/07_real_models.ipynb", "notebooks/06_prompting_and_label_mapping.ipynb",
-                 "tests/test_export.py", "tests/test_browser.py"]
+# The files that take longest in `make test` are handed out first: with one pytest-xdist worker per core, a
+# long file started last keeps one core busy while the other has nothing left to do. The lessons say how
+# long they take in utils/syllabus.py (``test_seconds``); these test files, about how many seconds they take
+# on one thread of a 2-core CPU (`pytest --durations=0` on a clean clone). Every other file follows in its
+# usual order. The Makefile passes --no-loadscope-reorder, so that pytest-xdist keeps this order instead of
+# sorting files by their number of tests.
+SLOW_TEST_FILES = {"tests/test_grading.py": 160, "tests/test_export.py": 65, "tests/test_browser.py": 55}
+_SECONDS = {**{lesson.notebook: lesson.test_seconds for lesson in syllabus.LESSONS if lesson.test_seconds},
+            **SLOW_TEST_FILES}
+SLOWEST_FIRST = sorted(_SECONDS, key=_SECONDS.get, reverse=True)
+
+# Tests that take minutes get the `slow` marker here, in one place: `make unit` leaves them out
+# (-m "not slow"), `make test` runs them. By test (path::name, or a file) and by the fixture they use.
+SLOW_TESTS = {
+    "tests/test_browser.py": "a real browser runs lesson 00 in JupyterLab",
+    "tests/test_export.py::test_nbgrader_gives_the_solutions_full_marks_and_the_untouched_release_zero":
+        "nbgrader's round trip",
+}
+SLOW_FIXTURES = {
+    "whole_notebooks": "the grader runs every solution and exercise notebook whole",
+}
+
+
+def _relative(item) -> str:
+    path = Path(str(item.path)).resolve()
+    return path.relative_to(ROOT).as_posix() if path.is_relative_to(ROOT) else ""
 
 
 def pytest_collection_modifyitems(session, config, items):
+    for item in items:
+        test = f"{_relative(item)}::{getattr(item, 'originalname', item.name)}"
+        if (_relative(item) in SLOW_TESTS or test in SLOW_TESTS
+                or set(getattr(item, "fixturenames", ())) & set(SLOW_FIXTURES)):
+            item.add_marker(pytest.mark.slow)
     rank = {path: i for i, path in enumerate(SLOWEST_FIRST)}
+    items.sort(key=lambda item: rank.get(_relative(item), len(rank)))  # stable: the order within a file stays
 
-    def place(item) -> int:
-        path = Path(str(item.path)).resolve()
-        return rank.get(path.relative_to(ROOT).as_posix() if path.is_relative_to(ROOT) else "", len(rank))
-
-    items.sort(key=place)  # a stable sort: the order within each file, and of the other files, is kept
 
 TINY_PROFILE = Profile("tiny-test", corpus_sentences=300, vocab_size=200, pretrain_steps=5,
                        pretrain_batch_size=8, pretrain_lr=2e-3, finetune_epochs=1, finetune_batch_size=16)
