@@ -123,17 +123,17 @@ def case(description: str):
 def _snapshot(value: object, depth: int = 0):
     """A copy of what an input holds, for :func:`_difference`: the values of a tensor or array, a module's
     parts, parameters, buffers and requires_grad flags, a dict's or list's items, a plain value. Anything else
-    (a tokenizer, a generator, an optimizer) is only named, not compared."""
-    import numpy
-    import torch
+    (a tokenizer, a generator, an optimizer) is only named, not compared. Neither torch nor numpy is imported
+    here: a notebook that never imported them has no tensors to compare, and importing torch takes seconds."""
+    torch, numpy = sys.modules.get("torch"), sys.modules.get("numpy")
 
-    if isinstance(value, torch.Tensor):
+    if torch is not None and isinstance(value, torch.Tensor):
         return ("tensor", tuple(value.shape), value.dtype, value.detach().clone(), value.requires_grad)
-    if isinstance(value, numpy.ndarray):
+    if numpy is not None and isinstance(value, numpy.ndarray):
         return ("array", value.shape, value.dtype, value.copy())
     if depth > 6:
         return ("other", type(value).__name__)
-    if isinstance(value, torch.nn.Module):
+    if torch is not None and isinstance(value, torch.nn.Module):
         return ("module", [name for name, _ in value.named_modules()],
                 {name: _snapshot(p, depth + 1) for name, p in value.named_parameters()},
                 {name: _snapshot(b, depth + 1) for name, b in value.named_buffers()})
@@ -147,12 +147,11 @@ def _snapshot(value: object, depth: int = 0):
 
 
 def _same_values(a, b) -> bool:
-    """Equal tensors or arrays, nan equal to nan."""
-    import numpy
-    import torch
-
-    if isinstance(a, numpy.ndarray):
+    """Equal tensors or arrays (of a snapshot: their library is imported), nan equal to nan."""
+    numpy = sys.modules.get("numpy")
+    if numpy is not None and isinstance(a, numpy.ndarray):
         return numpy.array_equal(a, b, equal_nan=a.dtype.kind in "fc")
+    torch = sys.modules["torch"]
     if a.dtype.is_floating_point or a.dtype.is_complex:
         return bool(((a == b) | (torch.isnan(a) & torch.isnan(b))).all())
     return torch.equal(a, b)
