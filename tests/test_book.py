@@ -1,5 +1,5 @@
-"""`make book` turns the lessons into a static HTML book that reads on its own (utils.book), and lesson 00's
-syllabus, which the book's index uses, names every lesson."""
+"""`make book` turns the lessons into a static HTML book that reads on its own (utils.book), with the
+syllabus's titles and one-line summaries as its table of contents."""
 
 from __future__ import annotations
 
@@ -123,11 +123,13 @@ def test_command_exports_without_running_and_refuses_a_missing_notebook(tmp_path
     assert "no such notebook" in capsys.readouterr().err
 
 
-# --- lesson 00, whose syllabus is the book's table of contents --------------------------------------
+# --- the table of contents, from the syllabus --------------------------------------------------------
 
-def test_start_here_syllabus_names_every_lesson_in_the_folder():
-    assert set(p.name for p in LESSONS) <= set(book.syllabus()), "add the new lesson to lesson 00's syllabus"
-    assert list(book.syllabus()) == sorted(book.syllabus())
+def test_the_index_summarises_each_lesson_with_its_syllabus_line(exported):
+    from utils import syllabus
+
+    summaries = {href: summary for href, _, summary in index_entries(exported)}
+    assert summaries == {f"{lesson.name}.html": lesson.summary for lesson in syllabus.LESSONS}
 
 
 def test_start_here_looks_for_the_checkpoint_where_pretraining_saves_it():

@@ -2,7 +2,7 @@
 
 Each lesson in ``notebooks/`` is executed in order, each in a fresh kernel, and exported to HTML with
 nbconvert under ``build/book/``, next to an ``index.html`` that lists the lessons with their titles (each
-notebook's first heading) and one-line summaries (lesson 00's syllabus). Figures are embedded in the
+notebook's first heading) and one-line summaries (``utils.syllabus``). Figures are embedded in the
 pages as data URIs, links between lessons point at their pages, and links to exercises and solutions
 point at the repository on GitHub, so the folder can be read on its own or published as it is.
 
@@ -24,16 +24,15 @@ from pathlib import Path
 
 import nbformat
 
+from . import syllabus as course_syllabus
 from .colab import BRANCH, REPOSITORY
 
 ROOT = Path(__file__).resolve().parent.parent
 BOOK_DIR = ROOT / "build" / "book"
-SYLLABUS_LESSON = "00_start_here.ipynb"
 # Stored outputs read badly with frozen progress bars (the same switches as `make execute`).
 QUIET = {"TQDM_DISABLE": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1"}
 
 HEADING = re.compile(r"^#\s+(.+?)\s*$", re.MULTILINE)
-SYLLABUS_ROW = re.compile(r"^\|\s*\d\d\s*\|\s*\[[^]]*\]\((\d\d_\w+\.ipynb)\)\s*\|\s*(.+?)\s*\|\s*$", re.MULTILINE)
 NOTEBOOK_LINK = re.compile(r'href="([^":#?]+\.ipynb)(#[^"]*)?"')
 
 
@@ -62,13 +61,9 @@ def first_sentence(nb) -> str:
     return ""
 
 
-def syllabus(root: Path = ROOT) -> dict[str, str]:
-    """``{notebook file name: one-line summary}`` from the syllabus table of lesson 00 (empty without it)."""
-    path = root / "notebooks" / SYLLABUS_LESSON
-    if not path.is_file():
-        return {}
-    text = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "markdown")
-    return {name: line for name, line in SYLLABUS_ROW.findall(text)}
+def syllabus() -> dict[str, str]:
+    """``{notebook file name: one-line summary}`` of every lesson in the syllabus (utils/syllabus.py)."""
+    return {lesson.file: lesson.summary for lesson in course_syllabus.LESSONS}
 
 
 def execute(nb, path: Path, timeout: int = 900) -> None:
@@ -170,7 +165,7 @@ def build_book(out: Path = BOOK_DIR, *, run: bool = True, notebooks: list[Path] 
     pages = {name: Path(name).with_suffix(".html").name for name in names}
     books = {name: nbformat.read(path, as_version=4) for name, path in zip(names, paths)}
     titles = {name: title(nb) for name, nb in books.items()}
-    one_liners = syllabus(root)
+    one_liners = syllabus()
 
     out.mkdir(parents=True, exist_ok=True)
     for stale in [*out.glob("[0-9][0-9]_*.html"), out / "index.html"]:
