@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import nbformat
@@ -27,12 +28,43 @@ def test_notebook_is_stored_run_top_to_bottom_in_one_kernel_without_errors(path)
     assert not errors, f"stored error output: {errors[0].get('ename')}"
 
 
-@pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.name)
-def test_readme_syllabus_links_every_lesson(path):
-    assert f"(notebooks/{path.name})" in (ROOT / "README.md").read_text()
+# The README's syllabus table and lesson 00 are checked against the list of lessons in test_syllabus.py.
+
+README = ROOT / "README.md"
+GUIDES = sorted((ROOT / "docs").glob("*.md"))
+LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
 
 
-def test_every_requirement_is_pinned_and_torch_is_the_cpu_release():
+@pytest.mark.parametrize("page", [README, *GUIDES, ROOT / "solutions" / "README.md"],
+                         ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_every_link_of_the_readme_and_the_guides_opens_a_file_of_the_repository(page):
+    targets = [target for target in LINK.findall(page.read_text(encoding="utf-8"))
+               if not re.match(r"[a-z]+:|#", target)]
+    missing = [target for target in targets if not (page.parent / target.split("#")[0]).exists()]
+    assert not missing, f"{page.relative_to(ROOT)} links to files that do not exist: {missing}"
+
+
+def test_the_readme_is_a_short_front_door_that_hands_off_to_the_guides():
+    text = README.read_text(encoding="utf-8")
+    assert len(text.splitlines()) <= 150
+    for guide in ("docs/instructors.md", "docs/maintainers.md", "docs/full_profile.md", "docs/results.md"):
+        assert f"]({guide})" in text, f"the README links {guide}"
+    assert "make lab" in text and "make test" in text
+    long_cells = [cell[:60] for line in text.splitlines() if line.startswith("|")
+                  for cell in line.split(" | ") if len(cell) > 300 and "colab-badge" not in cell]
+    assert not long_cells, long_cells
+
+
+@pytest.mark.parametrize("page", [README, *[p for p in GUIDES if p.name != "results.md"]],
+                         ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_measured_times_live_in_the_results_file_only(page):
+    """What `make bench` measured goes to docs/results.md, with its machine, date and command."""
+    text = page.read_text(encoding="utf-8")
+    timings = re.findall(r"\b(?:took|takes|took about) \d|\b\d+(?:\.\d+)? ?s\b(?! of)|\d+ min \d+ s", text)
+    assert not timings, f"{page.relative_to(ROOT)} quotes timings {timings}: they belong in docs/results.md"
+
+
+def test_every_requirement_is_pinned_torch_included():
     lines = [ln.strip() for ln in (ROOT / "requirements.txt").read_text().splitlines()
              if ln.strip() and not ln.startswith("#")]
     assert all("==" in ln for ln in lines), [ln for ln in lines if "==" not in ln]
