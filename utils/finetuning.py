@@ -188,29 +188,36 @@ def _pad_types(type_ids: list[list[int]], tokenizer, device) -> torch.Tensor:
 
 @torch.no_grad()
 def evaluate(model: EncoderClassifier, tokenizer, split: datasets.Dataset, batch_size: int = 256) -> dict:
-    """Accuracy, mean cross-entropy loss and predictions per class of ``model`` on ``split``."""
+    """Accuracy, mean cross-entropy loss and predictions per class of ``model`` on ``split`` (predictions in
+    the split's order). Examples are batched by length, so that little of a batch is padding."""
     split = check_labeled_split(split, model.num_labels, "evaluation")
     model.eval()
     device = next(model.parameters()).device
-    loss_sum, correct, preds = 0.0, 0, []
+    side = getattr(tokenizer, "padding_side", "right")
+    token_ids, type_ids = _tokenize(tokenizer, split)
+    labels = torch.tensor(split["label"], dtype=torch.long)
     frozen = isinstance(model, EncoderClassifier) and encoder_is_fixed(model)
-    if frozen:   # a frozen θ: its token vectors once, kept for the next run (as in training)
-        token_ids, type_ids = _tokenize(tokenizer, split)
-        fixed = _fixed_token_vectors(model.encoder, token_ids, tokenizer, device, type_ids=type_ids)
-    for start in range(0, len(split), batch_size):
-        rows = split[start:start + batch_size]
-        labels = torch.tensor(rows["label"], device=device)
+    # A frozen θ: its token vectors once, kept for the next run (as in training).
+    fixed = _fixed_token_vectors(model.encoder, token_ids, tokenizer, device, type_ids=type_ids) if frozen else None
+    order = sorted(range(len(split)), key=lambda i: len(token_ids[i]))
+    loss_sum, predictions = 0.0, [0] * len(split)
+    for start in range(0, len(order), batch_size):
+        rows = order[start:start + batch_size]
         if frozen:
-            logits = model.head(*_pad(fixed[start:start + batch_size], 0.0, getattr(tokenizer, "padding_side", "right")))
+            logits = model.head(*_pad([fixed[i] for i in rows], 0.0, side))
+        elif type_ids is None:
+            logits = model(*_pad_ids([token_ids[i] for i in rows], tokenizer, device))
         else:
-            logits = model(*_batch(tokenizer, rows["text"], device, rows.get("text_pair")))
-        loss_sum += nn.functional.cross_entropy(logits, labels, reduction="sum").item()
-        pred = logits.argmax(-1)
-        correct += int((pred == labels).sum())
-        preds += pred.tolist()
-    counts = [preds.count(c) for c in range(model.num_labels)]
+            logits = model(*_pad_ids([token_ids[i] for i in rows], tokenizer, device),
+                           _pad_types([type_ids[i] for i in rows], tokenizer, device))
+        target = labels[rows].to(device)
+        loss_sum += nn.functional.cross_entropy(logits, target, reduction="sum").item()
+        for i, p in zip(rows, logits.argmax(-1).tolist()):
+            predictions[i] = p
+    correct = sum(int(p == y) for p, y in zip(predictions, split["label"]))
+    counts = [predictions.count(c) for c in range(model.num_labels)]
     return {"accuracy": correct / len(split), "loss": loss_sum / len(split), "pred_counts": counts,
-            "predictions": preds}
+            "predictions": predictions}
 
 
 def encoder_is_fixed(model: EncoderClassifier) -> bool:
