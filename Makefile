@@ -81,7 +81,7 @@ test: setup  ## pre-train the shared checkpoints, then unit and grading tests an
 # kernel start, the clone into /content), two at a time on 2 cores: tests/colab_sim.py says how
 # (`python tests/colab_sim.py --lessons 00 08 --exercises 08` runs only those). Needs the package index and
 # write access to /content (root, for a private /content per notebook); CI runs it after make test.
-colab-check: setup  ## the Colab path: every lesson and filled-in exercise notebook on a simulated Colab runtime (about half an hour)
+colab-check: setup  ## the Colab path: every lesson and filled-in exercise notebook on a simulated Colab runtime (about 25 CPU-minutes)
 	$(BIN)/python tests/colab_sim.py
 
 # The tests marked slow (tests/conftest.py: a real browser, the grader on whole notebooks, nbgrader, fresh
