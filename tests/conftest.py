@@ -50,9 +50,14 @@ SLOW_TESTS = {
     "tests/test_browser.py": "a real browser runs lesson 00 in JupyterLab",
     "tests/test_export.py::test_nbgrader_gives_the_solutions_full_marks_and_the_untouched_release_zero":
         "nbgrader's round trip",
+    "tests/test_grading.py::test_a_resumed_batch_grades_only_the_submissions_the_csv_does_not_have":
+        "two batches of the grader",
+    "tests/test_grading.py::test_ctrl_c_stops_the_batch_and_says_how_many_rows_were_written":
+        "the grader, stopped while a submission runs",
 }
 SLOW_FIXTURES = {
     "whole_notebooks": "the grader runs every solution and exercise notebook whole",
+    "broken": "the grader runs a dozen broken submissions, whose time limits run out on purpose",
 }
 
 
