@@ -59,7 +59,7 @@ import nbformat
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from utils import colab  # noqa: E402
+from utils import colab, syllabus  # noqa: E402
 from utils.grading import generate  # noqa: E402
 
 # Colab's versions of what the lessons import (googlecolab/backend-info, pip-freeze.txt, August 2026).
@@ -120,16 +120,20 @@ class Notebook:
         return f"{self.path} (answers filled in)" if self.solution else self.path
 
 
-def course_notebooks(root: Path = ROOT) -> list[Notebook]:
-    """Every notebook with a Colab badge that a student runs: the lessons, then the exercise notebooks (each
-    with the solution it was generated from). Solutions themselves are what the exercises become."""
-    lessons = [Notebook(p.relative_to(root).as_posix()) for p in sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb"))]
-    exercises = []
-    for path in sorted((root / "exercises").glob(f"[0-9][0-9]_*{generate.EXERCISES_SUFFIX}")):
-        solution = root / "solutions" / path.name.replace(generate.EXERCISES_SUFFIX, generate.SOLUTIONS_SUFFIX)
-        if not solution.is_file():
-            raise SystemExit(f"colab-check: {path.relative_to(root)} has no solution notebook {solution.relative_to(root)}.")
-        exercises.append(Notebook(path.relative_to(root).as_posix(), solution.relative_to(root).as_posix()))
+def course_notebooks() -> list[Notebook]:
+    """Every notebook with a Colab badge that a student runs, from the syllabus (utils/syllabus.py): the
+    lessons, then the exercise notebooks (each with the solution it was generated from), the review's last.
+    Solutions themselves are what the exercises become."""
+    lessons = [Notebook(entry.notebook) for entry in syllabus.LESSONS]
+    exercises = [Notebook(entry.exercise_notebook, entry.solution_notebook) for entry in syllabus.LESSONS
+                 if entry.exercises]
+    review = syllabus.REVIEW_EXERCISES
+    exercises.append(Notebook(review, review.replace("exercises/", "solutions/").replace(
+        generate.EXERCISES_SUFFIX, generate.SOLUTIONS_SUFFIX)))
+    for notebook in lessons + exercises:
+        for path in filter(None, (notebook.path, notebook.solution)):
+            if not (ROOT / path).is_file():
+                raise SystemExit(f"colab-check: utils/syllabus.py lists {path}, which is not in the repository.")
     return lessons + exercises
 
 

@@ -5,7 +5,7 @@ Every lesson asserts its claims with a margin, so that they hold for other pre-t
 stored outputs show, and for one or two threads. For each seed and thread count asked for, this pre-trains
 the tiny BERT and the tiny causal model (another seed: another corpus, another initialisation, other
 masks), in a temporary folder, exactly as ``make test`` does with the course's seed, then re-runs every
-lesson from 01 on (``lessons()``: the notebooks in ``notebooks/``, so a new lesson is included by itself)
+lesson from 01 on (``lessons()``: the syllabus, utils/syllabus.py, so a new lesson is included by itself)
 on them with nbval: every assertion in every lesson must hold again. The labeled tasks and the fine-tuning
 seeds stay the course's; lesson 08 does not use the tiny models but runs too, for its own assertions
 at that thread count.
@@ -43,20 +43,23 @@ ROOT = Path(__file__).resolve().parent.parent
 THREADS = (1, 2)
 
 
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from utils import syllabus  # noqa: E402  (the standard library only: cheap to import)
+
+
 def lessons(root: Path = ROOT) -> list[Path]:
-    """The lessons re-run on another pre-training: every notebook in ``notebooks/`` from 01 on (lesson 00
-    trains and asserts nothing that depends on the pre-training)."""
-    return [path for path in sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb")) if path.name[:2] != "00"]
+    """The lessons re-run on another pre-training: every lesson of the syllabus (utils/syllabus.py) from 01
+    on, so a lesson added there is re-run too (lesson 00 trains and asserts nothing that depends on the
+    pre-training)."""
+    return [root / entry.notebook for entry in syllabus.LESSONS if entry.number != "00"]
 
 
 def slowest_first(paths: list[Path], root: Path = ROOT) -> list[Path]:
     """``paths`` with the slowest lessons first, in the order ``make test`` hands them out (the lessons'
     ``test_seconds`` in utils/syllabus.py): with two workers, a long lesson started last would keep one
     core busy while the other waits."""
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
-    from utils import syllabus
-
     rank = {name: i for i, name in enumerate(syllabus.slowest_first())}
     return sorted(paths, key=lambda p: rank.get(p.relative_to(root).as_posix(), len(rank)))
 
