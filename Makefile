@@ -96,11 +96,11 @@ execute: setup  ## re-run lessons and solutions in place so their stored outputs
 	done
 
 exercises: setup  ## write exercises/ from solutions/ (answer regions become stubs)
-	$(BIN)/python -m utils.grading.generate
+	$(BIN)/python -m grading.generate
 
 notebook-files: setup  ## every notebook's badge, Colab set-up cell and kernelspec, then the exercises
 	$(BIN)/python -m utils.colab
-	$(BIN)/python -m utils.grading.generate
+	$(BIN)/python -m grading.generate
 
 bench: setup  ## each lesson headless from a cold cache: wall seconds, peak memory, headline numbers (LESSONS=08: only those)
 	$(BIN)/python tests/bench.py $(LESSONS)

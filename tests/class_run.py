@@ -3,7 +3,7 @@
 Builds a class of lesson-02 submissions in a temporary folder, a third of each kind: the solution
 notebook, the untouched exercise notebook, and broken ones (each a different way: a wrong answer, a
 cell that raises, a deleted answer cell, an answer imported from the course's package, a kernel that
-dies, a cell that kills its parent process), then grades them all with ``python -m utils.grade`` at its
+dies, a cell that kills its parent process), then grades them all with ``python -m grading`` at its
 default ``--jobs`` and prints the wall time and the seconds per submission. It checks the rows too:
 every submission has one, solutions get full marks, untouched exercises zero, wrong answers less than
 full marks, and the right answers next to a failing or killing cell full marks with a note naming the cell.
@@ -30,7 +30,7 @@ import nbformat
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from utils.grading import generate  # noqa: E402
+from grading import generate  # noqa: E402
 
 SOLUTION = ROOT / "solutions" / "02_sequence_encoders_solutions.ipynb"
 
@@ -97,7 +97,7 @@ def main() -> int:
     folder.mkdir(parents=True, exist_ok=True)
     kinds = build_class(folder, args.students)
     out = folder / "grades.csv"
-    command = [sys.executable, "-m", "utils.grade", *kinds, "--out", str(out), "--feedback", str(folder / "feedback")]
+    command = [sys.executable, "-m", "grading", *kinds, "--out", str(out), "--feedback", str(folder / "feedback")]
     if args.jobs:
         command += ["--jobs", str(args.jobs)]
     env = dict(os.environ, PYTHONPATH=str(ROOT))

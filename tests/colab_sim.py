@@ -60,7 +60,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from utils import colab, syllabus  # noqa: E402
-from utils.grading import generate  # noqa: E402
+from grading import generate  # noqa: E402
 
 # Colab's versions of what the lessons import (googlecolab/backend-info, pip-freeze.txt, August 2026).
 COLAB = {
@@ -87,7 +87,7 @@ KERNEL = "colab-sim"
 READY = "The course is ready."
 FAKE_COLAB = '"""Stands in for Colab\'s google.colab in tests/colab_sim.py: its presence is what the set-up cell asks."""\n'
 NOTEBOOK_TIMEOUT_S = 2400  # one notebook, set-up and pre-training included
-# What check() prints for an answer it does not accept (utils.grading.core.describe).
+# What check() prints for an answer it does not accept (grading.core.describe).
 NOT_ACCEPTED = re.compile(r"^(\d\d\.\w+): (not correct yet|not attempted yet|no answer)\b", re.MULTILINE)
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 CHECK_CALL = re.compile(r"""\bcheck\(\s*["'](\d\d\.\w+)["']""")

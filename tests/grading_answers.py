@@ -8,7 +8,7 @@ from pathlib import Path
 
 import nbformat
 
-from utils.grading import core, generate
+from grading import core, generate
 
 
 def answer_cell(nb, name: str) -> str:

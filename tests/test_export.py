@@ -1,4 +1,4 @@
-"""The exercises in nbgrader's format (python -m utils.grading.export --nbgrader OUT/): the format of the
+"""The exercises in nbgrader's format (python -m grading.export --nbgrader OUT/): the format of the
 source assignments, and, where nbgrader is installed, the round trip through nbgrader itself."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from utils.grading import core, export
+from grading import core, export
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = sorted((ROOT / "solutions").glob("*_solutions.ipynb"))
@@ -22,7 +22,7 @@ SOLUTIONS = sorted((ROOT / "solutions").glob("*_solutions.ipynb"))
 @pytest.fixture(scope="module")
 def course(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("course")
-    process = subprocess.run([sys.executable, "-m", "utils.grading.export", "--nbgrader", str(out)], cwd=ROOT,
+    process = subprocess.run([sys.executable, "-m", "grading.export", "--nbgrader", str(out)], cwd=ROOT,
                              capture_output=True, text=True, timeout=300)
     assert process.returncode == 0, process.stderr
     return out
@@ -85,7 +85,7 @@ def test_nbgrader_gives_the_solutions_full_marks_and_the_untouched_release_zero(
     # with them is the round trip; the rest of the notebook would only load the lesson's data again.
     source = course / "source" / name / f"{name}.ipynb"
     nb = nbformat.read(source, as_version=4)
-    nb.cells = [nbformat.v4.new_code_cell("import torch\nfrom utils.grading import check")] + [
+    nb.cells = [nbformat.v4.new_code_cell("import torch\nfrom grading import check")] + [
         c for c in nb.cells if "nbgrader" in c.metadata]
     assert sum(bool(c.metadata.nbgrader.get("grade")) for c in nb.cells[1:]) == len(
         [ex for ex in core.exercises() if ex.id.startswith("02.")])

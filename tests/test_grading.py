@@ -1,5 +1,5 @@
 """Graded exercises tell the truth: the in-notebook checks, the generated exercises and the batch grader
-(utils.grading, python -m utils.grade).
+(grading, python -m grading).
 
 The grader's tests run it twice, as an instructor would, each time on a batch of notebooks made in a
 temporary folder from the solution notebooks: once on whole notebooks (solutions and untouched exercises,
@@ -27,7 +27,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from utils.grading import core, generate, grader
+from grading import core, generate, grader
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = sorted((ROOT / "solutions").glob("*_solutions.ipynb"))
@@ -244,7 +244,7 @@ def test_solution_notes_in_markdown_are_removed():
 EXTRA_CHECKS = '''
 import math
 
-from utils.grading import Incorrect, exercise
+from grading import Incorrect, exercise
 
 
 @exercise("01.perplexity_private", points=2, answer="perplexity")
@@ -255,7 +255,7 @@ def check_private(perplexity):
 
 
 def run_grader(paths: list[Path], out: Path, *options: str) -> tuple[subprocess.CompletedProcess, list[dict]]:
-    process = subprocess.run([sys.executable, "-m", "utils.grade", *map(str, paths), "--out", str(out), *options],
+    process = subprocess.run([sys.executable, "-m", "grading", *map(str, paths), "--out", str(out), *options],
                              cwd=ROOT, capture_output=True, text=True, timeout=900)
     rows = list(csv.DictReader(out.open(encoding="utf-8"))) if out.exists() else []
     return process, rows
@@ -427,14 +427,14 @@ def with_cell(source: str, at: int = 2) -> nbformat.NotebookNode:
 
 CHEAT = '''
 import sys, types
-import utils.grading as grading
-import utils.grading.core as core
+import grading
+import grading.core as core
 core.evaluate = lambda *args, **kwargs: ("correct", "")
 core._REGISTRY.clear()
 grading.check = lambda *args, **kwargs: print("correct")
 def check(*args, **kwargs):
     print("01.unchanged: correct, 1 point.")
-sys.modules["utils.grading"] = types.ModuleType("utils.grading")
+sys.modules["grading"] = types.ModuleType("grading")
 class AlwaysEqual(str):
     def __eq__(self, other):
         return True
@@ -623,7 +623,7 @@ def test_ctrl_c_stops_the_batch_and_says_how_many_rows_were_written(tmp_path):
     out = tmp_path / "grades.csv"
     # Ctrl-C in a terminal: SIGINT with its default action. A test run started in the background (`make test &`
     # in a script, some CI runners) passes SIGINT on ignored, and a Python started so ignores it too.
-    process = subprocess.Popen([sys.executable, "-m", "utils.grade", *map(str, paths), "--out", str(out),
+    process = subprocess.Popen([sys.executable, "-m", "grading", *map(str, paths), "--out", str(out),
                                 "--timeout", "600", "--jobs", "2"], cwd=ROOT, stderr=subprocess.PIPE, text=True,
                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 300

@@ -1,4 +1,4 @@
-"""The checks of lesson 05 (utils/grading/lesson05.py) grade fairly: each passes the answer in the
+"""The checks of lesson 05 (grading/lesson05.py) grade fairly: each passes the answer in the
 solution notebook, reports the untouched stub of the exercise notebook as not attempted, and turns down
 the usual wrong answers with a message that says what is wrong. The hand-made histories of the
 diagnosis check give the same first finding as utils.diagnose."""
@@ -15,7 +15,7 @@ import torch.nn.functional as F
 
 from utils.diagnose import diagnose
 from grading_answers import assert_not_attempted, assert_passes, assert_turned_down, load_answer, verdict
-from utils.grading import core, lesson05
+from grading import core, lesson05
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTION = ROOT / "solutions" / "05_diagnosing_failures_solutions.ipynb"

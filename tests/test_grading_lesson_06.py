@@ -1,4 +1,4 @@
-"""The checks of lesson 06 (utils/grading/lesson06.py) grade fairly: each passes the answer in the solution
+"""The checks of lesson 06 (grading/lesson06.py) grade fairly: each passes the answer in the solution
 notebook, reports the untouched stub of the exercise notebook as not attempted, and turns down the usual
 wrong answers with a message that says what is wrong."""
 
@@ -11,7 +11,7 @@ import torch
 
 from grading_answers import (assert_not_attempted, assert_passes, assert_turned_down, load_answer, verdict,
                              wrong_answer_ids)
-from utils.grading import core
+from grading import core
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTION = ROOT / "solutions" / "06_prompting_and_label_mapping_solutions.ipynb"

@@ -1,4 +1,4 @@
-"""The checks of lesson 07 (utils/grading/lesson07.py) grade fairly: each passes the answer in the solution
+"""The checks of lesson 07 (grading/lesson07.py) grade fairly: each passes the answer in the solution
 notebook, reports the untouched stub of the exercise notebook as not attempted, and turns down the usual
 wrong answers with a message that says what is wrong."""
 
@@ -14,7 +14,7 @@ import pytest
 
 from grading_answers import (answer_cell, assert_not_attempted, assert_passes, assert_turned_down, load_answer,
                              verdict, wrong_answer_ids)
-from utils.grading import core, generate
+from grading import core, generate
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTION = ROOT / "solutions" / "07_real_models_solutions.ipynb"

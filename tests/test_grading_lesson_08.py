@@ -1,4 +1,4 @@
-"""The checks of lesson 08 (utils/grading/lesson08.py) grade fairly: each passes the answer in the solution
+"""The checks of lesson 08 (grading/lesson08.py) grade fairly: each passes the answer in the solution
 notebook, reports the untouched stub of the exercise notebook as not attempted, turns down the usual wrong
 answers with a message that says what is wrong, and passes unusual answers that are right."""
 
@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from grading_answers import assert_not_attempted, assert_passes, assert_turned_down, load_answer, wrong_answer_ids
-from utils.grading import core, lesson08
+from grading import core, lesson08
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTION = ROOT / "solutions" / "08_real_text_solutions.ipynb"

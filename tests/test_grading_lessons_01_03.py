@@ -1,4 +1,4 @@
-"""The checks of lessons 01 and 03 (utils/grading/lesson01.py, lesson03.py) tell right from wrong: each
+"""The checks of lessons 01 and 03 (grading/lesson01.py, lesson03.py) tell right from wrong: each
 realistic wrong answer below is turned down with a message that says what is wrong, each right answer
 written in an unusual way passes, and what the grading core reports for any check (an input changed in
 place, a tensor where a Python number is asked, an answer that is not a function) is said clearly."""
@@ -17,7 +17,7 @@ from transformers import BertModel
 
 from grading_answers import assert_passes, assert_turned_down, wrong_answer_ids
 from utils import finetuning, models
-from utils.grading import core
+from grading import core
 
 torch.set_num_threads(1)
 

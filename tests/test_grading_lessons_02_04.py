@@ -1,4 +1,4 @@
-"""The checks of lessons 02 and 04 (utils/grading/lesson02.py, lesson04.py) grade fairly: each passes the
+"""The checks of lessons 02 and 04 (grading/lesson02.py, lesson04.py) grade fairly: each passes the
 answer in the solution notebook, reports the untouched stub of the exercise notebook as not attempted,
 and turns down the usual wrong answers with a message that says what is wrong, while right answers written
 another way than the solution pass."""
@@ -14,7 +14,7 @@ import torch
 
 from grading_answers import (assert_not_attempted, assert_passes, assert_turned_down, load_answer, verdict,
                              wrong_answer_ids)
-from utils.grading import core
+from grading import core
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = {"02": ROOT / "solutions" / "02_sequence_encoders_solutions.ipynb",
@@ -845,8 +845,8 @@ def test_a_right_answer_written_another_way_passes(exercise_id, right):
 
 
 def test_the_pair_layout_the_segments_check_expects_is_the_tokenizers():
-    from utils.grading.lesson01 import toy_tokenizer
-    from utils.grading.lesson04 import _reference_pair
+    from grading.lesson01 import toy_tokenizer
+    from grading.lesson04 import _reference_pair
 
     tokenizer = toy_tokenizer(True)
     encoded = tokenizer("w1 w2 w3", "w4 w5")

@@ -1,4 +1,4 @@
-"""Concept questions grade fairly in every lesson (utils/grading/questions.py): the answer in the solution
+"""Concept questions grade fairly in every lesson (grading/questions.py): the answer in the solution
 notebook passes in any reasonable spelling, the exercise notebook's stub is not attempted, every wrong
 choice gets its own message, no key can be read next to its check, and the review of the whole course
 (lesson 99) is graded by the instructor's grader like any lesson."""
@@ -16,10 +16,10 @@ import nbformat
 import pytest
 
 from grading_answers import answer_cell
-from utils.grading import core, generate, questions
+from grading import core, generate, questions
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGE = ROOT / "utils" / "grading"
+PACKAGE = ROOT / "grading"
 SOLUTIONS = {p.name[:2]: p for p in sorted((ROOT / "solutions").glob("*_solutions.ipynb"))}
 REVIEW = ROOT / "solutions" / "99_review_solutions.ipynb"
 
@@ -185,7 +185,7 @@ def test_a_string_that_only_claims_to_equal_the_answer_does_not_pass():
 # ---------------------------------------------------------------------------------------------------
 
 def test_the_key_command_prints_the_key_and_a_message_key_per_option():
-    process = subprocess.run([sys.executable, "-m", "utils.grading.questions", "98.example", "b", "--options", "abcd"],
+    process = subprocess.run([sys.executable, "-m", "grading.questions", "98.example", "b", "--options", "abcd"],
                              cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert process.returncode == 0, process.stderr
     assert f"key={questions.answer_key('98.example', 'B')!r}" in process.stdout
@@ -196,7 +196,7 @@ def test_the_key_command_prints_the_key_and_a_message_key_per_option():
 
 def test_the_key_of_several_right_options_does_not_depend_on_their_order():
     assert questions.answer_key("98.x", "DA") != questions.answer_key("98.x", "AD")  # order matters to the hash
-    out = subprocess.run([sys.executable, "-m", "utils.grading.questions", "98.x", "d, a", "--options", "ABCD"],
+    out = subprocess.run([sys.executable, "-m", "grading.questions", "98.x", "d, a", "--options", "ABCD"],
                          cwd=ROOT, capture_output=True, text=True, timeout=60).stdout
     assert f"key={questions.answer_key('98.x', 'AD')!r}" in out  # the command sorts them, as the check does
 
@@ -246,7 +246,7 @@ def test_every_kind_of_question_finds_its_answer_from_the_key_alone():
 def test_the_grader_gives_the_review_full_marks_and_its_untouched_exercise_zero(tmp_path):
     exercise = ROOT / "exercises" / "99_review_exercises.ipynb"
     out = tmp_path / "grades.csv"
-    process = subprocess.run([sys.executable, "-m", "utils.grade", str(REVIEW), str(exercise), "--out", str(out),
+    process = subprocess.run([sys.executable, "-m", "grading", str(REVIEW), str(exercise), "--out", str(out),
                               "--timeout", "300"], cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert process.returncode == 0, process.stderr[-2000:]
     rows = {Path(row["submission"]).name: row for row in csv.DictReader(out.open(encoding="utf-8"))}

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from grading_answers import assert_passes, assert_turned_down
-from utils.grading import core
+from grading import core
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from utils.grading import core
+from grading import core
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = {p.name[:2]: p for p in sorted((ROOT / "solutions").glob("*_solutions.ipynb"))}
@@ -32,7 +32,7 @@ _OPTION = re.compile(r"^\* \*\*([A-Za-z])\.\*\*\s*(.*)$")
 
 
 def kind_of(ex: core.Exercise) -> str | None:
-    """'single', 'several', 'order' or 'match' for a question registered through utils/grading/questions.py."""
+    """'single', 'several', 'order' or 'match' for a question registered through grading/questions.py."""
     name = ex.check.__qualname__.split(".<locals>", 1)[0]
     return {"single_choice": "single", "several_choices": "several", "ordering": "order",
             "matching": "match"}.get(name)

@@ -39,7 +39,7 @@ def test_each_lesson_opens_with_its_number_and_its_syllabus_title(lesson):
 @pytest.mark.parametrize("lesson", LESSONS, ids=lambda lesson: lesson.name)
 def test_a_lesson_with_exercises_has_its_solutions_exercises_and_checks_and_one_without_has_none(lesson):
     files = [f"exercises/{lesson.name}_exercises.ipynb", f"solutions/{lesson.name}_solutions.ipynb",
-             f"utils/grading/lesson{lesson.number}.py"]
+             f"grading/lesson{lesson.number}.py"]
     if lesson.exercises:
         assert [lesson.exercise_notebook, lesson.solution_notebook, lesson.checks_module] == files
         missing = [path for path in files if not (ROOT / path).is_file()]
@@ -151,5 +151,5 @@ def test_the_syllabus_imports_only_the_standard_library():
 def test_a_lesson_knows_its_files():
     lesson = replace(syllabus.Lesson("x", "X", "Why?", "one line"), number="07")
     assert (lesson.file, lesson.notebook, lesson.checks_module) == ("07_x.ipynb", "notebooks/07_x.ipynb",
-                                                                    "utils/grading/lesson07.py")
+                                                                    "grading/lesson07.py")
     assert replace(lesson, exercises=False).exercise_notebook is None

@@ -7,7 +7,7 @@ numbers move up). Each lesson has, under its ``NN_topic`` name:
 
 * ``notebooks/NN_topic.ipynb``, the lesson;
 * with exercises: ``solutions/NN_topic_solutions.ipynb`` (the source), ``exercises/NN_topic_exercises.ipynb``
-  (generated from it by ``make exercises``) and ``utils/grading/lessonNN.py``, its checks.
+  (generated from it by ``make exercises``) and ``grading/lessonNN.py``, its checks.
 
 ``python -m utils.syllabus`` rewrites the syllabus table of README.md from this list; ``--check`` only says
 whether it is out of date (a test runs it). This module imports nothing outside the standard library at
@@ -60,7 +60,7 @@ class Lesson:
 
     @property
     def checks_module(self) -> str | None:
-        return f"utils/grading/lesson{self.number}.py" if self.exercises else None
+        return f"grading/lesson{self.number}.py" if self.exercises else None
 
 
 _IN_ORDER = [
@@ -116,7 +116,7 @@ def numbered(lessons: list[Lesson]) -> tuple[Lesson, ...]:
 
 
 LESSONS = numbered(_IN_ORDER)
-# The review of the whole course: exercises only, graded as lesson 99 (utils/grading/lesson99.py).
+# The review of the whole course: exercises only, graded as lesson 99 (grading/lesson99.py).
 REVIEW_EXERCISES = "exercises/99_review_exercises.ipynb"
 
 README = ROOT / "README.md"

@@ -2,7 +2,7 @@
 steps to put in order, or items to match with causes (every lesson's concept exercises and lesson 99's
 review).
 
-A question is registered in ``utils/grading/lessonNN.py`` with one call::
+A question is registered in ``grading/lessonNN.py`` with one call::
 
     single_choice("02.not_classifier", points=1, answer="answer_02_not_classifier", options="abcd",
                   key="5c0d...", feedback={"9a1e...": "what option a gets wrong", ...}, hints=[...])
@@ -12,7 +12,7 @@ message in ``feedback`` is keyed by the salted hash of that option, so the modul
 option is right (a student who hashes every option, or tries every option with ``check``, can still find
 it: the hashes keep the answer from being read, not from being guessed). Make both with
 
-    python -m utils.grading.questions 02.not_classifier c --options abcd
+    python -m grading.questions 02.not_classifier c --options abcd
 
 which prints the key and the feedback keys, option by option, to paste into the call. When the module is
 imported, each question checks that its key matches exactly one possible answer and that every option
@@ -92,7 +92,7 @@ def _find(exercise_id: str, key: str, candidates, where: str) -> str:
     found = [c for c in candidates if answer_key(exercise_id, c) == key]
     if len(found) != 1:
         raise ValueError(f"{where}: the key matches no possible answer; make it with "
-                         f"`python -m utils.grading.questions {exercise_id} ANSWER --options ...`.")
+                         f"`python -m grading.questions {exercise_id} ANSWER --options ...`.")
     return found[0]
 
 
@@ -102,7 +102,7 @@ def _feedback(exercise_id: str, feedback: Mapping[str, str], items: Sequence[str
     unknown = [k for k in feedback if k not in by_hash]
     if unknown:
         raise ValueError(f"{where}: feedback key {unknown[0]!r} is the hash of no option; make the keys with "
-                         f"`python -m utils.grading.questions`.")
+                         f"`python -m grading.questions`.")
     return {by_hash[k]: " ".join(message.split()) for k, message in feedback.items()}
 
 
@@ -225,9 +225,9 @@ def matching(exercise_id: str, *, points: float, answer: str, items: int, option
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m utils.grading.questions",
+        prog="python -m grading.questions",
         description="Print the hashed key of a concept question's right answer, and the keys of its options' "
-                    "messages, to paste into utils/grading/lessonNN.py.")
+                    "messages, to paste into grading/lessonNN.py.")
     parser.add_argument("exercise_id", help="the question's id, such as 03.order")
     parser.add_argument("answer", help="the right answer: one letter, the right letters, or the letters in order")
     parser.add_argument("--options", required=True, help="every option's letter, such as abcd")

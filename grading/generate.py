@@ -1,4 +1,4 @@
-"""Write the exercise notebooks from the solution notebooks: ``python -m utils.grading.generate``
+"""Write the exercise notebooks from the solution notebooks: ``python -m grading.generate``
 (``make exercises``). ``--check`` writes nothing and exits with status 1 when ``exercises/`` is stale.
 
 ``solutions/NN_topic_solutions.ipynb`` becomes ``exercises/NN_topic_exercises.ipynb``:
@@ -34,9 +34,9 @@ from pathlib import Path
 
 import nbformat
 
-from ..colab import refresh as colab_refresh
+from utils.colab import refresh as colab_refresh
 
-ROOT = Path(__file__).resolve().parent.parent.parent
+ROOT = Path(__file__).resolve().parent.parent
 BEGIN = "### BEGIN SOLUTION"
 END = "### END SOLUTION"
 STUB_COMMENT = "# YOUR CODE HERE"
@@ -56,7 +56,7 @@ def exercise_name(solution_name: str) -> str:
     return solution_name[: -len(SOLUTIONS_SUFFIX)] + EXERCISES_SUFFIX
 
 
-def _regions(lines: list[str], where: str, markdown: bool = False) -> list[tuple[int, int]]:
+def answer_regions(lines: list[str], where: str, markdown: bool = False) -> list[tuple[int, int]]:
     """(begin, end) line indices of each answer region. In markdown the markers may be written as HTML
     comments (``<!-- ### BEGIN SOLUTION -->``), so that they do not show in the rendered solution."""
     regions, begin = [], None
@@ -125,7 +125,7 @@ def _inside_function(source: str, line_number: int, where: str) -> bool:
 def stub_code(source: str, where: str = "cell") -> str:
     """``source`` with each answer region replaced by its stub."""
     lines = source.split("\n")
-    regions = _regions(lines, where)
+    regions = answer_regions(lines, where)
     for begin, end in reversed(regions):
         indent = lines[begin][: len(lines[begin]) - len(lines[begin].lstrip())]
         if indent:
@@ -143,7 +143,7 @@ def stub_code(source: str, where: str = "cell") -> str:
 def strip_markdown(source: str, where: str = "cell") -> str:
     """``source`` without its answer regions (markers included)."""
     lines = source.split("\n")
-    regions = _regions(lines, where, markdown=True)
+    regions = answer_regions(lines, where, markdown=True)
     for begin, end in reversed(regions):
         del lines[begin:end + 1]
         # The blank lines around the region would now make a double gap: keep one.
@@ -201,7 +201,8 @@ def stale_exercises(root: Path = ROOT) -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Write exercises/NN_topic_exercises.ipynb from "
+    parser = argparse.ArgumentParser(prog="python -m grading.generate",
+                                     description="Write exercises/NN_topic_exercises.ipynb from "
                                                  "solutions/NN_topic_solutions.ipynb.")
     parser.add_argument("--check", action="store_true",
                         help="write nothing; exit with status 1 if an exercise notebook is out of date")

@@ -333,7 +333,7 @@ def check_perplexity(perplexity):
 
 
 # ---------------------------------------------------------------------------------------------------
-# Concept questions: the key of each is a salted hash of its answer (utils/grading/questions.py)
+# Concept questions: the key of each is a salted hash of its answer (grading/questions.py)
 # ---------------------------------------------------------------------------------------------------
 
 single_choice("01.two_datasets", points=1, answer="answer_01_two_datasets", options="abcd",

@@ -1,4 +1,4 @@
-"""The instructor's batch grader (``python -m utils.grade``): every submitted notebook run in a fresh
+"""The instructor's batch grader (``python -m grading``): every submitted notebook run in a fresh
 kernel, then every registered exercise checked against what it defined; one CSV row per submission.
 
 How a submission is graded
@@ -12,15 +12,15 @@ How a submission is graded
    and so is a cell that kills its kernel; the notebook is then run again in a new kernel without
    that cell (at most ``MAX_RUNS`` runs), so that the answers defined elsewhere are still graded.
 4. One more cell, sent only now, grades the answers: it loads a private copy of the check code from
-   the sources the grader read when it started (never the ``utils.grading`` the submission may have
-   changed), looks every answer up by the name its exercise declares (never by cell position), runs
+   the sources the grader read when it started (never the ``grading`` package the submission may
+   have changed), looks every answer up by the name its exercise declares (never by cell position), runs
    each check with a time limit (what the student's code prints meanwhile is dropped), and sends each
    verdict after a random token made for this run. Only lines carrying the token, in that cell's
    output, count; points come from the grader's own registry, so a verdict cannot claim more than the
    exercise is worth.
 
 What this defends against, and what not: see ``README.md`` (For instructors). In short, a submission
-that redefines ``check``, replaces or monkeypatches ``utils.grading``, prints fake verdicts, loops,
+that redefines ``check``, replaces or monkeypatches ``grading``, prints fake verdicts, loops,
 crashes its kernel or floods its output gets a fair row. Code written to subvert the Python
 interpreter it runs in (for instance replacing IPython's cell execution to read the token) is not
 defended against: the checks must call the student's functions, in the student's process. Grade
@@ -58,7 +58,7 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError  # noqa: E402
 from . import core  # noqa: E402
 
 PACKAGE_DIR = Path(__file__).resolve().parent
-ROOT = PACKAGE_DIR.parent.parent
+ROOT = PACKAGE_DIR.parent
 DEFAULT_TIMEOUT = 120        # seconds for all of a submission's cells, per run
 CHECK_SECONDS = 60           # seconds each check may run the student's code (--check-timeout)
 MAX_RUNS = 3                 # the first run and at most two re-runs without a stopped cell
@@ -68,110 +68,22 @@ MAX_ERROR_CHARS = 600
 
 
 # ---------------------------------------------------------------------------------------------------
-# The code the grading cell runs inside the submission's kernel
+# The code sent to the submission's kernel and to the worker
 # ---------------------------------------------------------------------------------------------------
 
-# The grading modules, loaded from their sources (sent by the grader) as a package of a random name, in
-# the kernel (BOOTSTRAP) and in the worker (WORKER_BOOT) alike: a submission cannot swap them on the disk.
-LOADER = r'''
-def load_grading_package(package_name, modules, skip=()):
-    """Load ``modules`` ({name: source}) as the package ``package_name``: core, then __init__, then the
-    rest in the order check_sources gives (helpers before the lessons), but those in ``skip``. Returns
-    ``(core, load)``, ``load(name)`` loading one more module of ``modules``."""
-    import sys, types
-
-    package = types.ModuleType(package_name)
-    package.__path__ = []
-    package.__package__ = package_name
-    sys.modules[package_name] = package
-
-    def load(name):
-        full = package_name if name == "__init__" else package_name + "." + name
-        module = package if name == "__init__" else types.ModuleType(full)
-        module.__package__ = package_name
-        module.__file__ = "<grader copy of utils/grading/" + name + ".py>"
-        sys.modules[full] = module
-        exec(compile(modules[name], module.__file__, "exec"), module.__dict__)
-        if name != "__init__":
-            setattr(package, name, module)
-        return module
-
-    core = load("core")
-    load("__init__")
-    core._discovered = True  # the lesson modules come from the grader, not from the disk
-    for name in modules:
-        if name not in ("core", "__init__") and name not in skip:
-            load(name)
-    return core, load
-'''
-
-BOOTSTRAP = LOADER + r'''
-def grade(user_ns, token, package_name, modules, extra, wanted, check_seconds):
-    import io, json, signal, sys, types
-
-    out = sys.stdout
-    try:  # a display message reaches the grader even when a cell left sys.stdout redirected
-        from IPython import get_ipython
-        publish = get_ipython().display_pub.publish
-    except Exception:
-        publish = None
-
-    def emit(payload):
-        line = token + json.dumps(payload)
-        if publish is not None:
-            publish(data={"text/plain": line})
-        else:
-            out.write("\n" + line + "\n")
-            out.flush()
-
-    try:
-        core, _ = load_grading_package(package_name, modules)
-        if extra is not None:
-            core.load_checks_file(extra[1], extra[0])
-    except BaseException as error:
-        emit({"fatal": "could not load the checks: %s: %s" % (type(error).__name__, error)})
-        return
-
-    class Sink(io.TextIOBase):
-        def write(self, text):
-            return len(text)
-
-    def on_alarm(signum, frame):
-        raise core.TimeLimitExceeded()
-
-    try:
-        previous = signal.signal(signal.SIGALRM, on_alarm)
-    except (ValueError, AttributeError):  # not the main thread, or no SIGALRM on this system
-        previous = None
-    for ex in core.exercises():
-        if ex.id not in wanted:
-            continue
-        emit({"start": ex.id})
-        saved = sys.stdout, sys.stderr
-        sys.stdout = sys.stderr = Sink()  # what the student's code prints while checked is not kept
-        try:
-            if previous is not None:
-                signal.setitimer(signal.ITIMER_REAL, check_seconds)
-            value = user_ns.get(ex.answer, core.NOT_DEFINED)
-            status, message = core.evaluate(ex, value, check_seconds)
-        except BaseException as error:
-            status, message = core.INCORRECT, "checking stopped: %s" % type(error).__name__
-        finally:
-            if previous is not None:
-                signal.setitimer(signal.ITIMER_REAL, 0)
-            sys.stdout, sys.stderr = saved
-        emit({"id": ex.id, "status": status, "message": message})
-    if previous is not None:
-        signal.signal(signal.SIGALRM, previous)
-    emit({"done": True})
-'''
+# The check modules, and the grader's code that runs in the kernel and in the worker (private_copy.py),
+# are read once when the batch starts and sent as text: a submission cannot swap them on the disk.
+PRIVATE_COPY = PACKAGE_DIR / "private_copy.py"
+# The grader's own modules the worker loads after the checks, in this order (the grader last: it runs it).
+RUNNER_MODULES = ("grader",)
 
 
 def check_sources(extra_checks: Path | None = None) -> dict:
-    """The check code as the grader reads it now: every module of this package that the checks need,
-    and the extra checks file. It is sent to each kernel as text, so what runs there is this copy.
-    The modules are in the order they are loaded: core and the package first, then the helpers the
-    lesson modules import, then the lessons; the worker and the kernel both load them in this order."""
+    """The code as the grader reads it now, sent to each worker and kernel as text, so what runs there is
+    this copy: ``modules``, every module of this package that the checks need, in the order they are
+    loaded (core and the package first, then the helpers the lesson modules import, then the lessons);
+    ``extra``, the extra checks file (its path and text); ``private_copy``, the code that loads and runs
+    them in the kernel and the worker; ``runner``, the grader's own modules, for the worker."""
     modules = {"__init__": (PACKAGE_DIR / "__init__.py").read_text(encoding="utf-8"),
                "core": (PACKAGE_DIR / "core.py").read_text(encoding="utf-8"),
                "questions": (PACKAGE_DIR / "questions.py").read_text(encoding="utf-8")}
@@ -180,7 +92,9 @@ def check_sources(extra_checks: Path | None = None) -> dict:
     extra = None
     if extra_checks is not None:
         extra = (str(Path(extra_checks).resolve()), Path(extra_checks).read_text(encoding="utf-8"))
-    return {"modules": modules, "extra": extra}
+    runner = {name: (PACKAGE_DIR / f"{name}.py").read_text(encoding="utf-8") for name in RUNNER_MODULES}
+    return {"modules": modules, "extra": extra, "private_copy": PRIVATE_COPY.read_text(encoding="utf-8"),
+            "runner": runner}
 
 
 def grading_cell(token: str, sources: dict, wanted: list[str], check_timeout: float = CHECK_SECONDS) -> str:
@@ -190,8 +104,8 @@ def grading_cell(token: str, sources: dict, wanted: list[str], check_timeout: fl
     # variable called `exec` or `json` changes nothing.
     return ("import builtins as _workbook_builtins\n"
             "_workbook_namespace = {'__builtins__': _workbook_builtins, '__name__': '_workbook_grader'}\n"
-            f"_workbook_builtins.exec(_workbook_builtins.compile({BOOTSTRAP!r}, '<grader>', 'exec'), "
-            "_workbook_namespace)\n"
+            f"_workbook_builtins.exec(_workbook_builtins.compile({sources['private_copy']!r}, '<grader>', "
+            "'exec'), _workbook_namespace)\n"
             f"_workbook_namespace['grade'](_workbook_builtins.globals(), {token!r}, {package_name!r}, "
             f"{sources['modules']!r}, {sources['extra']!r}, {wanted!r}, {float(check_timeout)!r})\n")
 
@@ -214,7 +128,7 @@ class _Client(NotebookClient):
 
     def _record_error(self, cell, cell_index, execute_reply) -> None:
         content = execute_reply.get("content", {})
-        self.cell_errors[cell_index] = core._one_line(f"{content.get('ename', 'Error')}: {content.get('evalue', '')}")
+        self.cell_errors[cell_index] = core.one_line(f"{content.get('ename', 'Error')}: {content.get('evalue', '')}")
 
     def output(self, outs, msg, display_id, cell_index):  # noqa: D102 - overrides nbclient's
         if cell_index == self.grading_index:
@@ -319,9 +233,9 @@ async def _run_once(nb, skip: set[int], timeout: float, sources: dict, wanted: l
                     result.grading_problem = "the kernel died during the checks"
     except Exception as error:  # the kernel did not start, or the connection broke
         if result.stopped is None and client.grading_index is None:
-            result.failed = core._one_line(f"could not run the notebook: {type(error).__name__}: {error}")
+            result.failed = core.one_line(f"could not run the notebook: {type(error).__name__}: {error}")
         else:
-            result.grading_problem = core._one_line(f"{type(error).__name__}: {error}")
+            result.grading_problem = core.one_line(f"{type(error).__name__}: {error}")
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     result.cell_errors = dict(client.cell_errors)
@@ -367,11 +281,11 @@ def read_submission(path: Path):
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
-        return None, core._one_line(f"could not read the file as UTF-8 text ({error})")
+        return None, core.one_line(f"could not read the file as UTF-8 text ({error})")
     try:
         data = json.loads(text)
     except ValueError as error:
-        return None, core._one_line(f"not a Jupyter notebook: the file is not JSON ({error})")
+        return None, core.one_line(f"not a Jupyter notebook: the file is not JSON ({error})")
     if not isinstance(data, dict) or "nbformat" not in data \
             or not isinstance(data.get("cells", data.get("worksheets")), list):
         return None, "not a Jupyter notebook: the JSON has no nbformat version and list of cells"
@@ -382,7 +296,7 @@ def read_submission(path: Path):
                 raise ValueError("a cell without a type or source")
             cell.setdefault("metadata", nbformat.NotebookNode())
     except Exception as error:
-        return None, core._one_line(f"not a Jupyter notebook ({type(error).__name__}: {error})")
+        return None, core.one_line(f"not a Jupyter notebook ({type(error).__name__}: {error})")
     return nb, None
 
 
@@ -474,7 +388,7 @@ async def grade_submission(path: str, exercises: list[core.Exercise], sources: d
         seen.add(ex.id)
         status = verdict.get("status")
         row.statuses[ex.id] = status
-        row.messages[ex.id] = core._one_line(verdict.get("message", ""))
+        row.messages[ex.id] = core.one_line(verdict.get("message", ""))
         if status == core.CORRECT:
             row.points[ex.id] = ex.points
         elif status == core.MISSING:
@@ -503,16 +417,6 @@ async def grade_submission(path: str, exercises: list[core.Exercise], sources: d
 # back, on its stdout, lines carrying the token: which cell is running, and at the end the row. A kernel
 # that kills its parent kills the worker only; the writer notes which cell was running, gives that
 # submission its row (re-running it without that cell) and goes on with the others.
-
-WORKER_BOOT = LOADER + r"""
-import json, sys
-payload = json.loads(sys.stdin.read())
-# The grader itself last, to run the worker.
-core, load = load_grading_package(payload["package"], payload["modules"], skip=("grader",))
-if payload["extra"] is not None:
-    core.load_checks_file(payload["extra"][1], payload["extra"][0])
-sys.exit(load("grader").worker_main(payload))
-"""
 
 DEFAULT_MEMORY_GB = 4.0
 
@@ -557,7 +461,7 @@ def worker_main(payload: dict) -> int:
         channel.flush()
 
     exercises = core.exercises()
-    sources = {"modules": {k: v for k, v in payload["modules"].items() if k != "grader"}, "extra": payload["extra"]}
+    sources = {key: payload[key] for key in ("modules", "extra", "private_copy")}
     row = asyncio.run(grade_submission(payload["path"], exercises, sources, payload["timeout"], payload["lesson"],
                                        payload["check_timeout"], set(payload["skip"]), send, limit))
     send({"row": {"errors": row.errors, "statuses": row.statuses, "messages": row.messages}})
@@ -581,7 +485,7 @@ async def _run_worker(payload: dict, live: dict) -> tuple[dict | None, list[dict
     """Start a worker, send it ``payload``, read its events until it ends: (row or None, events, exit code)."""
     token = payload["token"]
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", WORKER_BOOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        sys.executable, "-c", payload["private_copy"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL, start_new_session=True, limit=2**24)
     live[process.pid] = None
     row, events = None, []
@@ -638,7 +542,8 @@ async def grade_isolated(path: str, exercises: list[core.Exercise], sources: dic
     result = None
     for attempt in range(MAX_RUNS):
         payload = {"package": "_workbook_grader_" + secrets.token_hex(8), "modules": sources["modules"],
-                   "extra": sources["extra"], "root": str(ROOT), "token": "WORKBOOK-ROW-" + secrets.token_hex(16) + ":",
+                   "extra": sources["extra"], "private_copy": sources["private_copy"], "runner": sources["runner"],
+                   "root": str(ROOT), "token": "WORKBOOK-ROW-" + secrets.token_hex(16) + ":",
                    "path": path, "timeout": timeout, "lesson": lesson, "check_timeout": check_timeout,
                    "skip": sorted(skip), "memory_limit_gb": memory_limit_gb, "writer": os.getpid()}
         result, events, code = await _run_worker(payload, live)
@@ -666,7 +571,7 @@ async def grade_isolated(path: str, exercises: list[core.Exercise], sources: dic
             status = statuses.get(ex.id)
             if isinstance(status, str):
                 row.statuses[ex.id] = status
-                row.messages[ex.id] = core._one_line(messages.get(ex.id, ""))
+                row.messages[ex.id] = core.one_line(messages.get(ex.id, ""))
             if status == core.CORRECT:
                 row.points[ex.id] = ex.points
     return row
@@ -691,7 +596,7 @@ async def grade_all(paths: list[str], exercises: list[core.Exercise], sources: d
                 raise
             except Exception as error:  # a bug in the grader must not cost the other rows
                 row = Row(path, {ex.id: 0 for ex in exercises}, sum(ex.points for ex in exercises),
-                          [core._one_line(f"the grader failed on this file: {type(error).__name__}: {error}")])
+                          [core.one_line(f"the grader failed on this file: {type(error).__name__}: {error}")])
             if on_row:
                 on_row(row)
             if progress:
@@ -719,17 +624,6 @@ def columns(rows: list[Row], exercises: list[core.Exercise]) -> list[str]:
 def _cells(row: Row, ids: list[str]) -> list[str]:
     cells = [_points(row.points[i]) if i in row.points else "" for i in ids]
     return [row.submission] + cells + [_points(row.total), _points(row.maximum), row.error]
-
-
-def write_csv(rows: list[Row], exercises: list[core.Exercise], out: Path) -> None:
-    """``submission``, points per exercise (empty where the exercise is not the submission's lesson's),
-    ``total``, ``max``, ``error``: one row per submission, in the order given."""
-    ids = columns(rows, exercises)
-    with open(out, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["submission"] + ids + ["total", "max", "error"])
-        for row in rows:
-            writer.writerow(_cells(row, ids))
 
 
 class RowWriter:
@@ -761,7 +655,6 @@ class RowWriter:
             self.ids = list(ids)
             self.handle = open(self.out, "w", newline="", encoding="utf-8")
             self._write(["submission"] + self.ids + self.FIXED)
-        self.writer = None
 
     def _write(self, cells: list[str]) -> None:
         csv.writer(self.handle).writerow(cells)
@@ -858,7 +751,7 @@ def load_exercises(extra_checks: Path | None) -> list[core.Exercise]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m utils.grade",
+        prog="python -m grading",
         description="Grade submitted exercise notebooks: each runs in a fresh kernel, in a process of its own, with "
                     "a time and a memory limit, then every registered exercise is checked. Writes one CSV row per "
                     "submission the moment it is graded.")
@@ -877,7 +770,7 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"gigabytes of address space each submission may use, on Linux (default "
                              f"{DEFAULT_MEMORY_GB:g}; 0 for no limit)")
     parser.add_argument("--extra-checks", type=Path, default=None, metavar="FILE",
-                        help="a Python file with more exercise checks (same API as utils/grading/lessonNN.py)")
+                        help="a Python file with more exercise checks (same API as grading/lessonNN.py)")
     parser.add_argument("--lesson", default=None, metavar="NN",
                         help="grade every submission on this lesson's exercises (default: each notebook's own, "
                              "from its metadata, its check(...) calls or NN_ in its name)")
@@ -896,7 +789,6 @@ def main(argv: list[str] | None = None) -> int:
     try:
         exercises = load_exercises(args.extra_checks)
         sources = check_sources(args.extra_checks)
-        sources["modules"]["grader"] = Path(__file__).read_text(encoding="utf-8")
     except Exception as error:
         parser.error(f"could not load the checks: {type(error).__name__}: {error}")
     if not exercises:

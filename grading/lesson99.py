@@ -1,6 +1,6 @@
 """Checks for the review of the whole course (exercises/99_review_exercises.ipynb): concept questions
 drawn from every lesson, 01 to 08, graded like the lessons' own. Each key is a salted hash of its answer;
-see utils/grading/questions.py for how to make one.
+see grading/questions.py for how to make one.
 """
 
 from __future__ import annotations

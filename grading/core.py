@@ -1,6 +1,6 @@
 """The exercise registry and the in-notebook checks (every lesson's exercises; the grader reuses it).
 
-An exercise is registered once, in ``utils/grading/lessonNN.py``, with :func:`exercise`::
+An exercise is registered once, in ``grading/lessonNN.py``, with :func:`exercise`::
 
     @exercise("01.masking", points=3, answer="apply_mask", hints=["...", "..."])
     def check_masking(apply_mask):
@@ -259,6 +259,14 @@ def discover() -> None:
     _REGISTRY.update(ordered)
 
 
+def lessons_loaded() -> None:
+    """Say that the lesson modules are registered already, by whoever loaded this module (the grader's
+    private copy loads them from the sources it read), so that :func:`discover` never imports them from
+    the disk."""
+    global _discovered
+    _discovered = True
+
+
 def exercises() -> list[Exercise]:
     """Every registered exercise, lesson by lesson, in the order each lesson module registers them."""
     discover()
@@ -274,7 +282,8 @@ def _known_ids() -> str:
     return ", ".join(ex.id for ex in exercises()) or "(none)"
 
 
-def _one_line(text: str) -> str:
+def one_line(text: str) -> str:
+    """``text`` on one line (whitespace runs become one space), cut to a length a CSV cell can show."""
     text = " ".join(str(text).split())
     return text if len(text) <= _MESSAGE_LIMIT else text[:_MESSAGE_LIMIT - 3] + "..."
 
@@ -305,8 +314,9 @@ def _is_stub(answer: object) -> bool:
     return code is not None and tuple(code.co_names) == ("NotImplementedError",)
 
 
+# The course's library: an answer that is, or wraps, one of its functions is borrowed (this package, the
+# checks, is not part of it).
 COURSE_PACKAGE = "utils"
-_GRADING = COURSE_PACKAGE + ".grading"
 
 
 def _course_module(obj: object) -> str | None:
@@ -375,7 +385,7 @@ def borrowed_from(answer: object, depth: int = 4, allowed: Sequence[str] = ()) -
         if allowed and _qualified_name(obj) in allowed:
             return None
         module = _course_function(obj)
-        if module is not None and not module.startswith(_GRADING):
+        if module is not None:
             return module
         if isinstance(obj, functools.partial):
             for value in (obj.func, *obj.args, *obj.keywords.values()):
@@ -391,8 +401,7 @@ def borrowed_from(answer: object, depth: int = 4, allowed: Sequence[str] = ()) -
             return visit(call, level + 1) if isinstance(call, types.FunctionType) else None
         if not isinstance(obj, types.FunctionType):
             return None
-        if _course_module(obj) is not None and not _course_module(obj).startswith(_GRADING) \
-                and _qualified_name(obj) not in allowed:
+        if _course_module(obj) is not None and _qualified_name(obj) not in allowed:
             return _course_module(obj)
         names: set[str] = set()
         codes = [obj.__code__]
@@ -471,7 +480,7 @@ def evaluate(ex: Exercise, answer: object, time_limit: float | None = None) -> t
     try:
         ex.check(answer)
     except Incorrect as error:
-        return INCORRECT, _one_line(error) or "This answer is not right yet."
+        return INCORRECT, one_line(error) or "This answer is not right yet."
     except NotImplementedError:
         return NOT_ATTEMPTED, _STUB_MESSAGE.format(name=ex.answer)
     except TimeLimitExceeded:
@@ -479,9 +488,9 @@ def evaluate(ex: Exercise, answer: object, time_limit: float | None = None) -> t
         return INCORRECT, f"`{ex.answer}` ran for more than{limit} and was stopped (an endless loop?)."
     except BaseException as error:  # the student's code may raise anything, even SystemExit
         where = f" on {_cases[-1]}" if _cases else ""
-        detail = _one_line(f"{type(error).__name__}: {error}").rstrip(".")
+        detail = one_line(f"{type(error).__name__}: {error}").rstrip(".")
         if isinstance(error, AssertionError) and str(error):
-            return INCORRECT, _one_line(str(error))
+            return INCORRECT, one_line(str(error))
         if _raised_in_check(error, ex):
             if isinstance(error, TypeError) and not callable(answer) and "not callable" in str(error):
                 what = "None" if answer is None else _a(type(answer).__name__)
@@ -625,14 +634,16 @@ def hint(exercise_id: str) -> None:
 def load_checks_file(source: str, filename: str) -> None:
     """Register the exercises defined by the Python ``source`` of a checks file (the grader's
     ``--extra-checks``). The file uses the same API as a lesson module:
-    ``from utils.grading import exercise, Incorrect``."""
+    ``from grading import exercise, Incorrect``."""
     package_name = __name__.rpartition(".")[0]
-    names = ("utils.grading", "utils.grading.core")
+    # A checks file written when this package was utils.grading imports it by that name: it works too.
+    names = {"grading": package_name, "grading.core": __name__, "utils.grading": package_name,
+             "utils.grading.core": __name__}
     saved = {name: sys.modules.get(name) for name in names}
     # Point the public names at this copy of the package while the file runs, so that its
     # registrations land here even when this is the grader's private copy.
-    sys.modules["utils.grading"] = sys.modules[package_name]
-    sys.modules["utils.grading.core"] = sys.modules[__name__]
+    for name, module in names.items():
+        sys.modules[name] = sys.modules[module]
     try:
         exec(compile(source, filename, "exec"), {"__name__": "workbook_extra_checks", "__file__": filename})
     finally:

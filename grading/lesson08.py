@@ -320,7 +320,7 @@ def check_bootstrap(bootstrap_interval):
 
 
 # ---------------------------------------------------------------------------------------------------
-# Concept question: the key is a salted hash of its answer (utils/grading/questions.py)
+# Concept question: the key is a salted hash of its answer (grading/questions.py)
 # ---------------------------------------------------------------------------------------------------
 
 from .questions import single_choice  # noqa: E402 (the questions' helper, next to the question)

@@ -1,5 +1,5 @@
 """The exercises in nbgrader's format, for courses that already grade with nbgrader:
-``python -m utils.grading.export --nbgrader OUT/``.
+``python -m grading.export --nbgrader OUT/``.
 
 Writes an nbgrader course folder: ``OUT/nbgrader_config.py`` and, for every lesson,
 ``OUT/source/NN_topic/NN_topic.ipynb``, a source assignment made from ``solutions/NN_topic_solutions.ipynb``:
@@ -8,14 +8,14 @@ Writes an nbgrader course folder: ``OUT/nbgrader_config.py`` and, for every less
   uses too) becomes an nbgrader solution cell; ``nbgrader generate_assignment`` replaces each region by
   its own stub;
 * a cell that calls ``check("NN.name", ...)`` becomes a locked, graded test cell worth the exercise's
-  points in the course's registry (``utils/grading/lessonNN.py``); it runs the course's check and then
+  points in the course's registry (``grading/lessonNN.py``); it runs the course's check and then
   asserts that the check passed, so nbgrader gives the points exactly when the in-notebook check does;
 * solution notes in markdown are left out (as in ``exercises/``), outputs are cleared, every other cell
   is kept as it is.
 
 The release, autograding and feedback are then nbgrader's (``nbgrader generate_assignment NN_topic``,
 ``nbgrader autograde NN_topic``, ``nbgrader generate_feedback NN_topic``). The notebooks import
-``utils``: run nbgrader where the course is installed (``pip install -e .`` or PYTHONPATH at the
+``utils`` and ``grading``: run nbgrader where the course is installed (``pip install -e .`` or PYTHONPATH at the
 repository).
 """
 
@@ -35,7 +35,7 @@ ROOT = generate.ROOT
 SCHEMA_VERSION = 3
 _CHECK = re.compile(r"""\bcheck\(\s*["']([A-Za-z0-9][A-Za-z0-9_.-]*)["']""")
 
-CONFIG = '''# nbgrader's configuration for the workbook's exercises (written by python -m utils.grading.export).
+CONFIG = '''# nbgrader's configuration for the workbook's exercises (written by python -m grading.export).
 # Run nbgrader from this folder (the course directory).
 c = get_config()  # noqa: F821 - provided by nbgrader
 # A lesson's set-up cells load the tiny checkpoint and build small models: give each cell time.
@@ -104,7 +104,7 @@ def nbgrader_notebook(solution_path: Path) -> nbformat.NotebookNode:
         cell.source = "\n".join(line for line in cell.source.split("\n") if line.strip() != generate.NBVAL_MARKER)
         ids = [i for i in _CHECK.findall(cell.source) if core.get_exercise(i) is not None]
         if generate.BEGIN in cell.source:
-            generate._regions(cell.source.split("\n"), where)  # refuse broken markers here, not in nbgrader
+            generate.answer_regions(cell.source.split("\n"), where)  # refuse broken markers here, not in nbgrader
             cell.metadata["nbgrader"] = _nbgrader(solution=True, grade_id=f"answer-{lesson}-cell-{index}")
         elif len(ids) == 1 and ids[0] not in graded:
             ex = core.get_exercise(ids[0])
@@ -138,7 +138,7 @@ def export(out: Path, root: Path = ROOT) -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m utils.grading.export",
+    parser = argparse.ArgumentParser(prog="python -m grading.export",
                                      description="Write the exercises as nbgrader source assignments.")
     parser.add_argument("--nbgrader", type=Path, required=True, metavar="OUT",
                         help="the nbgrader course folder to write (source/NN_topic/NN_topic.ipynb, nbgrader_config.py)")

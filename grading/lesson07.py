@@ -427,7 +427,7 @@ def check_to_course_format(to_course_format):
 
 
 # ---------------------------------------------------------------------------------------------------
-# Concept questions: the key of each is a salted hash of its answer (utils/grading/questions.py)
+# Concept questions: the key of each is a salted hash of its answer (grading/questions.py)
 # ---------------------------------------------------------------------------------------------------
 
 from .questions import single_choice  # noqa: E402 (the questions' helper, next to the questions)

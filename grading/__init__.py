@@ -1,14 +1,16 @@
-"""Graded exercises: the in-notebook checks and the instructor's batch grader (every lesson's exercises).
+"""Graded exercises: the in-notebook checks, every lesson's checks, the exercise generator, the nbgrader
+export and the instructor's batch grader. The course's library is ``utils``; this package sits beside it
+and imports from it, never the other way round.
 
 In an exercise notebook::
 
-    from utils.grading import check, hint
+    from grading import check, hint
     check("01.masking", apply_mask)   # correct / not correct yet / not attempted, with the points
     hint("01.masking")                # the next hint
 
 Each lesson's checks live in ``lessonNN.py`` next to this file and are found automatically; how to add
-one is in ``solutions/README.md``. ``python -m utils.grading.generate`` writes ``exercises/`` from
-``solutions/``; ``python -m utils.grade`` grades submitted notebooks.
+one is in ``solutions/README.md``. ``python -m grading.generate`` writes ``exercises/`` from
+``solutions/``; ``python -m grading SUBMISSION.ipynb ... --out grades.csv`` grades submitted notebooks.
 """
 
 from .core import (CORRECT, INCORRECT, MISSING, NOT_ATTEMPTED, CheckResult, Exercise, Incorrect, as_number, case,

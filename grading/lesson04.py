@@ -339,7 +339,7 @@ def _without_mask(model, tokenizer, texts: list[str]) -> list[str]:
 
 
 # ---------------------------------------------------------------------------------------------------
-# Concept questions: the key of each is a salted hash of its answer (utils/grading/questions.py)
+# Concept questions: the key of each is a salted hash of its answer (grading/questions.py)
 # ---------------------------------------------------------------------------------------------------
 
 from .questions import ordering, several_choices  # noqa: E402 (the questions' helper, next to the questions)

@@ -234,7 +234,7 @@ def check_attention_pattern(attention_pattern):
 
 
 # ---------------------------------------------------------------------------------------------------
-# Concept questions: the key of each is a salted hash of its answer (utils/grading/questions.py)
+# Concept questions: the key of each is a salted hash of its answer (grading/questions.py)
 # ---------------------------------------------------------------------------------------------------
 
 from .questions import single_choice  # noqa: E402 (the questions' helper, next to the questions)

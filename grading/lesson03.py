@@ -283,7 +283,7 @@ def _check_uses_the_optimizer(training_step) -> None:
 
 
 # ---------------------------------------------------------------------------------------------------
-# Concept questions: the key of each is a salted hash of its answer (utils/grading/questions.py)
+# Concept questions: the key of each is a salted hash of its answer (grading/questions.py)
 # ---------------------------------------------------------------------------------------------------
 
 from .questions import ordering, single_choice  # noqa: E402 (the questions' helper, next to the questions)

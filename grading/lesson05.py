@@ -471,7 +471,7 @@ def _same_history(a: dict, b: dict) -> bool:
 
 
 # ---------------------------------------------------------------------------------------------------
-# Concept questions: the key of each is a salted hash of its answer (utils/grading/questions.py)
+# Concept questions: the key of each is a salted hash of its answer (grading/questions.py)
 # ---------------------------------------------------------------------------------------------------
 
 from .questions import matching, single_choice  # noqa: E402 (the questions' helper, next to the questions)

@@ -398,7 +398,7 @@ def check_confusion(confusion_matrix):
 
 
 # ---------------------------------------------------------------------------------------------------
-# Concept questions: the key of each is a salted hash of its answer (utils/grading/questions.py)
+# Concept questions: the key of each is a salted hash of its answer (grading/questions.py)
 # ---------------------------------------------------------------------------------------------------
 
 from .questions import single_choice  # noqa: E402 (the questions' helper, next to the questions)
