@@ -1,49 +1,14 @@
-"""The checks of lesson 06 (grading/lesson06.py) grade fairly: each passes the answer in the solution
-notebook, reports the untouched stub of the exercise notebook as not attempted, and turns down the usual
-wrong answers with a message that says what is wrong."""
+"""The checks of lesson 06 (grading/lesson06.py) turn down the usual wrong answers with a message that says
+what is wrong, and pass unusual right ones. What every lesson's checks share is tested in
+tests/test_grading_lessons.py."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import pytest
 import torch
 
-from grading_answers import (assert_not_attempted, assert_passes, assert_turned_down, load_answer, verdict,
-                             wrong_answer_ids)
+from grading_answers import assert_passes, assert_turned_down, lesson_answer, verdict, wrong_answer_ids
 from grading import core
-
-ROOT = Path(__file__).resolve().parent.parent
-SOLUTION = ROOT / "solutions" / "06_prompting_and_label_mapping_solutions.ipynb"
-IDS = ["06.verbalizer_predict", "06.label_mapping", "06.confusion", "06.disagreement", "06.prompt_or_fine_tune"]
-
-
-def answer(exercise_id: str, stub: bool = False):
-    """The answer to ``exercise_id`` as the solution notebook defines it, or as the generated exercise
-    notebook's stub does."""
-    return load_answer(SOLUTION, [exercise_id], {"torch": torch}, stub)
-
-
-
-def test_lesson_06_registers_its_exercises_in_the_order_its_notebook_asks_them():
-    assert [ex.id for ex in core.exercises() if ex.id.startswith("06.")] == IDS
-    assert all(core.get_exercise(i).hints for i in IDS)
-
-
-@pytest.mark.parametrize("exercise_id", IDS)
-def test_the_solution_notebooks_answer_passes(exercise_id):
-    assert_passes(exercise_id, answer(exercise_id))
-
-
-@pytest.mark.parametrize("exercise_id", IDS)
-def test_the_exercise_notebooks_stub_is_not_attempted(exercise_id):
-    assert_not_attempted(exercise_id, answer(exercise_id, stub=True))
-
-
-def test_a_check_leaves_the_callers_random_state_alone():
-    before = torch.get_rng_state()
-    verdict("06.verbalizer_predict", answer("06.verbalizer_predict"))
-    assert torch.equal(torch.get_rng_state(), before)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -98,7 +63,7 @@ def predict_in_place(log_probs, word_ids, labels):
 
 
 def _solution_mapping(id2label, labels):
-    return answer("06.label_mapping")(id2label, labels)
+    return lesson_answer("06.label_mapping")(id2label, labels)
 
 
 def mapping_accepts_everything(id2label, labels):

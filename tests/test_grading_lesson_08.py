@@ -1,49 +1,24 @@
-"""The checks of lesson 08 (grading/lesson08.py) grade fairly: each passes the answer in the solution
-notebook, reports the untouched stub of the exercise notebook as not attempted, turns down the usual wrong
-answers with a message that says what is wrong, and passes unusual answers that are right."""
+"""The checks of lesson 08 (grading/lesson08.py) turn down the usual wrong answers with a message that says
+what is wrong, and pass unusual answers that are right. What every lesson's checks share is tested in
+tests/test_grading_lessons.py."""
 
 from __future__ import annotations
 
 import random
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from grading_answers import assert_not_attempted, assert_passes, assert_turned_down, load_answer, wrong_answer_ids
-from grading import core, lesson08
-
-ROOT = Path(__file__).resolve().parent.parent
-SOLUTION = ROOT / "solutions" / "08_real_text_solutions.ipynb"
-IDS = ["08.macro_f1", "08.bootstrap", "08.strategy"]
+from grading_answers import assert_passes, assert_turned_down, lesson_answer, wrong_answer_ids
+from grading import lesson08
 
 
-def answer(exercise_id: str, stub: bool = False):
-    """The answer to ``exercise_id`` as the solution notebook defines it, or as the exercise notebook's stub."""
-    return load_answer(SOLUTION, [exercise_id], {"np": np}, stub)
-
-
-def test_lesson_08_registers_its_exercises_in_the_order_its_notebook_asks_them():
-    assert [ex.id for ex in core.exercises() if ex.id.startswith("08.")] == IDS
-    assert all(core.get_exercise(i).hints for i in IDS)
-
-
-@pytest.mark.parametrize("exercise_id", IDS)
-def test_the_solution_notebooks_answer_passes(exercise_id):
-    assert_passes(exercise_id, answer(exercise_id))
-
-
-@pytest.mark.parametrize("exercise_id", IDS)
-def test_the_exercise_notebooks_stub_is_not_attempted(exercise_id):
-    assert_not_attempted(exercise_id, answer(exercise_id, stub=True))
-
-
-def test_the_bootstrap_check_leaves_the_callers_random_state_alone():
+def test_the_bootstrap_check_leaves_the_callers_random_state_alone_even_when_the_answer_seeds_it():
     def seeds_the_global_generators(y_true, y_pred, metric, resamples=1000, seed=0):
         np.random.seed(seed)
         random.seed(seed)
-        return answer("08.bootstrap")(y_true, y_pred, metric, resamples, seed)
+        return lesson_answer("08.bootstrap")(y_true, y_pred, metric, resamples, seed)
 
     np.random.seed(5)
     random.seed(5)

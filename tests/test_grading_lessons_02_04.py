@@ -1,57 +1,16 @@
-"""The checks of lessons 02 and 04 (grading/lesson02.py, lesson04.py) grade fairly: each passes the
-answer in the solution notebook, reports the untouched stub of the exercise notebook as not attempted,
-and turns down the usual wrong answers with a message that says what is wrong, while right answers written
-another way than the solution pass."""
+"""The checks of lessons 02 and 04 (grading/lesson02.py, lesson04.py) turn down the usual wrong answers with
+a message that says what is wrong, while right answers written another way than the solution pass. What
+every lesson's checks share is tested in tests/test_grading_lessons.py."""
 
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from grading_answers import (assert_not_attempted, assert_passes, assert_turned_down, load_answer, verdict,
-                             wrong_answer_ids)
-from grading import core
-
-ROOT = Path(__file__).resolve().parent.parent
-SOLUTIONS = {"02": ROOT / "solutions" / "02_sequence_encoders_solutions.ipynb",
-             "04": ROOT / "solutions" / "04_notation_solutions.ipynb"}
-IDS = ["02.mean_pool", "02.attention_pattern", "02.not_classifier", "02.probe", "02.objective",
-       "04.split", "04.relative_change", "04.predict", "04.statements", "04.paradigm", "04.why_freeze",
-       "04.align_labels", "04.segments", "04.task_head"]
-
-
-def answer(exercise_id: str, stub: bool = False):
-    """The answer to ``exercise_id`` as the solution notebook defines it, or as the generated exercise
-    notebook's stub does."""
-    return load_answer(SOLUTIONS[exercise_id[:2]], [exercise_id], {"torch": torch}, stub)
-
-
-
-def test_lessons_02_and_04_register_their_exercises_in_the_order_their_notebooks_ask_them():
-    registered = [ex.id for ex in core.exercises() if ex.id[:2] in ("02", "04")]
-    assert registered == IDS
-    assert all(core.get_exercise(i).hints for i in IDS)
-
-
-@pytest.mark.parametrize("exercise_id", IDS)
-def test_the_solution_notebooks_answer_passes(exercise_id):
-    assert_passes(exercise_id, answer(exercise_id))
-
-
-@pytest.mark.parametrize("exercise_id", IDS)
-def test_the_exercise_notebooks_stub_is_not_attempted(exercise_id):
-    assert_not_attempted(exercise_id, answer(exercise_id, stub=True))
-
-
-@pytest.mark.parametrize("exercise_id", ["02.mean_pool", "04.split", "04.predict"])
-def test_a_check_leaves_the_callers_random_state_alone(exercise_id):
-    before = torch.get_rng_state()
-    verdict(exercise_id, answer(exercise_id))
-    assert torch.equal(torch.get_rng_state(), before)
+from grading_answers import assert_passes, assert_turned_down, wrong_answer_ids
 
 
 # ---------------------------------------------------------------------------------------------------

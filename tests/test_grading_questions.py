@@ -1,7 +1,7 @@
 """Concept questions grade fairly in every lesson (grading/questions.py): the answer in the solution
-notebook passes in any reasonable spelling, the exercise notebook's stub is not attempted, every wrong
-choice gets its own message, no key can be read next to its check, and the review of the whole course
-(lesson 99) is graded by the instructor's grader like any lesson."""
+notebook passes in any reasonable spelling, every wrong choice gets its own message, no key can be read next
+to its check, and the review of the whole course (lesson 99) is graded by the instructor's grader like any
+lesson. That each stub is not attempted is tested with every exercise, in tests/test_grading_lessons.py."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import nbformat
 import pytest
 
 from grading_answers import answer_cell
-from grading import core, generate, questions
+from grading import core, questions
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "grading"
@@ -33,10 +33,9 @@ QUESTIONS = concept_questions()
 IDS = [ex.id for ex in QUESTIONS]
 
 
-def solution_answer(ex: core.Exercise, stub: bool = False):
+def solution_answer(ex: core.Exercise):
     path = SOLUTIONS[ex.id[:2]]
-    nb = (nbformat.reads(generate.exercise_for(path)[1], as_version=4) if stub
-          else nbformat.read(path, as_version=4))
+    nb = nbformat.read(path, as_version=4)
     namespace: dict = {}
     exec(compile(answer_cell(nb, ex.answer), str(path), "exec"), namespace)
     return namespace[ex.answer]
@@ -71,13 +70,6 @@ def test_the_solution_notebooks_answer_passes_in_any_reasonable_spelling(exercis
     assert verdict(ex, value) == (core.CORRECT, "")
     for spelling in other_spellings(value):
         assert verdict(ex, spelling) == (core.CORRECT, ""), spelling
-
-
-@pytest.mark.parametrize("exercise_id", IDS)
-def test_the_exercise_notebooks_stub_is_not_attempted(exercise_id):
-    ex = core.get_exercise(exercise_id)
-    status, message = verdict(ex, solution_answer(ex, stub=True))
-    assert status == core.NOT_ATTEMPTED and message
 
 
 def wrong_answers(ex: core.Exercise, right: str) -> list[str]:
