@@ -85,9 +85,10 @@ colab-check: setup  ## the Colab path: every lesson and filled-in exercise noteb
 	$(BIN)/python tests/colab_sim.py
 
 # The tests marked slow (tests/conftest.py: a real browser, the grader on whole notebooks, nbgrader, fresh
-# Python processes) take minutes; make unit leaves them to make test.
-unit: setup  ## the unit and grading tests without the slow ones (about a minute)
-	$(BIN)/python -m pytest tests -m "not slow"
+# Python processes) take minutes; make unit leaves them to make test, and runs the rest as make test does,
+# one worker per core.
+unit: setup  ## the unit and grading tests without the slow ones (a minute or two)
+	$(if $(PARALLEL),OMP_NUM_THREADS=1 ,)$(BIN)/python -m pytest tests -m "not slow" $(PARALLEL)
 
 execute: setup  ## re-run lessons and solutions in place so their stored outputs are fresh
 	# Progress bars are switched off in the stored outputs: a frozen bar reads badly on GitHub.

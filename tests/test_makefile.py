@@ -31,7 +31,8 @@ def test_make_help_lists_every_command_that_has_a_description():
 
 def test_make_unit_leaves_the_slow_tests_out():
     recipe = re.search(r"^unit:.*\n\t(.+)$", MAKEFILE, flags=re.MULTILINE).group(1)
-    assert recipe.endswith('pytest tests -m "not slow"')
+    assert 'pytest tests -m "not slow"' in recipe
+    assert make("-n", "unit", "JOBS=1").stdout.strip().splitlines()[-1].endswith('pytest tests -m "not slow"')
 
 
 class Item:
