@@ -35,6 +35,7 @@ from transformers import BertModel
 
 from . import config as cfg
 from .models import EncoderClassifier, check_vocabulary
+from .pretraining import batch_order  # lessons 05 and 08 call it finetuning.batch_order
 
 STRATEGIES = ("none", "frozen", "full", "scratch")
 LEARNING_RATES = {"frozen": 1e-2, "full": 3e-4, "scratch": 1e-3}
@@ -164,26 +165,30 @@ def _tokenize(tokenizer, split: datasets.Dataset) -> tuple[list[list[int]], list
     return enc["input_ids"], enc["token_type_ids"]
 
 
-def _pad(sequences: list[torch.Tensor], value, side: str) -> tuple[torch.Tensor, torch.Tensor]:
+def pad_batch(sequences: list[torch.Tensor], value, side: str) -> tuple[torch.Tensor, torch.Tensor]:
     """Sequences of different lengths in one batch, padded with ``value`` on ``side`` ('right' or 'left')
-    to the longest, and the attention mask that marks their real positions."""
+    to the longest, and the attention mask that marks their real positions (lessons 03 and 04)."""
     batch = pad_sequence(sequences, batch_first=True, padding_value=value, padding_side=side)
     real = [torch.ones(len(s), dtype=torch.long, device=batch.device) for s in sequences]
     return batch, pad_sequence(real, batch_first=True, padding_value=0, padding_side=side)
 
 
+# The name utils/task_forms.py still uses.
+_pad = pad_batch
+
+
 def _pad_ids(token_ids: list[list[int]], tokenizer, device):
     """Token ids tokenized once, padded to the longest of the batch: the same tensors as :func:`_batch`
     gives for their texts, without tokenizing them again at every step."""
-    ids, mask = _pad([torch.tensor(ids, dtype=torch.long) for ids in token_ids], tokenizer.pad_token_id,
-                     getattr(tokenizer, "padding_side", "right"))
+    ids, mask = pad_batch([torch.tensor(ids, dtype=torch.long) for ids in token_ids], tokenizer.pad_token_id,
+                          getattr(tokenizer, "padding_side", "right"))
     return ids.to(device), mask.to(device)
 
 
 def _pad_types(type_ids: list[list[int]], tokenizer, device) -> torch.Tensor:
     """Segment ids (``token_type_ids``) padded like :func:`_pad_ids` pads the token ids, with 0."""
-    return _pad([torch.tensor(t, dtype=torch.long) for t in type_ids], 0,
-                getattr(tokenizer, "padding_side", "right"))[0].to(device)
+    return pad_batch([torch.tensor(t, dtype=torch.long) for t in type_ids], 0,
+                     getattr(tokenizer, "padding_side", "right"))[0].to(device)
 
 
 @torch.no_grad()
@@ -204,7 +209,7 @@ def evaluate(model: EncoderClassifier, tokenizer, split: datasets.Dataset, batch
     for start in range(0, len(order), batch_size):
         rows = order[start:start + batch_size]
         if frozen:
-            logits = model.head(*_pad([fixed[i] for i in rows], 0.0, side))
+            logits = model.head(*pad_batch([fixed[i] for i in rows], 0.0, side))
         elif type_ids is None:
             logits = model(*_pad_ids([token_ids[i] for i in rows], tokenizer, device))
         else:
@@ -262,25 +267,6 @@ def _fixed_token_vectors(encoder, token_ids: list[list[int]], tokenizer, device,
         for row, i in enumerate(rows):
             stored[keys[i]] = hidden[row, mask[row].bool()].clone()
     return [stored[key].to(device) for key in keys]
-
-
-def batch_order(lengths: list[int], batch_size: int, generator: torch.Generator, group_by_length: bool = False,
-                group: int = 50) -> list[list[int]]:
-    """One epoch's batches, as lists of example indices, in a random order drawn from ``generator``.
-
-    With ``group_by_length`` the shuffled examples are cut into groups of ``group`` batches and sorted by
-    length within each group, so a batch holds examples of similar length and little of it is padding;
-    the batches are then shuffled. Every example is still seen once per epoch. It is the idea of the
-    ``group_by_length`` option of transformers' Trainer."""
-    order = torch.randperm(len(lengths), generator=generator).tolist()
-    if not group_by_length:
-        return [order[start:start + batch_size] for start in range(0, len(order), batch_size)]
-    size = batch_size * group
-    batches = []
-    for start in range(0, len(order), size):
-        chunk = sorted(order[start:start + size], key=lambda i: lengths[i])
-        batches += [chunk[k:k + batch_size] for k in range(0, len(chunk), batch_size)]
-    return [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]
 
 
 def optimizer_and_schedule(parameters, lr: float, steps_per_epoch: int, epochs: int, fused: bool,
@@ -355,7 +341,7 @@ def train_classifier(model: EncoderClassifier, tokenizer, train: datasets.Datase
                 break
             labels = all_labels[batch].to(device)
             if frozen:  # the head alone, on the encoder's stored token vectors
-                logits = model.head(*_pad([fixed[i] for i in batch], 0.0, side))
+                logits = model.head(*pad_batch([fixed[i] for i in batch], 0.0, side))
             elif type_ids is None:
                 logits = model(*_pad_ids([token_ids[i] for i in batch], tokenizer, device))
             else:  # a pair task: the segment ids too

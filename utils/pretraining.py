@@ -22,7 +22,6 @@ from transformers import AutoTokenizer, BertForMaskedLM, get_wsd_schedule
 
 from . import config as cfg
 from .data import make_corpus
-from .finetuning import batch_order
 from .models import build_mlm_model, check_vocabulary, count_parameters, tiny_bert_config
 from .tokenization import train_tokenizer
 
@@ -63,11 +62,30 @@ def mask_tokens(input_ids: torch.Tensor, tokenizer, mlm_probability: float = 0.1
     return masked, labels
 
 
-def _batches(encoded: list[list[int]], batch_size: int, pad_id: int, generator: torch.Generator,
-             group_by_length: bool = False):
+def batch_order(lengths: list[int], batch_size: int, generator: torch.Generator, group_by_length: bool = False,
+                group: int = 50) -> list[list[int]]:
+    """One epoch's batches, as lists of example indices, in a random order drawn from ``generator``.
+
+    With ``group_by_length`` the shuffled examples are cut into groups of ``group`` batches and sorted by
+    length within each group, so a batch holds examples of similar length and little of it is padding;
+    the batches are then shuffled. Every example is still seen once per epoch. It is the idea of the
+    ``group_by_length`` option of transformers' Trainer."""
+    order = torch.randperm(len(lengths), generator=generator).tolist()
+    if not group_by_length:
+        return [order[start:start + batch_size] for start in range(0, len(order), batch_size)]
+    size = batch_size * group
+    batches = []
+    for start in range(0, len(order), size):
+        chunk = sorted(order[start:start + size], key=lambda i: lengths[i])
+        batches += [chunk[k:k + batch_size] for k in range(0, len(chunk), batch_size)]
+    return [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]
+
+
+def padded_batches(encoded: list[list[int]], batch_size: int, pad_id: int, generator: torch.Generator,
+                   group_by_length: bool = False):
     """Endless shuffled batches of token ids, padded to the longest sequence in the batch. With
-    ``group_by_length`` each batch holds sentences of similar length (``finetuning.batch_order``), so
-    little of it is padding. Only full batches are used."""
+    ``group_by_length`` each batch holds sentences of similar length (:func:`batch_order`), so
+    little of it is padding. Only full batches are used (lessons 01 and 06)."""
     lengths = [len(row) for row in encoded]
     while True:
         for batch in batch_order(lengths, batch_size, generator, group_by_length):
@@ -79,6 +97,10 @@ def _batches(encoded: list[list[int]], batch_size: int, pad_id: int, generator: 
             for i, r in enumerate(rows):
                 ids[i, :len(r)] = torch.tensor(r)
             yield ids, (ids != pad_id).long()
+
+
+# The name utils/causal_lm.py and tests/test_pretraining.py still use.
+_batches = padded_batches
 
 
 def masked_lm_step_loss(model: BertForMaskedLM, inputs: torch.Tensor, attention: torch.Tensor,
@@ -113,8 +135,8 @@ def pretrain(model: BertForMaskedLM, tokenizer, texts: list[str], *, steps: int,
     model.to(device).train()
     generator = torch.Generator().manual_seed(seed)
     encoded = tokenizer(list(texts), truncation=True, max_length=model.config.max_position_embeddings)["input_ids"]
-    batches = _batches(encoded, min(batch_size, len(encoded)), tokenizer.pad_token_id, generator,
-                       group_by_length=True)
+    batches = padded_batches(encoded, min(batch_size, len(encoded)), tokenizer.pad_token_id, generator,
+                             group_by_length=True)
     # Fused AdamW updates every parameter in one pass; where torch has no fused kernel for the device
     # it uses its default implementation. The same updates, to within rounding.
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01,
