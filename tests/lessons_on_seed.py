@@ -16,8 +16,9 @@ checkpoints). It reaches torch through ``WORKBOOK_THREADS`` (read by ``utils.con
 the course) and ``OMP_NUM_THREADS``, and is checked in a fresh process before anything runs. With one
 thread two notebooks run at a time (``--jobs``, default 2); with two threads, one at a time.
 
-The table: one row per lesson, seed and thread count, with the cells that passed and the ones that failed,
-printed as Markdown at the end. ``--summary FILE`` also keeps it as JSON in FILE; rows already there for
+The table: one row per lesson, seed and thread count, with the cells that passed and the ones that failed
+(as nbval names them: "Cell 11" is the lesson's code cell 11, counted from 0, not counting markdown), each
+with the line of its error (``AssertionError: the claim's message``), printed as Markdown at the end. ``--summary FILE`` also keeps it as JSON in FILE; rows already there for
 other seeds or thread counts stay, so several runs build one table (lesson x seed x threads).
 
 Not part of the test suite (about 10 minutes per seed and thread count on a 2-core CPU); CI runs it with
@@ -32,6 +33,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import tempfile
@@ -41,6 +43,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 THREADS = (1, 2)
+# Terminal colours in a traceback; pytest's JUnit XML writes the escape character as "#x1B".
+ANSI = re.compile(r"(\x1b|#x1B)\[[0-9;]*m")
+EXCEPTION = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Interrupt|Exit)\b:?")
 
 
 if str(ROOT) not in sys.path:
@@ -70,13 +75,24 @@ def cells_by_lesson(junit: Path) -> dict[str, dict]:
     found: dict[str, dict] = {}
     for case in ElementTree.parse(junit).getroot().iter("testcase"):
         lesson = case.get("classname", "").split(".")[-2]  # notebooks.01_pretraining_mlm.ipynb
-        row = found.setdefault(lesson, {"passed": [], "failed": [], "seconds": 0.0})
-        failed = any(child.tag in ("failure", "error") for child in case)
+        row = found.setdefault(lesson, {"passed": [], "failed": [], "errors": {}, "seconds": 0.0})
+        failures = [child for child in case if child.tag in ("failure", "error")]
         skipped = any(child.tag == "skipped" for child in case)
-        if not skipped:
-            row["failed" if failed else "passed"].append(case.get("name"))
+        if failures:
+            row["failed"].append(case.get("name"))
+            row["errors"][case.get("name")] = error_line(failures[0].text or failures[0].get("message", ""))
+        elif not skipped:
+            row["passed"].append(case.get("name"))
         row["seconds"] += float(case.get("time") or 0)
     return found
+
+
+def error_line(text: str) -> str:
+    """The line of a cell's traceback that names the exception (``AssertionError: the claim``), without the
+    terminal's colours; the last line when none does."""
+    lines = [line.strip() for line in ANSI.sub("", text).splitlines() if line.strip()]
+    named = [line for line in lines if EXCEPTION.match(line)]
+    return (named or lines or ["?"])[-1][:300]
 
 
 def threads_in_a_kernel(env: dict) -> int:
@@ -119,6 +135,7 @@ def run_one(seed: int, threads: int, notebooks: list[Path], folder: Path, jobs: 
                      "passed": len(cells["passed"]) if cells else 0,
                      "failed": len(cells["failed"]) if cells else None,  # None: the lesson never ran
                      "failed_cells": cells["failed"] if cells else [],
+                     "errors": cells["errors"] if cells else {},
                      "seconds": round(cells["seconds"]) if cells else None})
     return status, rows
 
@@ -141,7 +158,9 @@ def markdown_table(rows: list[dict]) -> str:
             result, failed = "not run", "the lesson did not run (see pytest's output)"
         else:
             result = f"{row['passed']} of {row['passed'] + row['failed']}"
-            failed = ", ".join(row["failed_cells"]) or "none"
+            errors = row.get("errors", {})
+            failed = "; ".join(f"{cell} ({errors[cell][:120]})" if errors.get(cell) else cell
+                               for cell in row["failed_cells"]) or "none"
         lines.append(f"| {row['lesson']} | {row['seed']} | {row['threads']} | {result} | {failed} |")
     return "\n".join(lines)
 

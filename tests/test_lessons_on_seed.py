@@ -17,7 +17,11 @@ import lessons_on_seed  # noqa: E402
 
 JUNIT = """<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="pytest">
 <testcase classname="notebooks.03_fine_tuning.ipynb" name="Cell 0" time="2.5" />
-<testcase classname="notebooks.03_fine_tuning.ipynb" name="Cell 1" time="10.0"><failure message="x">AssertionError</failure></testcase>
+<testcase classname="notebooks.03_fine_tuning.ipynb" name="Cell 1" time="10.0"><failure message="Notebook cell execution failed">Cell 1: Cell execution caused an exception
+Traceback:
+#x1B[31mAssertionError#x1B[39m                            Traceback (most recent call last)
+----&gt; 3 assert frozen &gt; 0.8, "the frozen encoder reads the task"
+#x1B[31mAssertionError#x1B[39m: the frozen encoder reads the task</failure></testcase>
 <testcase classname="notebooks.03_fine_tuning.ipynb" name="Cell 2" time="0.5" />
 <testcase classname="notebooks.08_real_text.ipynb" name="Cell 0" time="1.0" />
 <testcase classname="notebooks.08_real_text.ipynb" name="Cell 1" time="1.0"><skipped message="s" /></testcase>
@@ -50,13 +54,15 @@ def test_nbval_cells_are_counted_by_lesson(tmp_path):
     junit = tmp_path / "junit.xml"
     junit.write_text(JUNIT)
     found = lessons_on_seed.cells_by_lesson(junit)
-    assert found["03_fine_tuning"] == {"passed": ["Cell 0", "Cell 2"], "failed": ["Cell 1"], "seconds": 13.0}
+    assert found["03_fine_tuning"] == {"passed": ["Cell 0", "Cell 2"], "failed": ["Cell 1"], "seconds": 13.0,
+                                       "errors": {"Cell 1": "AssertionError: the frozen encoder reads the task"}}
     assert found["08_real_text"]["passed"] == ["Cell 0"] and found["08_real_text"]["failed"] == []
 
 
 def row(lesson, seed, threads, passed=10, failed=0):
     return {"lesson": lesson, "seed": seed, "threads": threads, "passed": passed, "failed": failed,
-            "failed_cells": [f"Cell {i}" for i in range(failed)], "seconds": 1}
+            "failed_cells": [f"Cell {i}" for i in range(failed)], "seconds": 1,
+            "errors": {f"Cell {i}": f"AssertionError: claim {i}" for i in range(failed)}}
 
 
 def test_the_table_keeps_other_seeds_and_threads_and_replaces_a_rerun():
@@ -70,7 +76,8 @@ def test_the_table_reads_lesson_seed_threads_and_the_failed_cells():
                                            {**row("08_real_text", 7, 2), "failed": None, "passed": 0}])
     lines = text.splitlines()
     assert lines[0] == "| lesson | seed | threads | cells passed | failed cells |"
-    assert lines[2] == "| 03_fine_tuning | 7 | 1 | 20 of 22 | Cell 0, Cell 1 |"
+    assert lines[2] == ("| 03_fine_tuning | 7 | 1 | 20 of 22 | Cell 0 (AssertionError: claim 0); "
+                        "Cell 1 (AssertionError: claim 1) |")
     assert lines[3].startswith("| 08_real_text | 7 | 2 | not run |")
 
 
