@@ -19,13 +19,15 @@ How a submission is graded
    output, count; points come from the grader's own registry, so a verdict cannot claim more than the
    exercise is worth.
 
-What this defends against, and what not: see ``README.md`` (For instructors). In short, a submission
-that redefines ``check``, replaces or monkeypatches ``grading``, prints fake verdicts, loops,
-crashes its kernel or floods its output gets a fair row. Code written to subvert the Python
-interpreter it runs in (for instance replacing IPython's cell execution to read the token) is not
-defended against: the checks must call the student's functions, in the student's process. Grade
-untrusted notebooks in a container or a throwaway account: nothing here sandboxes the file system
-or the network.
+What this defends against, and what not: see docs/instructors.md. In short, a submission that redefines
+``check``, replaces or monkeypatches ``grading``, prints fake verdicts, loops, crashes its kernel or floods its
+output gets a fair row. On Linux with bubblewrap each worker and its kernel run in a sandbox (``sandbox.py``):
+the course and its Python read-only, no network, no process left when the row is written, the other
+submissions out of sight. Without it (``--no-sandbox``, macOS, a Linux that does not let users make
+namespaces) the grader says so and a submission runs as your user: grade untrusted notebooks in a container
+or a throwaway account then. Code written to subvert the Python interpreter it runs in (for instance
+replacing IPython's cell execution to read the token) is not defended against, in the sandbox or out of
+it: the checks must call the student's functions, in the student's process.
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ import nbformat  # noqa: E402
 from nbclient import NotebookClient  # noqa: E402
 from nbclient.exceptions import CellTimeoutError, DeadKernelError  # noqa: E402
 
-from . import core  # noqa: E402
+from . import core, sandbox  # noqa: E402
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 ROOT = PACKAGE_DIR.parent
@@ -72,10 +74,12 @@ MAX_ERROR_CHARS = 600
 # ---------------------------------------------------------------------------------------------------
 
 # The check modules, and the grader's code that runs in the kernel and in the worker (private_copy.py),
-# are read once when the batch starts and sent as text: a submission cannot swap them on the disk.
+# are read once when the batch starts and sent as text: a submission cannot swap them on the disk (in the
+# sandbox the disk is read-only anyway, but without it this is the defence), and, loaded under a name of their
+# own, they are not the modules a submission's cells imported and may have patched (that holds in the sandbox).
 PRIVATE_COPY = PACKAGE_DIR / "private_copy.py"
 # The grader's own modules the worker loads after the checks, in this order (the grader last: it runs it).
-RUNNER_MODULES = ("grader",)
+RUNNER_MODULES = ("sandbox", "grader")
 
 
 def check_sources(extra_checks: Path | None = None) -> dict:
@@ -123,12 +127,20 @@ class _Client(NotebookClient):
         self.grading_index: int | None = None
         self.verdicts: list[dict] = []
         self.cell_errors: dict[int, str] = {}
+        self.met: dict[int, tuple[str, str]] = {}  # cell index -> what it ran into (sandbox.what_a_cell_met)
         self._partial = ""
         self.on_cell_error = self._record_error
 
     def _record_error(self, cell, cell_index, execute_reply) -> None:
         content = execute_reply.get("content", {})
         self.cell_errors[cell_index] = core.one_line(f"{content.get('ename', 'Error')}: {content.get('evalue', '')}")
+        self._note_met(cell_index, f"{content.get('ename', '')}: {content.get('evalue', '')}")
+
+    def _note_met(self, cell_index: int, text: str) -> None:
+        if cell_index != self.grading_index and cell_index not in self.met:
+            met = sandbox.what_a_cell_met(text)
+            if met is not None:
+                self.met[cell_index] = met
 
     def output(self, outs, msg, display_id, cell_index):  # noqa: D102 - overrides nbclient's
         if cell_index == self.grading_index:
@@ -137,6 +149,8 @@ class _Client(NotebookClient):
                 self._feed(content.get("text", ""))
             elif msg.get("msg_type") == "display_data":
                 self._feed("\n" + str(content.get("data", {}).get("text/plain", ""))[:MAX_LINE_CHARS] + "\n")
+        elif msg.get("msg_type") == "stream":  # what pip (%pip) prints when it fails: it raises nothing
+            self._note_met(cell_index, str(msg.get("content", {}).get("text", ""))[:sandbox.SCANNED_CHARS])
         return None  # nothing is stored: a flood of output costs time, never memory
 
     def _feed(self, text: str) -> None:
@@ -157,6 +171,7 @@ class _Client(NotebookClient):
 class RunResult:
     stopped: tuple[int, str] | None = None    # (cell index, why) when a cell had to be stopped
     cell_errors: dict[int, str] = field(default_factory=dict)
+    met: dict[int, tuple[str, str]] = field(default_factory=dict)  # cell index -> what it ran into
     verdicts: list[dict] = field(default_factory=list)
     grading_problem: str | None = None
     failed: str | None = None                 # the kernel could not be started at all
@@ -240,6 +255,7 @@ async def _run_once(nb, skip: set[int], timeout: float, sources: dict, wanted: l
         shutil.rmtree(folder, ignore_errors=True)
     result.cell_errors = dict(client.cell_errors)
     result.cell_errors.pop(grading_index, None)
+    result.met = dict(client.met)
     result.verdicts = client.verdicts
     return result
 
@@ -269,8 +285,11 @@ class Row:
         return text if len(text) <= MAX_ERROR_CHARS else text[:MAX_ERROR_CHARS - 3] + "..."
 
 
-def read_submission(path: Path):
-    """``(notebook, None)`` or ``(None, what is wrong with the file)``."""
+def read_submission(path: Path, text: str | None = None):
+    """``(notebook, None)`` or ``(None, what is wrong with the file)``. ``text`` is the file's text when it
+    was read already (the worker is sent it: in the sandbox, the submissions' folder is out of its sight)."""
+    if text is not None:
+        return _parse_submission(text)
     if not path.exists():
         return None, "no such file"
     if not path.is_file():
@@ -282,6 +301,10 @@ def read_submission(path: Path):
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         return None, core.one_line(f"could not read the file as UTF-8 text ({error})")
+    return _parse_submission(text)
+
+
+def _parse_submission(text: str):
     try:
         data = json.loads(text)
     except ValueError as error:
@@ -335,10 +358,11 @@ def _memory_words(limit_gb: float | None) -> str:
 
 async def grade_submission(path: str, exercises: list[core.Exercise], sources: dict, timeout: float,
                            lesson: str | None = None, check_timeout: float = CHECK_SECONDS,
-                           skip: set[int] | None = None, on_event=None, memory_limit_gb: float | None = None) -> Row:
-    """Grade one notebook on the exercises of its lesson (or of ``lesson``). Never raises: whatever goes
-    wrong ends up in the row's errors."""
-    nb, problem = read_submission(Path(path))
+                           skip: set[int] | None = None, on_event=None, memory_limit_gb: float | None = None,
+                           text: str | None = None) -> Row:
+    """Grade one notebook (``text``, when given, is its file's text) on the exercises of its lesson (or of
+    ``lesson``). Never raises: whatever goes wrong ends up in the row's errors."""
+    nb, problem = read_submission(Path(path), text)
     known = list(dict.fromkeys(lesson_of(ex.id) for ex in exercises))
     lessons = [lesson] if lesson else submission_lessons(nb, path, known)
     scope = [ex for ex in exercises if lesson_of(ex.id) in lessons] or exercises
@@ -366,9 +390,12 @@ async def grade_submission(path: str, exercises: list[core.Exercise], sources: d
     if run.failed:
         row.errors.append(run.failed)
         return row
-    for index in sorted(run.cell_errors):
-        error = run.cell_errors[index]
-        if _OUT_OF_MEMORY.search(error):
+    for index in sorted(set(run.cell_errors) | set(run.met)):
+        error = run.cell_errors.get(index, "")
+        if index in run.met:  # what it ran into, in words, rather than the error it raised
+            what, why = run.met[index]
+            row.errors.append(f"{_describe_cell(nb, index)} met {what}: {why}")
+        elif _OUT_OF_MEMORY.search(error):
             row.errors.append(f"{_describe_cell(nb, index)} {_memory_words(memory_limit_gb)} and was stopped "
                               f"({error})")
         else:
@@ -435,12 +462,14 @@ def worker_main(payload: dict) -> int:
     ROOT = Path(payload["root"])
     token = payload["token"]
     try:  # Linux: die with the writer (a batch killed or stopped leaves no worker behind; the kernel then
-        # sees its parent gone and stops too)
+        # sees its parent gone and stops too). In the sandbox bwrap does this (--die-with-parent, and its pid
+        # namespace ends with the worker), and the writer's pid is not visible; without it, this is the defence.
         import ctypes
         import signal
 
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-        if os.getppid() != payload.get("writer", os.getppid()):
+        writer = payload.get("writer")
+        if writer is not None and os.getppid() != writer:
             return 1
     except (OSError, AttributeError):
         pass
@@ -463,7 +492,8 @@ def worker_main(payload: dict) -> int:
     exercises = core.exercises()
     sources = {key: payload[key] for key in ("modules", "extra", "private_copy")}
     row = asyncio.run(grade_submission(payload["path"], exercises, sources, payload["timeout"], payload["lesson"],
-                                       payload["check_timeout"], set(payload["skip"]), send, limit))
+                                       payload["check_timeout"], set(payload["skip"]), send, limit,
+                                       payload["notebook"]))
     send({"row": {"errors": row.errors, "statuses": row.statuses, "messages": row.messages}})
     return 0
 
@@ -481,11 +511,12 @@ def _kill_group(pid: int | None) -> None:
             pass
 
 
-async def _run_worker(payload: dict, live: dict) -> tuple[dict | None, list[dict], int]:
-    """Start a worker, send it ``payload``, read its events until it ends: (row or None, events, exit code)."""
+async def _run_worker(payload: dict, live: dict, box: sandbox.Sandbox) -> tuple[dict | None, list[dict], int]:
+    """Start a worker (in the sandbox ``box``, if it is on), send it ``payload``, read its events until it ends:
+    (row or None, events, exit code; a negative code for the signal that killed it)."""
     token = payload["token"]
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", payload["private_copy"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        *box.wrap([sys.executable, "-c", payload["private_copy"]]), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL, start_new_session=True, limit=2**24)
     live[process.pid] = None
     row, events = None, []
@@ -510,15 +541,22 @@ async def _run_worker(payload: dict, live: dict) -> tuple[dict | None, list[dict
                 row = event["row"]
             else:
                 events.append(event)
-                if isinstance(event.get("kernel"), int):
+                # The kernel's pid, to stop its process group at the end. In the sandbox it is a pid of the
+                # sandbox's own namespace, meaningless outside, and the namespace ends with the worker anyway.
+                if isinstance(event.get("kernel"), int) and not box.on:
                     live[process.pid] = event["kernel"]
         code = await process.wait()
     except (ConnectionError, BrokenPipeError):
         code = await process.wait()
     finally:
         kernel = live.pop(process.pid, None)
-        _kill_group(process.pid)  # whatever it left behind; its kernel too, which leads its own session
+        # Whatever it left behind; its kernel too, which leads its own session. In the sandbox this stops bwrap,
+        # and every process of the submission (its kernel, what it started in a session of its own) ends with
+        # the sandbox's pid namespace; without the sandbox, a process started in a new session outlives this.
+        _kill_group(process.pid)
         _kill_group(kernel)
+    if box.on and code > 128:  # bwrap reports a worker killed by signal N as exit status 128 + N
+        code = 128 - code
     return row, events, code
 
 
@@ -531,8 +569,9 @@ def scope_of(nb, path: str, exercises: list[core.Exercise], lesson: str | None) 
 
 async def grade_isolated(path: str, exercises: list[core.Exercise], sources: dict, timeout: float,
                          lesson: str | None, check_timeout: float, memory_limit_gb: float | None,
-                         live: dict) -> Row:
-    """Grade one submission in a worker process, re-running it without the cell that killed a worker."""
+                         live: dict, box: sandbox.Sandbox = sandbox.Sandbox()) -> Row:
+    """Grade one submission in a worker process (in the sandbox ``box``, if it is on), re-running it without
+    the cell that killed a worker."""
     nb, problem = read_submission(Path(path))
     if problem:
         return await grade_submission(path, exercises, sources, timeout, lesson, check_timeout)
@@ -540,13 +579,15 @@ async def grade_isolated(path: str, exercises: list[core.Exercise], sources: dic
     notes: list[str] = []
     skip: set[int] = set()
     result = None
+    text = Path(path).read_text(encoding="utf-8")  # read_submission read it: it is a notebook of UTF-8 text
     for attempt in range(MAX_RUNS):
         payload = {"package": "_workbook_grader_" + secrets.token_hex(8), "modules": sources["modules"],
                    "extra": sources["extra"], "private_copy": sources["private_copy"], "runner": sources["runner"],
                    "root": str(ROOT), "token": "WORKBOOK-ROW-" + secrets.token_hex(16) + ":",
-                   "path": path, "timeout": timeout, "lesson": lesson, "check_timeout": check_timeout,
-                   "skip": sorted(skip), "memory_limit_gb": memory_limit_gb, "writer": os.getpid()}
-        result, events, code = await _run_worker(payload, live)
+                   "path": path, "notebook": text, "timeout": timeout, "lesson": lesson,
+                   "check_timeout": check_timeout, "skip": sorted(skip), "memory_limit_gb": memory_limit_gb,
+                   "writer": None if box.on else os.getpid()}
+        result, events, code = await _run_worker(payload, live, box)
         if result is not None:
             break
         how = f"signal {-code}" if code < 0 else f"exit status {code}"
@@ -579,9 +620,10 @@ async def grade_isolated(path: str, exercises: list[core.Exercise], sources: dic
 
 async def grade_all(paths: list[str], exercises: list[core.Exercise], sources: dict, timeout: float,
                     jobs: int = 1, lesson: str | None = None, check_timeout: float = CHECK_SECONDS,
-                    progress=None, memory_limit_gb: float | None = DEFAULT_MEMORY_GB, on_row=None) -> list[Row]:
-    """Grade every submission, ``jobs`` at a time, each in a worker process; ``on_row`` gets each row as
-    soon as it is graded. Rows come back in the order of ``paths``. When cancelled (Ctrl-C), every
+                    progress=None, memory_limit_gb: float | None = DEFAULT_MEMORY_GB, on_row=None,
+                    box: sandbox.Sandbox = sandbox.Sandbox()) -> list[Row]:
+    """Grade every submission, ``jobs`` at a time, each in a worker process (in the sandbox ``box``, if it is
+    on); ``on_row`` gets each row as soon as it is graded. Rows come back in the order of ``paths``. When cancelled (Ctrl-C), every
     worker and kernel still running is stopped before this returns."""
     limit = asyncio.Semaphore(max(1, jobs))
     live: dict[int, int | None] = {}
@@ -591,7 +633,7 @@ async def grade_all(paths: list[str], exercises: list[core.Exercise], sources: d
             start = time.monotonic()
             try:
                 row = await grade_isolated(path, exercises, sources, timeout, lesson, check_timeout,
-                                           memory_limit_gb, live)
+                                           memory_limit_gb, live, box)
             except asyncio.CancelledError:
                 raise
             except Exception as error:  # a bug in the grader must not cost the other rows
@@ -753,8 +795,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m grading",
         description="Grade submitted exercise notebooks: each runs in a fresh kernel, in a process of its own, with "
-                    "a time and a memory limit, then every registered exercise is checked. Writes one CSV row per "
-                    "submission the moment it is graded.")
+                    "a time and a memory limit, on Linux inside a sandbox (bubblewrap), then every registered "
+                    "exercise is checked. Writes one CSV row per submission the moment it is graded.")
     parser.add_argument("submissions", nargs="+", metavar="SUBMISSION.ipynb", help="the notebooks to grade")
     parser.add_argument("--out", required=True, type=Path, help="the CSV file to write (grades.csv)")
     parser.add_argument("--resume", action="store_true",
@@ -776,6 +818,9 @@ def main(argv: list[str] | None = None) -> int:
                              "from its metadata, its check(...) calls or NN_ in its name)")
     parser.add_argument("--jobs", type=int, default=_cores(),
                         help=f"submissions graded at the same time (default: the machine's cores, here {_cores()})")
+    parser.add_argument("--no-sandbox", action="store_true",
+                        help="run the submissions without bubblewrap, as processes of your user (the default on "
+                             "Linux with bwrap is a sandbox: the course read-only, no network, no process left over)")
     args = parser.parse_args(argv)
     if args.timeout <= 0 or args.check_timeout <= 0:
         parser.error("--timeout and --check-timeout must be positive numbers of seconds.")
@@ -814,6 +859,12 @@ def main(argv: list[str] | None = None) -> int:
     if already:
         print(f"{len(paths) - len(pending)} submission(s) already in {args.out}: not graded again.", file=sys.stderr)
 
+    # The submissions' and the feedback's folders are hidden inside the sandbox: no student reads another's.
+    private = [Path(path).parent for path in pending] + ([args.feedback] if args.feedback is not None else [])
+    box = sandbox.choose(ROOT, private + [Path(args.out).parent], no_sandbox=args.no_sandbox)
+    if not box.on and pending:
+        print(box.notice(), file=sys.stderr, flush=True)
+
     def on_row(row: Row) -> None:
         writer.add(row)
         if args.feedback is not None:
@@ -824,7 +875,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         rows = asyncio.run(grade_all(pending, exercises, sources, args.timeout, args.jobs, args.lesson,
-                                     args.check_timeout, progress, args.memory_limit or None, on_row))
+                                     args.check_timeout, progress, args.memory_limit or None, on_row, box))
     except KeyboardInterrupt:
         writer.close()
         print(f"\nStopped: {writer.written} row(s) written to {args.out} in this run "
@@ -835,6 +886,7 @@ def main(argv: list[str] | None = None) -> int:
     writer.put_in_order(paths)
     if rows:
         print(summary(rows))
-    print(f"\n{len(rows)} submission(s) graded; wrote {args.out}"
+    where = " in a sandbox (bubblewrap)" if box.on else f" (not sandboxed: {box.reason})"
+    print(f"\n{len(rows)} submission(s) graded{where}; wrote {args.out}"
           + (f" and one feedback file each in {args.feedback}" if args.feedback is not None else ""))
     return 0

@@ -18,16 +18,20 @@ and tests/test_grading_lesson_*.py run each answer and stub through its check.
 from __future__ import annotations
 
 import csv
+import functools
 import json
+import os
 import re
+import secrets
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from grading import core, generate, grader
+from grading import core, generate, grader, sandbox
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = sorted((ROOT / "solutions").glob("*_solutions.ipynb"))
@@ -245,9 +249,10 @@ def check_private(perplexity):
 '''
 
 
-def run_grader(paths: list[Path], out: Path, *options: str) -> tuple[subprocess.CompletedProcess, list[dict]]:
+def run_grader(paths: list[Path], out: Path, *options: str,
+               env: dict | None = None) -> tuple[subprocess.CompletedProcess, list[dict]]:
     process = subprocess.run([sys.executable, "-m", "grading", *map(str, paths), "--out", str(out), *options],
-                             cwd=ROOT, capture_output=True, text=True, timeout=900)
+                             cwd=ROOT, capture_output=True, text=True, timeout=900, env=env)
     rows = list(csv.DictReader(out.open(encoding="utf-8"))) if out.exists() else []
     return process, rows
 
@@ -473,14 +478,49 @@ def broken_submissions(folder: Path) -> dict[str, Path]:
     return paths
 
 
-@pytest.fixture(scope="module")
-def broken(tmp_path_factory):
+# What bwrap says where the kernel lets no user make namespaces (a Linux without unprivileged user namespaces).
+REFUSING_BWRAP = ("#!/bin/sh\necho 'bwrap: No permissions to creating new namespace, likely because the kernel does "
+                  "not allow non-privileged user namespaces.' >&2\nexit 1\n")
+
+
+def refusing_bwrap_env(folder: Path) -> dict:
+    """The environment of a grader that finds a bwrap which may not make a sandbox (first on the PATH)."""
+    tools = folder / "refusing-bwrap"
+    tools.mkdir()
+    (tools / "bwrap").write_text(REFUSING_BWRAP)
+    (tools / "bwrap").chmod(0o755)
+    return dict(os.environ, PATH=os.pathsep.join([str(tools), os.environ.get("PATH", "")]))
+
+
+@functools.lru_cache(maxsize=None)
+def sandbox_here() -> sandbox.Sandbox:
+    return sandbox.choose(ROOT)
+
+
+def batch(request, folder: Path, paths: list[Path], *options: str) -> tuple[subprocess.CompletedProcess, list[dict]]:
+    """Grade ``paths`` on the path ``request.param`` names: "sandboxed" (bubblewrap; skipped where it cannot run)
+    or "not sandboxed" (a bwrap that may not make a sandbox, so the grader falls back and says so)."""
+    if request.param == "sandboxed":
+        if not sandbox_here().on:
+            pytest.skip(f"no sandbox on this machine: {sandbox_here().reason}")
+        process, rows = run_grader(paths, folder / "grades.csv", *options)
+        assert process.returncode == 0, process.stderr[-2000:]
+        assert "graded in a sandbox (bubblewrap)" in process.stdout and "Not sandboxed" not in process.stderr
+    else:
+        process, rows = run_grader(paths, folder / "grades.csv", *options, env=refusing_bwrap_env(folder))
+        assert process.returncode == 0, process.stderr[-2000:]
+        assert process.stderr.count("Not sandboxed: bwrap may not make a sandbox here (bwrap: No permissions") == 1
+        assert "(not sandboxed: bwrap may not make a sandbox here" in process.stdout
+    assert [row["submission"] for row in rows] == [str(p) for p in paths]
+    return process, rows
+
+
+@pytest.fixture(scope="module", params=["sandboxed", "not sandboxed"])
+def broken(request, tmp_path_factory):
     folder = tmp_path_factory.mktemp("broken")
     paths = broken_submissions(folder)
-    process, rows = run_grader(list(paths.values()), folder / "grades.csv", "--timeout", "10",
-                               "--check-timeout", "10", "--jobs", "2", "--feedback", str(folder / "feedback"))
-    assert process.returncode == 0, process.stderr[-2000:]
-    assert [row["submission"] for row in rows] == [str(p) for p in paths.values()]
+    _, rows = batch(request, folder, list(paths.values()), "--timeout", "10", "--check-timeout", "10", "--jobs", "2",
+                    "--feedback", str(folder / "feedback"))
     graded = {name: row for name, row in zip(paths, rows)}
     graded["_folder"] = folder
     return graded
@@ -550,7 +590,7 @@ def test_a_submission_that_kills_its_parent_costs_only_its_own_cell_and_every_ot
     assert "stopped the process grading it (signal 9" in row["error"] and "graded a re-run without it" in row["error"]
     assert row["total"] == "2"  # the answers of the other cells still count
     rows = list(csv.DictReader((broken["_folder"] / "grades.csv").open(encoding="utf-8")))
-    assert len(rows) == len(broken) - 1 and rows[-1]["total"] == "2"
+    assert len(rows) == len([name for name in broken if not name.startswith("_")]) and rows[-1]["total"] == "2"
 
 
 def test_a_submission_that_allocates_without_end_gets_its_row_saying_it_used_more_than_the_limit(broken):
@@ -559,6 +599,140 @@ def test_a_submission_that_allocates_without_end_gets_its_row_saying_it_used_mor
     assert "used more than 4 GB of memory (the limit, --memory-limit)" in row["error"], row["error"]
 
 
+
+
+# ---------------------------------------------------------------------------------------------------
+# What a submission tries in the sandbox, and what its row says
+# ---------------------------------------------------------------------------------------------------
+
+# These try to change the machine, so they run only in the sandbox. Marked slow here rather than by a fixture
+# name in tests/conftest.py: one grader batch, with a cell that waits for pip.
+SLOW = pytest.mark.slow
+SITE_PACKAGES = Path(sysconfig.get_paths()["purelib"])
+# A package of this test's own, installed in the course's Python while the batch runs, for a submission to
+# try to uninstall (it is removed again at the end).
+PROBE_PACKAGE = "workbook-sandbox-probe"
+
+
+def wheel_source(name: str) -> str:
+    """Python that writes ``NAME-1.0-py3-none-any.whl``, a wheel of one module, in the working folder: what
+    pip installs without the network."""
+    return f'''import base64, hashlib, zipfile
+files = {{"{name}/__init__.py": b"INSTALLED = True\\n",
+         "{name}-1.0.dist-info/METADATA": b"Metadata-Version: 2.1\\nName: {name.replace('_', '-')}\\nVersion: 1.0\\n",
+         "{name}-1.0.dist-info/WHEEL": b"Wheel-Version: 1.0\\nGenerator: tests\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n"}}
+record = "".join(f"{{path}},sha256={{base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b'=').decode()}},"
+                 f"{{len(data)}}\\n" for path, data in files.items()) + "{name}-1.0.dist-info/RECORD,,\\n"
+with zipfile.ZipFile("{name}-1.0-py3-none-any.whl", "w") as wheel:
+    for path, data in files.items():
+        wheel.writestr(path, data)
+    wheel.writestr("{name}-1.0.dist-info/RECORD", record)'''
+
+
+def escape_submissions(folder: Path, token: str) -> dict[str, Path]:
+    """Lesson 01's small submission with one more cell, each trying to reach outside: pip, a process left
+    running (a sleep and a listening server, in sessions of their own, named by ``token``), a file written
+    into the repository, a download (a cell that raises if it took more than 5 s)."""
+    cells = {
+        "pip_install": wheel_source("workbook_escape") + "\n%pip install --no-index --no-deps "
+                                                          "./workbook_escape-1.0-py3-none-any.whl",
+        "pip_uninstall": f"%pip uninstall -y {PROBE_PACKAGE}",
+        "background": (f"import subprocess, sys\nsubprocess.Popen(['sleep', '3581.{token}'], start_new_session=True)\n"
+                       f"subprocess.Popen([sys.executable, '-c', \"import socket, time; s = socket.socket(); "
+                       f"s.bind(('127.0.0.1', 0)); s.listen(); time.sleep(3600)  # {token}\"], start_new_session=True)"),
+        "writes_repository": (f"import pathlib, utils\n"
+                              f"pathlib.Path(utils.__file__).with_name('escape_{token}.py').write_text('ESCAPED = True')"),
+        "download": ("import time, urllib.request\nstart = time.monotonic()\ntry:\n"
+                     "    urllib.request.urlopen('https://pypi.org/simple/', timeout=60).read()\nfinally:\n"
+                     "    if time.monotonic() - start > 5:\n"
+                     "        raise RuntimeError(f'the download took {time.monotonic() - start:.0f} s')"),
+    }
+    paths = {}
+    for name, source in {**cells, "intact": None}.items():
+        paths[name] = folder / f"01_{name}.ipynb"
+        nbformat.write(with_cell(source) if source else small_submission(), paths[name])
+    return paths
+
+
+def processes_named(token: str) -> list[int]:
+    """The processes whose command line holds ``token`` (this one excepted)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and int(entry.name) != os.getpid():
+            try:
+                if token.encode() in (entry / "cmdline").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+@pytest.fixture(scope="module")
+def escapes(tmp_path_factory):
+    if not sandbox_here().on:
+        pytest.skip(f"no sandbox on this machine: {sandbox_here().reason}")
+    folder = tmp_path_factory.mktemp("escapes")
+    token = secrets.token_hex(8)
+    subprocess.run([sys.executable, "-c", wheel_source(PROBE_PACKAGE.replace("-", "_"))], cwd=folder, check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-index", "--no-deps",
+                    str(folder / "workbook_sandbox_probe-1.0-py3-none-any.whl")], check=True, capture_output=True)
+    try:
+        paths = escape_submissions(folder, token)
+        process, rows = run_grader(list(paths.values()), folder / "grades.csv", "--timeout", "60", "--jobs", "2")
+        assert process.returncode == 0, process.stderr[-2000:]
+        assert "graded in a sandbox (bubblewrap)" in process.stdout
+        yield {"rows": dict(zip(paths, rows)), "token": token, "left_running": processes_named(token),
+               "installed": subprocess.run([sys.executable, "-m", "pip", "show", "-q", PROBE_PACKAGE],
+                                           capture_output=True).returncode == 0}
+    finally:
+        for pid in processes_named(token):
+            os.kill(pid, 9)
+        subprocess.run([sys.executable, "-m", "pip", "uninstall", "-q", "-y", PROBE_PACKAGE], capture_output=True)
+
+
+@SLOW
+def test_in_the_sandbox_a_pip_install_fails_installs_nothing_and_the_row_says_read_only(escapes):
+    row = escapes["rows"]["pip_install"]
+    assert row["total"] == "2", row
+    assert "cell 3 (`import base64, hashlib, zipfile`) met a read-only environment" in row["error"], row["error"]
+    assert not list(SITE_PACKAGES.glob("workbook_escape*"))
+
+
+@SLOW
+def test_in_the_sandbox_a_pip_uninstall_fails_removes_nothing_and_the_row_says_read_only(escapes):
+    row = escapes["rows"]["pip_uninstall"]
+    assert row["total"] == "2", row
+    assert f"cell 3 (`%pip uninstall -y {PROBE_PACKAGE}`) met a read-only environment" in row["error"], row["error"]
+    assert escapes["installed"], f"{PROBE_PACKAGE} was uninstalled from the course's Python"
+
+
+@SLOW
+def test_in_the_sandbox_a_background_process_ends_with_its_row(escapes):
+    row = escapes["rows"]["background"]
+    assert row["total"] == "2" and row["error"] == "", row
+    assert escapes["left_running"] == [], "a process the submission started outlived the batch"
+
+
+@SLOW
+def test_in_the_sandbox_a_write_into_the_repository_fails_and_the_row_says_read_only(escapes):
+    row = escapes["rows"]["writes_repository"]
+    assert row["total"] == "2", row
+    assert "cell 3 (`import pathlib, utils`) met a read-only environment" in row["error"], row["error"]
+    assert not (ROOT / "utils" / f"escape_{escapes['token']}.py").exists()
+
+
+@SLOW
+def test_in_the_sandbox_a_download_fails_at_once_and_the_row_says_no_network(escapes):
+    row = escapes["rows"]["download"]
+    assert row["total"] == "2", row
+    assert row["error"] == ("cell 3 (`import time, urllib.request`) met no network: submissions are graded "
+                            "offline"), row["error"]
+
+
+@SLOW
+def test_in_the_sandbox_a_submission_that_tries_nothing_is_graded_as_without_it(escapes):
+    row = escapes["rows"]["intact"]
+    assert row["total"] == "2" and row["max"] == LESSON_01_MAX and row["error"] == "", row
 
 
 def feedback_table(text: str) -> dict[str, tuple[str, str]]:
