@@ -89,10 +89,15 @@ def cells_by_lesson(junit: Path) -> dict[str, dict]:
 
 def error_line(text: str) -> str:
     """The line of a cell's traceback that names the exception (``AssertionError: the claim``), without the
-    terminal's colours; the last line when none does."""
+    terminal's colours; the last line when none does. An assertion without a message gets the line that
+    failed (``AssertionError: assert accuracy > 0.85``)."""
     lines = [line.strip() for line in ANSI.sub("", text).splitlines() if line.strip()]
     named = [line for line in lines if EXCEPTION.match(line)]
-    return (named or lines or ["?"])[-1][:300]
+    line = (named or lines or ["?"])[-1]
+    failing = [row.split(" ", 2)[-1] for row in lines if row.startswith("---->")]
+    if line.rstrip(":").endswith("Error") and failing:
+        line = f"{line.rstrip(':')}: {failing[-1]}"
+    return line[:300]
 
 
 def threads_in_a_kernel(env: dict) -> int:

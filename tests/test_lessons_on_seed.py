@@ -59,6 +59,13 @@ def test_nbval_cells_are_counted_by_lesson(tmp_path):
     assert found["08_real_text"]["passed"] == ["Cell 0"] and found["08_real_text"]["failed"] == []
 
 
+def test_an_assertion_without_a_message_is_shown_by_the_line_that_failed():
+    trace = ("#x1B[31mAssertionError#x1B[39m    Traceback (most recent call last)\n"
+             "#x1B[32m----> 3#x1B[39m assert pipeline_accuracy > 0.85\n"
+             "      4 assert tags\n#x1B[31mAssertionError#x1B[39m: ")
+    assert lessons_on_seed.error_line(trace) == "AssertionError: assert pipeline_accuracy > 0.85"
+
+
 def row(lesson, seed, threads, passed=10, failed=0):
     return {"lesson": lesson, "seed": seed, "threads": threads, "passed": passed, "failed": failed,
             "failed_cells": [f"Cell {i}" for i in range(failed)], "seconds": 1,
