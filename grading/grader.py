@@ -623,8 +623,8 @@ async def grade_all(paths: list[str], exercises: list[core.Exercise], sources: d
                     progress=None, memory_limit_gb: float | None = DEFAULT_MEMORY_GB, on_row=None,
                     box: sandbox.Sandbox = sandbox.Sandbox()) -> list[Row]:
     """Grade every submission, ``jobs`` at a time, each in a worker process (in the sandbox ``box``, if it is
-    on); ``on_row`` gets each row as soon as it is graded. Rows come back in the order of ``paths``. When cancelled (Ctrl-C), every
-    worker and kernel still running is stopped before this returns."""
+    on); ``on_row`` gets each row as soon as it is graded. Rows come back in the order of ``paths``. When
+    cancelled (Ctrl-C), every worker and kernel still running is stopped before this returns."""
     limit = asyncio.Semaphore(max(1, jobs))
     live: dict[int, int | None] = {}
 

@@ -72,7 +72,8 @@ def _needed_paths(root: Path, home: Path | None) -> list[Path]:
     folder on its path but the home folder, the repository's ancestors and the working folder when it is not
     the repository's, which would show far more)."""
     candidates = [root, root / "utils", root / "grading", root / "artifacts", Path(sys.prefix), Path(sys.exec_prefix),
-                  Path(sys.base_prefix), Path(sys.base_exec_prefix), Path(os.path.realpath(sys.executable)).parent.parent]
+                  Path(sys.base_prefix), Path(sys.base_exec_prefix),
+                  Path(os.path.realpath(sys.executable)).parent.parent]
     candidates += [Path(p) for p in sys.path if p and os.path.isabs(p)]
     if os.environ.get("WORKBOOK_ARTIFACTS"):
         candidates.append(Path(os.environ["WORKBOOK_ARTIFACTS"]))

@@ -141,7 +141,7 @@ def answer_source(solution_source: str, where: str) -> str:
     """A solution cell's code as a student who answered writes it: the answer regions' markers
     (``### BEGIN SOLUTION`` / ``### END SOLUTION``) and the ``# NBVAL_CHECK_OUTPUT`` lines go, the answers stay."""
     lines = solution_source.split("\n")
-    markers = {i for begin, end in generate._regions(lines, where) for i in (begin, end)}
+    markers = {i for begin, end in generate.answer_regions(lines, where) for i in (begin, end)}
     return "\n".join(line for i, line in enumerate(lines)
                      if i not in markers and line.strip() != generate.NBVAL_MARKER)
 

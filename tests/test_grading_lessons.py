@@ -35,7 +35,7 @@ def test_each_lesson_registers_its_exercises_in_the_order_its_solution_notebook_
     code = "\n".join(c.source for c in nbformat.read(SOLUTIONS[lesson], as_version=4).cells if c.cell_type == "code")
     asked = re.findall(r'check\("([^"]+)"', code)
     registered = [ex.id for ex in core.exercises() if ex.id.split(".", 1)[0] == lesson]
-    assert asked == registered and registered, "each exercise checked once, in the order the lesson module registers them"
+    assert asked == registered and registered, "each exercise checked once, in the order the lesson registers them"
     assert all(core.get_exercise(i).hints for i in registered)
 
 

@@ -110,7 +110,8 @@ def test_the_graph_sees_imports_inside_functions_and_relative_ones():
 
 def test_the_grader_code_sent_to_kernels_and_workers_imports_only_the_standard_library():
     tree = ast.parse((ROOT / "grading" / "private_copy.py").read_text(encoding="utf-8"))
-    names = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    names = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
+             for alias in node.names}
     names |= {node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
     assert names <= set(sys.stdlib_module_names) | {"IPython"}, names
     assert not any(isinstance(node, ast.ImportFrom) and node.level for node in ast.walk(tree))
@@ -120,7 +121,8 @@ def test_a_lesson_checks_module_imports_the_grading_core_relatively():
     # A new lesson's checks are written `from .core import ...` (solutions/README.md); the grader's private copy
     # loads them under another package name, which only relative imports follow.
     for path in sorted((ROOT / "grading").glob("lesson*.py")):
-        nodes = [node for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))) if isinstance(node, ast.ImportFrom)]
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        nodes = [node for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)]
         absolute = [node.module for node in nodes if not node.level and node.module.split(".")[0] == "grading"]
         assert not absolute, f"{path.name} imports {absolute[0]}: write `from .core import ...`"
         assert {node.module for node in nodes if node.level == 1} & {"core", "questions"}, path.name

@@ -170,12 +170,14 @@ def test_inside_there_is_no_network_and_a_connection_fails_at_once(box):
             "    print(type(error).__name__, round(time.monotonic() - start))")
     done = inside(box, code)
     assert done.stdout.split() == ["OSError", "0"], done.stdout + done.stderr
-    assert "Temporary failure in name resolution" in inside(box, "import socket; socket.getaddrinfo('pypi.org', 443)").stderr
+    lookup = inside(box, "import socket; socket.getaddrinfo('pypi.org', 443)")
+    assert "Temporary failure in name resolution" in lookup.stderr
 
 
 def test_a_process_started_inside_in_a_session_of_its_own_ends_with_the_sandbox(box):
     token = f"9{os.getpid()}.{time.monotonic_ns() % 10**6}"
-    done = inside(box, f"import subprocess\nsubprocess.Popen(['sleep', '{token}'], start_new_session=True)\nprint('ok')")
+    done = inside(box, f"import subprocess\nsubprocess.Popen(['sleep', '{token}'], start_new_session=True)\n"
+                       "print('ok')")
     assert done.stdout.strip() == "ok", done.stderr
     time.sleep(0.5)
     left = [p for p in Path("/proc").iterdir() if p.name.isdigit() and (p / "cmdline").exists()
