@@ -18,8 +18,6 @@ PACKAGES = ("utils", "grading")
 KNOWN = {
     ("circle", ("utils.colab", "utils.syllabus")),
     ("circle", ("utils.comparison", "utils.real_data")),
-    ("private", ("utils.task_forms", "utils.finetuning._pad")),
-    ("private", ("utils.causal_lm", "utils.pretraining._batches")),
 }
 
 

@@ -27,7 +27,7 @@ from transformers import AutoTokenizer, GPT2Config, GPT2LMHeadModel, get_linear_
 from . import config as cfg
 from .data import make_corpus
 from .models import check_vocabulary, count_parameters
-from .pretraining import (HISTORY_FILE, IGNORE_INDEX, SETTINGS_FILE, _batches, load_or_pretrain, one_at_a_time,
+from .pretraining import (HISTORY_FILE, IGNORE_INDEX, SETTINGS_FILE, load_or_pretrain, one_at_a_time, padded_batches,
                           save_checkpoint)
 
 CHECKPOINT_NAME = "tiny-gpt-clm"
@@ -68,7 +68,7 @@ def pretrain_causal(model: GPT2LMHeadModel, tokenizer, texts: list[str], *, step
     model.to(device).train()
     generator = torch.Generator().manual_seed(seed)
     encoded = tokenizer(list(texts), truncation=True, max_length=model.config.n_positions)["input_ids"]
-    batches = _batches(encoded, min(batch_size, len(encoded)), tokenizer.pad_token_id, generator)
+    batches = padded_batches(encoded, min(batch_size, len(encoded)), tokenizer.pad_token_id, generator)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
     schedule = get_linear_schedule_with_warmup(optimizer, num_warmup_steps=max(1, steps // 20),
                                                num_training_steps=steps)

@@ -173,10 +173,6 @@ def pad_batch(sequences: list[torch.Tensor], value, side: str) -> tuple[torch.Te
     return batch, pad_sequence(real, batch_first=True, padding_value=0, padding_side=side)
 
 
-# The name utils/task_forms.py still uses.
-_pad = pad_batch
-
-
 def _pad_ids(token_ids: list[list[int]], tokenizer, device):
     """Token ids tokenized once, padded to the longest of the batch: the same tensors as :func:`_batch`
     gives for their texts, without tokenizing them again at every step."""

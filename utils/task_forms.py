@@ -44,7 +44,7 @@ from transformers import (AutoModelForQuestionAnswering, BertForQuestionAnswerin
 from transformers.pipelines import PIPELINE_REGISTRY
 
 from . import config as cfg
-from .finetuning import (_pad, build_classifier, encoder_from_mlm, evaluate, optimizer_and_schedule,
+from .finetuning import (pad_batch, build_classifier, encoder_from_mlm, evaluate, optimizer_and_schedule,
                          train_classifier)
 from .models import check_vocabulary, labeled_config, mean_pool, save_exported
 
@@ -99,7 +99,7 @@ class BiEncoderPairClassifier(nn.Module):
         return self.head[-1].out_features
 
     def _vector(self, pieces: list[torch.Tensor]) -> torch.Tensor:
-        ids, mask = _pad(pieces, self.pad_token_id, "right")
+        ids, mask = pad_batch(pieces, self.pad_token_id, "right")
         return mean_pool(self.encoder(input_ids=ids, attention_mask=mask).last_hidden_state, mask)
 
     def forward(self, input_ids, attention_mask=None, token_type_ids=None) -> torch.Tensor:
@@ -363,8 +363,8 @@ def train_tagger(model: TokenTagger, tokenizer, train: datasets.Dataset, validat
     history = {"train_loss": [], "val_f1": []}
 
     def loss_of(rows):
-        ids, mask = _pad([torch.tensor(token_ids[i]) for i in rows], tokenizer.pad_token_id, side)
-        gold, _ = _pad([torch.tensor(labels[i]) for i in rows], IGNORE, side)
+        ids, mask = pad_batch([torch.tensor(token_ids[i]) for i in rows], tokenizer.pad_token_id, side)
+        gold, _ = pad_batch([torch.tensor(labels[i]) for i in rows], IGNORE, side)
         scores = model(ids.to(device), mask.to(device))
         return nn.functional.cross_entropy(scores.flatten(0, 1), gold.to(device).flatten(), ignore_index=IGNORE)
 
@@ -538,9 +538,9 @@ def train_span_model(model: SpanExtractor, tokenizer, train: datasets.Dataset, *
     side = getattr(tokenizer, "padding_side", "right")
 
     def loss_of(rows):
-        ids, attention = _pad([torch.tensor(token_ids[i]) for i in rows], tokenizer.pad_token_id, side)
-        types, _ = _pad([torch.tensor(type_ids[i]) for i in rows], 0, side)
-        passage, _ = _pad([torch.tensor(masks[i]) for i in rows], False, side)
+        ids, attention = pad_batch([torch.tensor(token_ids[i]) for i in rows], tokenizer.pad_token_id, side)
+        types, _ = pad_batch([torch.tensor(type_ids[i]) for i in rows], 0, side)
+        passage, _ = pad_batch([torch.tensor(masks[i]) for i in rows], False, side)
         start_scores, end_scores = model(ids.to(device), attention.to(device), types.to(device))
         outside = ~passage.to(device)
         gold_start = torch.tensor([starts[i] for i in rows], device=device)
