@@ -439,3 +439,129 @@ def test_a_checkpoint_of_another_recipe_is_trained_again(pretrained_dir, tiny_pr
     calls = _count_calls(monkeypatch)
     load_or_pretrain(tiny_profile, directory=directory, progress=False)
     assert len(calls) == 1
+
+
+# --- scores by kind of chosen position -----------------------------------------------------------------
+
+class _Copier(torch.nn.Module):
+    """A stand-in 'model' that predicts, at every position, the token it reads there."""
+
+    def __init__(self, vocabulary_size):
+        super().__init__()
+        self.size = vocabulary_size
+        self.dummy = torch.nn.Parameter(torch.zeros(1))
+
+    def forward(self, input_ids, attention_mask):
+        return type("Out", (), {"logits": 10.0 * torch.nn.functional.one_hot(input_ids, self.size).float()})()
+
+
+TEXTS = ["the plot of this movie was superb and lovely , a real gem .", "i need help with the invoice please .",
+         "my sister called me in the morning ."] * 40
+
+
+def test_a_model_that_copies_its_input_is_right_only_where_the_answer_is_in_the_input(tokenizer):
+    scores = pretraining.masked_token_scores(_Copier(len(tokenizer)), tokenizer, TEXTS)
+    assert scores["unchanged"]["accuracy"] == 1.0
+    assert scores["[MASK]"]["accuracy"] == 0.0 and scores["random"]["accuracy"] == 0.0
+    assert scores["unchanged"]["loss"] < scores["[MASK]"]["loss"]
+    # Counting the unchanged positions with the others gives the copier credit for about a tenth of them.
+    assert 0.05 < pretraining.masked_token_accuracy(_Copier(len(tokenizer)), tokenizer, TEXTS) < 0.15
+
+
+def test_the_kinds_of_chosen_position_add_up_to_all_of_them(pretrained):
+    model, tokenizer, _ = pretrained
+    scores = pretraining.masked_token_scores(model, tokenizer, TEXTS, seed=4)
+    kinds = [scores[k] for k in pretraining.KINDS]
+    assert sum(k["tokens"] for k in kinds) == scores["all"]["tokens"] > 0
+    total = scores["all"]["tokens"]
+    assert sum(k["accuracy"] * k["tokens"] for k in kinds) == pytest.approx(scores["all"]["accuracy"] * total)
+    assert sum(k["loss"] * k["tokens"] for k in kinds) == pytest.approx(scores["all"]["loss"] * total)
+    assert scores["[MASK]"]["tokens"] > 5 * scores["unchanged"]["tokens"]
+    by_kind = pretraining.masked_token_accuracy(model, tokenizer, TEXTS, seed=4, by_kind=True)
+    assert by_kind == {kind: s["accuracy"] for kind, s in scores.items()}
+    assert by_kind["all"] == pretraining.masked_token_accuracy(model, tokenizer, TEXTS, seed=4)
+    assert scores["all"]["loss"] == pytest.approx(pretraining.masked_lm_loss(model, tokenizer, TEXTS, seed=4)["loss"])
+
+
+def test_masked_token_scores_without_texts_raises_value_error(pretrained):
+    model, tokenizer, _ = pretrained
+    with pytest.raises(ValueError, match="No texts"):
+        pretraining.masked_token_scores(model, tokenizer, [])
+
+
+# --- the kinship of adjectives, recorded during pre-training ----------------------------------------------
+
+def _kinship_model(tokenizer, same_polarity: bool):
+    """A masked language model whose embedding of each held-out polarity word is that of a seen word, of the
+    same polarity or of the other one."""
+    from utils import data
+    from utils.models import build_mlm_model, tiny_bert_config
+
+    model = build_mlm_model(tiny_bert_config(len(tokenizer)), seed=0)
+    seen, held = data.label_words("polarity", "seen"), data.label_words("polarity", "held_out")
+    other = {"positive": "negative", "negative": "positive"}
+    vocabulary = tokenizer.get_vocab()
+    with torch.no_grad():
+        weight = model.get_input_embeddings().weight
+        for label, words in held.items():
+            source = seen[label if same_polarity else other[label]][0]
+            for word in words:
+                weight[vocabulary[word]] = weight[vocabulary[source]]
+    return model
+
+
+def test_neighbour_agreement_reads_which_seen_word_each_held_out_word_sits_next_to():
+    from utils import data
+    from utils.tokenization import train_tokenizer
+
+    words = [w for part in ("seen", "held_out") for ws in data.label_words("polarity", part).values() for w in ws]
+    tokenizer = train_tokenizer(list(data.make_corpus(2000, seed=0)["text"]) + [" ".join(words)] * 50, vocab_size=400)
+    assert all(w in tokenizer.get_vocab() for w in words)
+    assert pretraining.adjective_kinship(_kinship_model(tokenizer, True), tokenizer)["neighbour_agreement"] == 1.0
+    assert pretraining.adjective_kinship(_kinship_model(tokenizer, False), tokenizer)["neighbour_agreement"] == 0.0
+    blank = pretraining.adjective_kinship(_kinship_model(tokenizer, True), tokenizer)["blank_agreement"]
+    assert 0.0 <= blank <= 1.0
+
+
+def test_kinship_is_none_when_the_vocabulary_lacks_the_polarity_words(pretrained):
+    model, tokenizer, _ = pretrained   # the test profile's 200-entry vocabulary splits most adjectives
+    kinship = pretraining.adjective_kinship(model, tokenizer)
+    assert set(kinship) == {"neighbour_agreement", "blank_agreement"}
+    assert all(v is None or 0.0 <= v <= 1.0 for v in kinship.values())
+
+
+def test_recording_probes_during_pre_training_changes_no_weight(pretrained):
+    _, tokenizer, _ = pretrained
+    from utils.data import make_corpus
+    from utils.models import build_mlm_model, tiny_bert_config
+
+    corpus = make_corpus(200, seed=3)["text"]
+    runs = []
+    for probe in (None, lambda m: {"norm": float(m.get_input_embeddings().weight.detach().norm())}):
+        model = build_mlm_model(tiny_bert_config(len(tokenizer)), seed=3)
+        history = pretraining.pretrain(model, tokenizer, corpus, steps=7, batch_size=16, seed=3, progress=False,
+                                       probe=probe, probe_every=3)
+        runs.append((model, history))
+    (plain, plain_history), (probed, probed_history) = runs
+    assert "probes" not in plain_history
+    assert [p["step"] for p in probed_history["probes"]] == [0, 3, 6, 7]
+    assert probed_history["train_loss"] == plain_history["train_loss"]
+    for (name, a), (_, b) in zip(plain.state_dict().items(), probed.state_dict().items()):
+        assert torch.equal(a, b), name
+
+
+def test_a_checkpoint_saved_without_probes_is_trained_again_only_when_they_are_asked_for(
+        pretrained_dir, pretrained, tiny_profile, tmp_path, monkeypatch):
+    assert [p["step"] for p in pretrained[2]["probes"]] == [0, tiny_profile.pretrain_steps]
+    directory = tmp_path / "ckpt"
+    shutil.copytree(pretrained_dir, directory)
+    history_path = directory / pretraining.HISTORY_FILE
+    old = {k: v for k, v in json.loads(history_path.read_text()).items() if k != "probes"}
+    history_path.write_text(json.dumps(old))
+    calls = _count_calls(monkeypatch)
+    _, _, history = load_or_pretrain(tiny_profile, directory=directory, progress=False)
+    assert calls == [] and "probes" not in history
+    model, _, history = load_or_pretrain(tiny_profile, directory=directory, progress=False, probes=True)
+    assert len(calls) == 1 and history["probes"] == pretrained[2]["probes"]
+    for (name, a), (_, b) in zip(model.state_dict().items(), pretrained[0].state_dict().items()):
+        assert torch.equal(a, b), name

@@ -3,7 +3,9 @@
 ``mask_tokens`` is the masking rule written out by hand; lesson 01 and the tests show it agrees with
 ``transformers.DataCollatorForLanguageModeling``. ``pretrain`` is the training loop, and
 ``load_or_pretrain`` caches its result in ``artifacts/tiny-bert-mlm/`` in Hugging Face format, so that
-``transformers.pipeline("fill-mask", model="artifacts/tiny-bert-mlm")`` loads it.
+``transformers.pipeline("fill-mask", model="artifacts/tiny-bert-mlm")`` loads it. ``masked_token_scores``
+scores the guesses at each kind of chosen position apart ([MASK], random, unchanged), and
+``adjective_kinship`` measures, during pre-training, how far the model has grouped the polarity words.
 
 Build the checkpoint from a shell with ``python -m utils.pretraining``.
 """
@@ -15,13 +17,14 @@ import contextlib
 import json
 import math
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
 from transformers import AutoTokenizer, BertForMaskedLM, get_wsd_schedule
 
 from . import config as cfg
-from .data import make_corpus
+from .data import label_words, make_corpus
 from .models import build_mlm_model, check_vocabulary, count_parameters, tiny_bert_config
 from .tokenization import train_tokenizer
 
@@ -32,6 +35,14 @@ IGNORE_INDEX = -100  # label value the cross-entropy loss skips
 # The version of the training recipe (batching, loss, optimizer, schedule), saved with a checkpoint's settings:
 # a checkpoint made by an older recipe is trained again rather than loaded.
 RECIPE = 2
+# Every this many optimizer steps (and before the first), load_or_pretrain records how far pre-training has
+# grouped the polarity adjectives (adjective_kinship); lesson 01 plots it. Reading it changes no weight.
+PROBE_EVERY = 50
+# The frames of adjective_kinship's blank: a held-out adjective, "and", then the blank to fill.
+KINSHIP_FRAMES = ("the plot was {} and [MASK] .", "the acting was {} and [MASK] .",
+                  "the service was {} and [MASK] .", "the design was {} and [MASK] .")
+# The kinds of chosen position, told apart by what the model reads there (masked_token_scores).
+KINDS = ("[MASK]", "random", "unchanged")
 
 
 def mask_tokens(input_ids: torch.Tensor, tokenizer, mlm_probability: float = 0.15,
@@ -116,18 +127,22 @@ def masked_lm_step_loss(model: BertForMaskedLM, inputs: torch.Tensor, attention:
 def learning_rate_schedule(optimizer: torch.optim.Optimizer, steps: int):
     """Warm up over the first 5 % of the steps, hold the learning rate for the next 75 %, then bring it down
     to zero over the last 20 % along a half cosine (a warmup-stable-decay schedule, transformers'
-    ``get_wsd_schedule``). Masked language modelling learns which adjectives go together late, in a jump,
-    and a learning rate that stays high until then gets it there in fewer steps than one that falls from
-    the start (lesson 01)."""
+    ``get_wsd_schedule``). Lesson 01 shows, from a record kept during pre-training (``adjective_kinship``),
+    that the model learns which adjectives go together late in the run, and suddenly: the learning rate
+    stays at its peak through the middle of the run."""
     return get_wsd_schedule(optimizer, num_warmup_steps=max(1, steps // 20), num_decay_steps=max(1, steps // 5),
                             num_training_steps=steps)
 
 
 def pretrain(model: BertForMaskedLM, tokenizer, texts: list[str], *, steps: int, batch_size: int = 64,
              lr: float = 1e-3, seed: int = cfg.SEED, device: torch.device | None = None,
-             progress: bool = True) -> dict:
+             progress: bool = True, probe: Callable[[BertForMaskedLM], dict] | None = None,
+             probe_every: int = PROBE_EVERY) -> dict:
     """Masked language modelling for ``steps`` optimizer steps. Returns the history: per-step
-    ``train_loss``, plus ``steps``, ``seconds`` and ``tokens_seen``."""
+    ``train_loss``, plus ``steps``, ``seconds`` and ``tokens_seen``. With ``probe`` (a function of the model
+    that returns a dict of numbers and draws no random number), ``history["probes"]`` holds its result
+    before the first step, every ``probe_every`` steps and after the last, each with its ``step``; the
+    training itself is the same, weight for weight, and ``seconds`` leaves the probes out."""
     if not texts:
         raise ValueError("The corpus is empty: pre-training needs unlabeled sentences (see utils.data.make_corpus).")
     check_vocabulary(tokenizer, model)
@@ -143,7 +158,20 @@ def pretrain(model: BertForMaskedLM, tokenizer, texts: list[str], *, steps: int,
                                   fused=True if device.type in ("cpu", "cuda") else None)
     schedule = learning_rate_schedule(optimizer, steps)
     history = {"train_loss": [], "steps": steps, "tokens_seen": 0}
+    if probe is not None:
+        history["probes"] = []
+    probing = 0.0
+
+    def record(step: int) -> None:
+        nonlocal probing
+        started = time.perf_counter()
+        history["probes"].append({"step": step, **probe(model)})
+        model.train()
+        probing += time.perf_counter() - started
+
     start = time.perf_counter()
+    if probe is not None:
+        record(0)
     bar = cfg.progress_bar(range(steps), enabled=progress, desc="pre-training")
     for step in bar:
         ids, attention = next(batches)
@@ -158,50 +186,118 @@ def pretrain(model: BertForMaskedLM, tokenizer, texts: list[str], *, steps: int,
         history["tokens_seen"] += int(attention.sum())
         if step % 20 == 0:
             bar.set_postfix(loss=f"{loss.item():.3f}")
-    history["seconds"] = time.perf_counter() - start
+        if probe is not None and ((step + 1) % probe_every == 0 or step + 1 == steps):
+            record(step + 1)
+    history["seconds"] = time.perf_counter() - start - probing
     model.eval()
     return history
 
 
 @torch.no_grad()
-def masked_token_accuracy(model: BertForMaskedLM, tokenizer, texts: list[str], seed: int = 0,
-                          batch_size: int = 256) -> float:
-    """Share of masked positions where the model's top prediction is the original token."""
-    model.eval()
-    device = next(model.parameters()).device
-    generator = torch.Generator().manual_seed(seed)
-    correct = total = 0
-    for start in range(0, len(texts), batch_size):
-        enc = tokenizer(list(texts[start:start + batch_size]), padding=True, return_tensors="pt")
-        inputs, labels = mask_tokens(enc["input_ids"], tokenizer, generator=generator)
-        logits = model(input_ids=inputs.to(device), attention_mask=enc["attention_mask"].to(device)).logits
-        chosen = labels != IGNORE_INDEX
-        correct += int((logits.argmax(-1).cpu()[chosen] == labels[chosen]).sum())
-        total += int(chosen.sum())
-    return correct / max(total, 1)
-
-
-@torch.no_grad()
-def masked_lm_loss(model: BertForMaskedLM, tokenizer, texts: list[str], seed: int = 0,
-                   batch_size: int = 256) -> dict:
-    """The masked-token cross-entropy of ``model`` on ``texts``, masked by the same rule as in training
-    (with its own seed), averaged over every masked position: ``{"loss", "perplexity", "masked_tokens"}``.
-    On sentences the model never trained on, it tells how well pre-training generalises (lesson 01)."""
+def masked_token_scores(model: BertForMaskedLM, tokenizer, texts: list[str], seed: int = 0,
+                        batch_size: int = 256) -> dict[str, dict]:
+    """The model's guesses at the chosen positions of ``texts``, masked by the training rule (with its own
+    ``seed``), scored apart for each kind of position (lesson 01): ``"[MASK]"`` (the model reads [MASK]),
+    ``"random"`` (it reads another token) and ``"unchanged"`` (it reads the answer itself), and ``"all"``
+    of them together, as the training loss counts them. Each is ``{"accuracy", "loss", "perplexity",
+    "tokens"}``; a kind is told by what the model reads, so a random draw of the original token counts as
+    unchanged. Only the [MASK] positions measure what masked language modelling is for: guessing a hidden
+    word from its context."""
     if not texts:
         raise ValueError("No texts to evaluate on: pass at least one sentence.")
     model.eval()
     device = next(model.parameters()).device
     generator = torch.Generator().manual_seed(seed)
-    loss_sum, total = 0.0, 0
+    sums = {kind: {"correct": 0, "loss": 0.0, "tokens": 0} for kind in (*KINDS, "all")}
     for start in range(0, len(texts), batch_size):
         enc = tokenizer(list(texts[start:start + batch_size]), padding=True, return_tensors="pt")
         inputs, labels = mask_tokens(enc["input_ids"], tokenizer, generator=generator)
-        logits = model(input_ids=inputs.to(device), attention_mask=enc["attention_mask"].to(device)).logits
-        loss_sum += torch.nn.functional.cross_entropy(logits.flatten(0, 1).cpu(), labels.flatten(),
-                                                      ignore_index=IGNORE_INDEX, reduction="sum").item()
-        total += int((labels != IGNORE_INDEX).sum())
-    loss = loss_sum / max(total, 1)
-    return {"loss": loss, "perplexity": math.exp(loss), "masked_tokens": total}
+        logits = model(input_ids=inputs.to(device), attention_mask=enc["attention_mask"].to(device)).logits.cpu()
+        chosen = labels != IGNORE_INDEX
+        read, answer = inputs[chosen], labels[chosen]
+        losses = torch.nn.functional.cross_entropy(logits[chosen].float(), answer, reduction="none")
+        right = logits[chosen].argmax(-1) == answer
+        is_mask = read == tokenizer.mask_token_id
+        kinds = {"[MASK]": is_mask, "unchanged": ~is_mask & (read == answer), "random": ~is_mask & (read != answer),
+                 "all": torch.ones_like(is_mask)}
+        for kind, where in kinds.items():
+            sums[kind]["correct"] += int(right[where].sum())
+            sums[kind]["loss"] += float(losses[where].sum())
+            sums[kind]["tokens"] += int(where.sum())
+    scores = {}
+    for kind, s in sums.items():
+        n = s["tokens"]
+        loss = s["loss"] / n if n else float("nan")
+        scores[kind] = {"accuracy": s["correct"] / n if n else float("nan"), "loss": loss,
+                        "perplexity": math.exp(loss) if n else float("nan"), "tokens": n}
+    return scores
+
+
+def masked_token_accuracy(model: BertForMaskedLM, tokenizer, texts: list[str], seed: int = 0,
+                          batch_size: int = 256, by_kind: bool = False) -> float | dict[str, float]:
+    """Share of the chosen positions where the model's top prediction is the original token. It counts the
+    positions left unchanged, where the answer is in the input; ``by_kind=True`` gives the share for each
+    kind of position apart (``masked_token_scores``), with ``"[MASK]"`` the one that measures guessing."""
+    if not texts:
+        raise ValueError("No texts to evaluate on: pass at least one sentence.")
+    scores = masked_token_scores(model, tokenizer, texts, seed=seed, batch_size=batch_size)
+    if by_kind:
+        return {kind: s["accuracy"] for kind, s in scores.items()}
+    return scores["all"]["accuracy"] if scores["all"]["tokens"] else 0.0
+
+
+def masked_lm_loss(model: BertForMaskedLM, tokenizer, texts: list[str], seed: int = 0,
+                   batch_size: int = 256) -> dict:
+    """The masked-token cross-entropy of ``model`` on ``texts``, masked by the same rule as in training
+    (with its own seed), averaged over every chosen position, the unchanged ones included, as the training
+    loss is: ``{"loss", "perplexity", "masked_tokens"}``. On sentences the model never trained on, it tells
+    how well pre-training generalises (lesson 01); ``masked_token_scores`` gives it for each kind of position."""
+    scores = masked_token_scores(model, tokenizer, texts, seed=seed, batch_size=batch_size)["all"]
+    loss = scores["loss"] if scores["tokens"] else 0.0
+    return {"loss": loss, "perplexity": math.exp(loss), "masked_tokens": scores["tokens"]}
+
+
+@torch.no_grad()
+def adjective_kinship(model: BertForMaskedLM, tokenizer) -> dict:
+    """How far the model has grouped the polarity adjectives, read without any label (lesson 01 records it
+    during pre-training). Both numbers are shares of the held-out polarity words (those the labeled
+    training data of lesson 03 never shows):
+
+    * ``neighbour_agreement``: whose nearest seen polarity word, by cosine similarity of the input
+      embeddings, has their polarity (lesson 01, section 8);
+    * ``blank_agreement``: for which, in a blank right after them ("the plot was superb and [MASK] ."), the
+      model gives the seen words of their polarity more probability than those of the other polarity (the
+      question lesson 06's prompt asks), averaged over ``KINSHIP_FRAMES``.
+
+    Only words that are one token of the vocabulary count; ``None`` when a polarity has none. No random
+    number is drawn, so recording it during training changes nothing."""
+    vocabulary = tokenizer.get_vocab()
+    seen = {label: [vocabulary[w] for w in words if w in vocabulary]
+            for label, words in label_words("polarity", "seen").items()}
+    held = [(w, label) for label, words in label_words("polarity", "held_out").items()
+            for w in words if w in vocabulary]
+    labels = list(seen)
+    if not all(seen.values()) or {label for _, label in held} != set(labels):
+        return {"neighbour_agreement": None, "blank_agreement": None}
+    was_training = model.training
+    model.eval()
+    embeddings = torch.nn.functional.normalize(model.get_input_embeddings().weight.detach().float(), dim=-1)
+    seen_ids = [i for label in labels for i in seen[label]]
+    seen_labels = [label for label in labels for _ in seen[label]]
+    nearest = (embeddings[[vocabulary[w] for w, _ in held]] @ embeddings[seen_ids].T).argmax(-1)
+    neighbour = sum(seen_labels[int(j)] == label for j, (_, label) in zip(nearest, held)) / len(held)
+
+    sentences = [frame.format(w) for w, _ in held for frame in KINSHIP_FRAMES]
+    device = next(model.parameters()).device
+    enc = tokenizer(sentences, padding=True, return_tensors="pt").to(device)
+    logits = model(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"]).logits
+    probabilities = logits[enc["input_ids"] == tokenizer.mask_token_id].float().softmax(-1).cpu()
+    mass = {label: probabilities[:, seen[label]].sum(-1) for label in labels}
+    truth = [label for _, label in held for _ in KINSHIP_FRAMES]
+    blank = sum(bool(mass[label][row] > max(mass[other][row] for other in labels if other != label))
+                for row, label in enumerate(truth)) / len(truth)
+    model.train(was_training)
+    return {"neighbour_agreement": neighbour, "blank_agreement": blank}
 
 
 def checkpoint_dir() -> Path:
@@ -228,10 +324,12 @@ def load_pretrained(directory: str | Path | None = None) -> tuple[BertForMaskedL
 
 
 def load_or_pretrain(profile: str | None = None, *, seed: int | None = None, directory: str | Path | None = None,
-                     progress: bool = True) -> tuple[BertForMaskedLM, object, dict]:
+                     progress: bool = True, probes: bool = False) -> tuple[BertForMaskedLM, object, dict]:
     """The pre-trained tiny BERT for a profile: loaded from its checkpoint when one was saved with the
     same settings, otherwise trained (tokenizer and model) and saved. Returns ``(model, tokenizer, history)``.
-    ``seed`` defaults to :func:`utils.config.pretraining_seed`."""
+    ``seed`` defaults to :func:`utils.config.pretraining_seed`. Training records ``adjective_kinship`` in
+    ``history["probes"]``; lesson 01 shows it and passes ``probes=True``, so that a checkpoint saved before
+    the probes were recorded is trained again (to the same weights) rather than loaded without them."""
     seed = cfg.pretraining_seed() if seed is None else seed
     prof = cfg.get_profile(profile)
     directory = Path(directory) if directory is not None else checkpoint_dir()
@@ -239,13 +337,16 @@ def load_or_pretrain(profile: str | None = None, *, seed: int | None = None, dir
     settings_path = directory / SETTINGS_FILE
     with one_at_a_time(directory):
         if settings_path.is_file() and json.loads(settings_path.read_text()) == wanted:
-            return load_pretrained(directory)
+            model, tokenizer, history = load_pretrained(directory)
+            if not probes or history.get("probes"):
+                return model, tokenizer, history
 
         corpus = make_corpus(prof.corpus_sentences, seed=seed)["text"]
         tokenizer = train_tokenizer(corpus, vocab_size=prof.vocab_size)
         model = build_mlm_model(tiny_bert_config(len(tokenizer)), seed=seed)
         history = pretrain(model, tokenizer, corpus, steps=prof.pretrain_steps, batch_size=prof.pretrain_batch_size,
-                           lr=prof.pretrain_lr, seed=seed, progress=progress)
+                           lr=prof.pretrain_lr, seed=seed, progress=progress,
+                           probe=lambda m: adjective_kinship(m, tokenizer))
         return save_checkpoint(directory, model, tokenizer, history, wanted)
 
 
@@ -290,7 +391,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=None, help="default: WORKBOOK_PRETRAIN_SEED, else 123")
     args = parser.parse_args(argv)
     try:
-        model, tokenizer, history = load_or_pretrain(args.profile, seed=args.seed)
+        # With the record lesson 01 shows, so that the lesson loads this checkpoint rather than training it again.
+        model, tokenizer, history = load_or_pretrain(args.profile, seed=args.seed, probes=True)
     except (ValueError, FileNotFoundError) as error:
         parser.error(str(error))
     print(f"checkpoint: {checkpoint_dir()}  parameters: {count_parameters(model):,}  "
