@@ -96,18 +96,67 @@ def test_a_low_score_on_a_tiny_validation_split_is_not_below_chance():
 
 
 def test_a_large_train_validation_gap_with_rising_validation_loss_is_overfitting():
-    found = diagnose(history(train_acc=[0.8, 0.95, 1.0], val_loss=[0.60, 0.70, 0.95], val_acc=[0.70, 0.66, 0.62]))
+    found = diagnose(history(train_acc=[0.8, 0.95, 1.0], val_loss=[0.60, 0.70, 0.95], val_acc=[0.80, 0.66, 0.62],
+                             val_pred_counts=[[100, 100], [110, 90], [120, 80]]))
     assert codes(found) == ["overfitting"]
     assert "epoch 1" in found[0].message and "stop at epoch 1" in found[0].fix
 
 
-def test_early_stopping_is_not_advised_when_no_epoch_beat_a_uniform_guess():
-    # The lowest validation loss, 0.72, is above ln 2 = 0.693: stopping there would keep a model no
-    # better calibrated than a coin; only more data helps.
-    found = diagnose(history(train_acc=[0.8, 0.95, 1.0], val_loss=[0.72, 0.90, 1.2], val_acc=[0.62, 0.6, 0.6]))
+# --- early stopping: judged by validation accuracy against a guess, not by the loss ----------------------
+
+OVERFIT = dict(train_acc=[0.8, 0.95, 1.0], val_loss=[0.75, 0.95, 1.30])
+BALANCED = [0] * 100 + [1] * 100
+
+
+def test_early_stopping_is_advised_when_an_earlier_epoch_beat_the_majority_class_clearly():
+    # Epoch 1's validation loss, 0.75, is above ln 2 = 0.693 (an overconfident model), yet its accuracy is
+    # far above a guess: the loss cannot judge whether an epoch generalised, the accuracy can.
+    found = diagnose(history(**OVERFIT, val_acc=[0.80, 0.70, 0.65], val_pred_counts=[[100, 100]] * 3),
+                     validation_labels=BALANCED)
+    assert codes(found) == ["overfitting"]
+    assert "stop at epoch 1" in found[0].fix and "0.800" in found[0].fix
+
+
+def test_early_stopping_is_not_advised_when_no_epoch_beat_the_majority_class_clearly():
+    labels = [0] * 103 + [1] * 97    # majority class: 0.515
+    found = diagnose(history(**OVERFIT, val_acc=[0.55, 0.58, 0.56], val_pred_counts=[[100, 100]] * 3),
+                     validation_labels=labels)
     assert codes(found) == ["overfitting"]
     assert "stop at" not in found[0].fix and "Stopping early would not help" in found[0].fix
-    assert "more labeled examples" in found[0].fix
+    assert "0.515" in found[0].fix and "more labeled examples" in found[0].fix
+
+
+def test_on_an_unbalanced_split_the_guess_is_the_majority_class_not_chance():
+    labels = [0] * 160 + [1] * 40    # always answering 0 scores 0.80
+    run = history(**OVERFIT, val_acc=[0.82, 0.76, 0.70], val_pred_counts=[[190, 10], [170, 30], [150, 50]])
+    assert "Stopping early would not help" in diagnose(run, validation_labels=labels)[0].fix
+    assert "stop at epoch 1" in diagnose(run)[0].fix   # against chance (0.5), 0.82 is clearly better
+
+
+def test_a_lucky_epoch_on_a_small_split_is_not_clearly_better_than_a_guess():
+    # 13 of 20 right is within three standard deviations of a coin (0.5 + 3 x 0.11).
+    found = diagnose(history(**OVERFIT, val_acc=[0.65, 0.55, 0.50], val_pred_counts=[[10, 10]] * 3),
+                     validation_labels=[0] * 10 + [1] * 10)
+    assert "Stopping early would not help" in found[0].fix
+
+
+def test_early_stopping_is_not_advised_when_the_last_epoch_is_the_most_accurate():
+    found = diagnose(history(**OVERFIT, val_acc=[0.70, 0.72, 0.75], val_pred_counts=[[100, 100]] * 3),
+                     validation_labels=BALANCED)
+    assert codes(found) == ["overfitting"]
+    assert "stop at" not in found[0].fix and "highest at the last epoch" in found[0].fix
+
+
+@pytest.mark.parametrize("labels, pattern", [
+    ("0101", "expected the validation split's labels"),
+    ([0, 1, 2] * 10, r"one whole number in 0\.\.1"),
+    ([0.0, 1.0] * 100, r"one whole number in 0\.\.1"),
+    ([], r"one whole number in 0\.\.1"),
+    ([0, 1] * 50, "has 100 labels but the history validated 200 examples"),
+])
+def test_validation_labels_that_do_not_fit_the_history_raise_value_error(labels, pattern):
+    with pytest.raises(ValueError, match=pattern):
+        diagnose(history(val_pred_counts=[[100, 100], [100, 100]]), validation_labels=labels)
 
 
 def test_a_gap_without_rising_validation_loss_is_not_overfitting():
@@ -131,6 +180,12 @@ def test_a_falling_loss_with_good_validation_is_healthy_and_only_healthy():
     found = diagnose(history(val_pred_counts=[[101, 99], [98, 102]]))
     assert codes(found) == ["healthy"]
     assert "0.910" in found[0].message
+
+
+def test_the_start_of_the_loss_is_named_as_the_first_steps_one_batch():
+    # Step 1's loss is one batch, far noisier than the loss on a validation split: the message says so.
+    assert "from 0.700 (step 1, one batch)" in diagnose(history())[0].message
+    assert "step 1, one batch: 0.693" in diagnose(history(train_loss=[0.693] * 20))[0].message
 
 
 def test_a_history_without_validation_is_judged_on_its_loss_only():

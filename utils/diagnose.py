@@ -1,8 +1,8 @@
 """Reading a training history and naming the failure it shows; checking a model's set-up before
 training (lesson 05).
 
-``diagnose(history)`` reads the history that ``utils.finetuning.train_classifier`` and ``fine_tune``
-return:
+``diagnose(history, validation_labels=...)`` reads the history that ``utils.finetuning.train_classifier``
+and ``fine_tune`` return (and, optionally, the validation split's labels):
 
 =====================  ==============================================================================
 key                    what it holds
@@ -27,7 +27,9 @@ code                what the history shows
 ``below_chance``    validation accuracy clearly below 1/C: the model is consistently wrong, which
                     points to labels mapped differently in training and evaluation
 ``majority_class``  almost every validation prediction is the same class
-``overfitting``     training accuracy far above validation accuracy while the validation loss rises
+``overfitting``     training accuracy far above validation accuracy while the validation loss rises;
+                    early stopping is advised only when an earlier epoch did clearly better than a
+                    guess, always answering the validation split's majority class
 ``healthy``         none of the above (returned alone)
 ==================  ==================================================================================
 
@@ -96,6 +98,14 @@ MAJORITY_SHARE = 0.90
 # BELOW_CHANCE_SIGMAS standard deviations of a chance-level score, so a tiny split cannot trigger it.
 BELOW_CHANCE_FACTOR = 0.6
 BELOW_CHANCE_SIGMAS = 3.0
+# Early stopping keeps the epoch with the best validation accuracy; it is worth advising only when that
+# accuracy is clearly above a guess: always answering the validation split's majority class (chance, 1/C,
+# when its labels are not given). "Clearly" is this many standard deviations of the guess's accuracy on
+# the split, because the best of several epochs is picked, and a lucky epoch is picked with it. The
+# validation loss cannot judge this: confident mistakes can lift it above ln C, the loss of a uniform guess,
+# while the accuracy is above the guess's (lesson 05's tiny training set: a loss above ln C, an accuracy
+# no worse than the guess's).
+ABOVE_GUESS_SIGMAS = 3.0
 # check_setup: a weight matrix is "from the checkpoint" when its relative distance to the
 # checkpoint's is below this. A just-loaded matrix is at 0; fine-tuning moves the tiny model's
 # matrices by about 0.02-0.2; a freshly initialised matrix is 0.4 or more away from a pre-trained one.
@@ -208,26 +218,64 @@ def _read_history(history) -> dict:
     return h
 
 
+def _end_window(losses: list[float]) -> int:
+    return max(1, min(len(losses) // 4, END_WINDOW))
+
+
 def _end_loss(losses: list[float]) -> float:
-    window = max(1, min(len(losses) // 4, END_WINDOW))
+    window = _end_window(losses)
     return sum(losses[-window:]) / window
 
 
-def _overfitting_fix(best_loss: float, best: int, ln_c: float) -> str:
-    """Early stopping helps only if the best epoch generalised: its validation loss below ln C."""
-    if best_loss < ln_c:
-        return (f"Use more labeled examples, or stop at epoch {best + 1} (the lowest validation loss, "
-                f"{best_loss:.3f}, below ln C = {ln_c:.3f}); a smaller learning rate, weight decay or dropout "
-                "also help.")
-    return (f"Use more labeled examples. Stopping early would not help: even the lowest validation loss "
-            f"({best_loss:.3f}, epoch {best + 1}) is above ln C = {ln_c:.3f}, the loss of a uniform guess, so no "
-            "epoch generalised. Weight decay or dropout slow the memorising but cannot replace data.")
+def _guess(h: dict, validation_labels) -> tuple[float, str, int | None]:
+    """The accuracy of a guess on the validation split, what it is, and the split's size (None if unknown):
+    always answering the split's majority class when its labels are given, chance (1/C) otherwise."""
+    C = h["num_classes"]
+    validated = sum(h["val_pred_counts"][-1]) if h["val_pred_counts"] else None
+    if validation_labels is None:
+        return 1.0 / C, f"chance, 1/{C}, scores {1.0 / C:.3f} on a balanced split", validated
+    if isinstance(validation_labels, (str, bytes, Mapping)) or not hasattr(validation_labels, "__iter__"):
+        raise ValueError(f"validation_labels is a {type(validation_labels).__name__}; expected the validation "
+                         f"split's labels, one whole number in 0..{C - 1} per example (e.g. validation['label']).")
+    labels = list(validation_labels)
+    if not labels or any(isinstance(y, bool) or not isinstance(y, numbers.Integral) or not 0 <= y < C for y in labels):
+        shown = f"{labels[:5]!r}{'...' if len(labels) > 5 else ''}"
+        raise ValueError(f"validation_labels must be the validation split's labels, one whole number in 0..{C - 1} "
+                         f"per example (e.g. validation['label']); got {shown}.")
+    if validated is not None and validated != len(labels):
+        raise ValueError(f"validation_labels has {len(labels)} labels but the history validated {validated} examples: "
+                         f"pass the labels of the split the run was validated on.")
+    majority = max(range(C), key=labels.count)
+    share = labels.count(majority) / len(labels)
+    return share, f"always answering the majority class, class {majority}, scores {share:.3f}", len(labels)
 
 
-def diagnose(history) -> list[Finding]:
+def _overfitting_fix(val_acc: list[float], guess: float, guess_name: str, n: int | None) -> str:
+    """Early stopping keeps the epoch with the best validation accuracy; it helps only if that epoch did
+    clearly better than a guess (ABOVE_GUESS_SIGMAS standard deviations on n examples) and came before
+    the last epoch."""
+    best = max(range(len(val_acc)), key=val_acc.__getitem__)
+    bar = guess + (ABOVE_GUESS_SIGMAS * math.sqrt(guess * (1 - guess) / n) if n else 0.0)
+    against = f"{guess_name}" + (f"; clearly better is above {bar:.3f} on {n} examples" if n else "")
+    if val_acc[best] <= bar:
+        return (f"Use more labeled examples. Stopping early would not help: no epoch did clearly better than a "
+                f"guess (best validation accuracy {val_acc[best]:.3f}, epoch {best + 1}; {against}), so no epoch "
+                "generalised. Weight decay or dropout slow the memorising but cannot replace data.")
+    if best == len(val_acc) - 1:
+        return (f"Use more labeled examples. Stopping early would not raise the validation accuracy: it is "
+                f"highest at the last epoch ({val_acc[best]:.3f}; {against}). Weight decay or dropout slow the "
+                "memorising but cannot replace data.")
+    return (f"Use more labeled examples, or stop at epoch {best + 1} (validation accuracy {val_acc[best]:.3f}, the "
+            f"best, and {val_acc[-1]:.3f} at the last epoch; {against}); weight decay or dropout also help.")
+
+
+def diagnose(history, *, validation_labels=None) -> list[Finding]:
     """Name what went wrong in a training run from its history (lesson 05). See the module docstring
-    for the history format and the codes; ``[Finding('healthy', ...)]`` when nothing is found."""
+    for the history format and the codes; ``[Finding('healthy', ...)]`` when nothing is found.
+    ``validation_labels`` (the validation split's labels) lets the advice on early stopping compare each
+    epoch with always answering the split's majority class; without them it compares with chance, 1/C."""
     h = _read_history(history)
+    guess, guess_name, n_validated = _guess(h, validation_labels)
     C = h["num_classes"]
     ln_c, chance = math.log(C), 1.0 / C
     losses = h["train_loss"]
@@ -239,7 +287,7 @@ def diagnose(history) -> list[Finding]:
         diverged = True
         findings.append(Finding(
             "diverged", f"the training loss became {losses[bad]} at step {bad + 1} of {len(losses)} "
-                        f"(it started at {losses[0]:.3g}).",
+                        f"(step 1, one batch: {losses[0]:.3g}).",
             "Lower the learning rate (try 10x smaller), clip the gradient norm, and check the inputs for inf/nan."))
     else:
         ceiling = DIVERGED_FACTOR * max(losses[0], ln_c)
@@ -250,15 +298,16 @@ def diagnose(history) -> list[Finding]:
             diverged = True
             findings.append(Finding(
                 "diverged", f"the training loss rose to {means[peak]:.2f} (mean of steps {peak + 1}-{peak + w} of "
-                            f"{len(losses)}), more than {DIVERGED_FACTOR:g}x its start ({losses[0]:.2f}) and ln C = "
-                            f"{ln_c:.2f}; it ended at {_end_loss(losses):.2f}.",
+                            f"{len(losses)}), more than {DIVERGED_FACTOR:g}x its start (step 1, one batch: "
+                            f"{losses[0]:.2f}) and ln C = {ln_c:.2f}; it ended at {_end_loss(losses):.2f}.",
                 "Lower the learning rate (try 10x smaller) or warm it up over more steps."))
 
     end = _end_loss(losses)
     if bad is None and end > (1 - NOT_LEARNING_MARGIN) * ln_c:
         accuracy = f"; training accuracy {h['train_acc'][-1]:.2f}" if h["train_acc"] else ""
         findings.append(Finding(
-            "not_learning", f"the training loss ended at {end:.3f} (it started at {losses[0]:.3f}), not "
+            "not_learning", f"the training loss ended at {end:.3f} (mean of the last {_end_window(losses)} steps; "
+                            f"step 1, one batch: {losses[0]:.3f}), not "
                             f"{NOT_LEARNING_MARGIN:.0%} below ln C = {ln_c:.3f}, the loss of a uniform guess over "
                             f"{C} classes{accuracy}.",
             "Overfit one small batch first; if even that fails, check that the right parameters are trainable "
@@ -303,7 +352,7 @@ def diagnose(history) -> list[Finding]:
                 "overfitting", f"training accuracy {h['train_acc'][-1]:.2f} vs validation {h['val_acc'][-1]:.2f} "
                                f"(gap {gap:.2f}), and the validation loss rose from {h['val_loss'][best]:.3f} "
                                f"(epoch {best + 1}) to {last:.3f} (epoch {len(h['val_loss'])}).",
-                _overfitting_fix(h["val_loss"][best], best, ln_c)))
+                _overfitting_fix(h["val_acc"], guess, guess_name, n_validated)))
 
     if not findings:
         if h["val_acc"]:
@@ -311,7 +360,8 @@ def diagnose(history) -> list[Finding]:
         else:
             summary = "no validation data, so only the training loss was checked"
         findings.append(Finding(
-            "healthy", f"no failure found: the training loss fell from {losses[0]:.3f} to {end:.3f}; {summary}.",
+            "healthy", f"no failure found: the training loss fell from {losses[0]:.3f} (step 1, one batch) to "
+                       f"{end:.3f} (mean of the last {_end_window(losses)} steps); {summary}.",
             "Nothing in the curves; a history cannot show set-up mistakes, so run check_setup too, and test on "
             "data unlike the training set."))
     return findings
