@@ -22,6 +22,7 @@ on stored sentence vectors) come in as baselines, with what they were given writ
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -65,6 +66,7 @@ class Budget:
     steps: int
     batch_size: int = 32
     train_size: int | None = None
+    group_by_length: bool = False   # batches of examples of similar length: the same training, less padding
 
     def __post_init__(self):
         for name in ("steps", "batch_size"):
@@ -199,7 +201,8 @@ def run_row(row: Row, encoder, tokenizer, task: datasets.DatasetDict, budget: Bu
             model, _ = fine_tune(encoder, tokenizer, train_only, "none", pooling=row.pooling, seed=seed, progress=False)
         else:
             model, _ = fine_tune(encoder, tokenizer, train_only, row.strategy, pooling=row.pooling, seed=seed, lr=lr,
-                                 batch_size=budget.batch_size, steps=budget.steps, progress=False)
+                                 batch_size=budget.batch_size, steps=budget.steps, progress=False,
+                                 group_by_length=budget.group_by_length)
         return model
 
     first = {}
@@ -212,7 +215,7 @@ def run_row(row: Row, encoder, tokenizer, task: datasets.DatasetDict, budget: Bu
                 scored[lr] = (val["accuracy"], -val["loss"])
                 result.grid[lr] = val["accuracy"]
                 first[lr] = (model, val)
-            learning_rate = max(scored, key=scored.get)
+            learning_rate = best_learning_rate(scored)
         else:
             result.grid = {lr: float("nan") for lr in row.learning_rates} if row.learning_rates else {}
         result.lr = learning_rate
@@ -229,6 +232,12 @@ def run_row(row: Row, encoder, tokenizer, task: datasets.DatasetDict, budget: Bu
         if keep_models:
             result.models.append(model)
     return result
+
+
+def best_learning_rate(scored: dict[float, tuple[float, float]]) -> float:
+    """The learning rate with the best validation accuracy; ties go to the lower validation loss
+    (``scored`` maps a learning rate to (accuracy, minus loss))."""
+    return max(scored, key=scored.get)
 
 
 def compare(rows: Sequence[Row], encoder, tokenizer, task: datasets.DatasetDict, budget: Budget,
@@ -309,4 +318,75 @@ def logistic_regression_row(comparison: Comparison, name: str, features: dict[st
     row = comparison.add_baseline(name, trained_by=f"{trained_by}, C={best:g} of {{{', '.join(f'{c:g}' for c in c_grid)}}}",
                                   labeled=len(labels["train"]), validation=scored[best], test=test,
                                   test_predictions=[predictions.tolist()])
+    row.models = [fitted[best]]
     return row
+
+
+# ---------------------------------------------------------------------------------------------------
+# Learning rates chosen once, by a command whose output is committed
+# ---------------------------------------------------------------------------------------------------
+# A real encoder is too slow to search a grid of learning rates inside a lesson. For those comparisons
+# `python -m utils.learning_rates --choose KEY` (utils/learning_rates.py) runs each row's grid on the
+# validation split and writes the choice to RESULTS_FILE; the lesson prints it (show_choice) and trains
+# each row at its chosen rate (chosen_learning_rates).
+
+RESULTS_FILE = cfg.ROOT / "results" / "learning_rates.json"
+
+
+# Lesson 07: both encoders, both synthetic tasks, 256 labeled examples and 32 steps of 32 for every row.
+LESSON_07_SIZES = {"train_size": 256, "validation_size": 200, "test_size": 200}
+LESSON_07_BUDGET = Budget(steps=32, batch_size=32)
+LESSON_07_ROWS = {
+    "tiny": (Row("frozen, mean", "frozen", "mean", (3e-3, 1e-2, 3e-2, 1e-1)),
+             Row("frozen, [CLS]", "frozen", "cls", (3e-3, 1e-2, 3e-2, 1e-1)),
+             Row("full", "full", "mean", (1e-3, 3e-3, 1e-2))),
+    "minilm": (Row("frozen, mean", "frozen", "mean", (3e-3, 1e-2, 3e-2, 1e-1)),
+               Row("frozen, [CLS]", "frozen", "cls", (3e-3, 1e-2, 3e-2, 1e-1)),
+               Row("full", "full", "mean", (1e-4, 3e-4, 1e-3))),
+}
+
+
+def _records() -> dict:
+    import json
+
+    return json.loads(RESULTS_FILE.read_text()) if RESULTS_FILE.is_file() else {}
+
+
+def _record(key: str) -> dict:
+    records = _records()
+    if key not in records:
+        raise FileNotFoundError(f"No learning rates chosen for {key!r} in {os.path.relpath(RESULTS_FILE, cfg.ROOT)}: "
+                                f"run `python -m utils.learning_rates --choose {key!r}` from the repository's top folder.")
+    return records[key]
+
+
+def chosen_learning_rates(key: str) -> dict[str, float]:
+    """The learning rate ``python -m utils.learning_rates --choose KEY`` chose on validation for each row."""
+    return {name: row["chosen"] for name, row in _record(key)["rows"].items()}
+
+
+def recorded_runs(key: str, row: str) -> dict:
+    """What the command recorded for one row: ``chosen`` (the learning rate), ``grid`` and, with --spread, ``test``
+    (the test accuracy of each seed at the chosen rate, in the order of ``seeds``)."""
+    record = _record(key)
+    if row not in record["rows"]:
+        raise KeyError(f"{key!r} has no row {row!r}; its rows are {list(record['rows'])}.")
+    return {**record["rows"][row], "seeds": record["seeds"]}
+
+
+def show_choice(key: str):
+    """The grid the command searched for ``key``: validation accuracy per row and learning rate, the choice,
+    and (where it was run with --spread) the test accuracy of every seed at the chosen rate."""
+    import pandas as pd
+
+    record = _record(key)
+    table = {}
+    for name, row in record["rows"].items():
+        line = {f"validation at {lr}": acc for lr, acc in row["grid"].items()}
+        line["chosen"] = _fmt_lr(row["chosen"])
+        if "test" in row:
+            line["test, seeds " + ", ".join(map(str, record["seeds"]))] = ", ".join(f"{a:.3f}" for a in row["test"])
+        table[name] = line
+    print(f"{key}: {record['budget']}; chosen with seed {record['seeds'][0]} by `{record['command']}` "
+          f"({record['machine']}, {record['date']})")
+    return pd.DataFrame(table).T.fillna("")

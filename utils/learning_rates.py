@@ -1,0 +1,118 @@
+"""The learning rates of the lessons' comparisons that are too slow to search inside a lesson, chosen once
+by a command whose output is committed (lessons 07 and 08):
+
+    python -m utils.learning_rates --choose KEY [--spread]
+
+For each row of the comparison KEY it runs the row's grid on the validation split, with the first seed and
+the lesson's budget (``utils.comparison.run_row``), and writes the validation accuracies and the choice to
+``results/learning_rates.json``; the lesson prints them (``comparison.show_choice``) and trains each row at
+its chosen rate (``comparison.chosen_learning_rates``). With ``--spread`` it also runs the chosen rate with
+every seed and records the test accuracies, for a row the lesson can afford to run with one seed only
+(``comparison.recorded_runs``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import datasets
+
+from . import comparison, data, encoders, real_data
+from . import config as cfg
+from .comparison import LESSON_07_BUDGET, LESSON_07_ROWS, LESSON_07_SIZES
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One comparison whose learning rates are chosen by the command: its key, the lesson that reads it, and
+    ``build``, which returns ``(entries, task, budget)`` with ``entries`` a list of (row, encoder, tokenizer)."""
+
+    key: str
+    lesson: str
+    build: Callable[[], tuple[list, datasets.DatasetDict, comparison.Budget]]
+
+
+def _lesson07(task_name: str, encoder_name: str) -> Callable:
+    def build():
+        loaded = encoders.load_encoder(encoder_name)
+        maker = data.make_reviews if task_name == "reviews" else data.make_support_emails
+        task = maker(seed=cfg.SEED, **LESSON_07_SIZES)
+        rows = LESSON_07_ROWS[encoder_name]
+        return [(row, loaded.encoder, loaded.tokenizer) for row in rows], task, LESSON_07_BUDGET
+    return build
+
+
+def _lesson08(dataset: str) -> Callable:
+    def build():
+        minilm = encoders.load_encoder("minilm")
+        task = real_data.load_movie_reviews() if dataset == "movie reviews" else real_data.load_customer_messages()
+        entries = [(real_data.FULL_ROW, minilm.encoder, minilm.tokenizer)]
+        if dataset == "movie reviews":
+            entries.append((real_data.SCRATCH_ROW, real_data.small_encoder(minilm.tokenizer), minilm.tokenizer))
+        return entries, real_data.comparison_task(task), real_data.FINETUNE_BUDGET
+    return build
+
+
+CHOICES = {c.key: c for c in [
+    Choice("07 reviews, tiny", "07", _lesson07("reviews", "tiny")),
+    Choice("07 support, tiny", "07", _lesson07("support", "tiny")),
+    Choice("07 reviews, minilm", "07", _lesson07("reviews", "minilm")),
+    Choice("07 support, minilm", "07", _lesson07("support", "minilm")),
+    Choice("08 movie reviews", "08", _lesson08("movie reviews")),
+    Choice("08 customer messages", "08", _lesson08("customer messages")),
+]}
+
+
+def choose(key: str, *, spread: bool = False, seeds: Sequence[int] = (cfg.SEED, 0, 1)) -> dict:
+    """Search every row's grid for ``key`` on the validation split and return the record the command writes."""
+    import datetime
+    import platform
+
+    choice = CHOICES[key]
+    entries, task, budget = choice.build()
+    rows = {}
+    for row, encoder, tokenizer in entries:
+        result = comparison.run_row(row, encoder, tokenizer, task, budget, list(seeds) if spread else [seeds[0]])
+        rows[row.name] = {"grid": {comparison._fmt_lr(lr): round(acc, 4) for lr, acc in result.grid.items()}, "chosen": result.lr}
+        if spread:
+            rows[row.name]["test"] = [round(a, 4) for a in result.test]
+        print(f"{key} | {row.name}: " + ", ".join(f"{lr} {acc}" for lr, acc in rows[row.name]["grid"].items())
+              + f" -> {comparison._fmt_lr(result.lr)}" + (f"; test {rows[row.name]['test']}" if spread else ""), flush=True)
+    return {"lesson": choice.lesson, "rows": rows, "seeds": list(seeds) if spread else [seeds[0]],
+            "budget": f"{budget.steps} steps of {budget.batch_size} on "
+                      f"{budget.train_size or len(task['train'])} labeled examples",
+            "command": f"python -m utils.learning_rates --choose {key!r}" + (" --spread" if spread else ""),
+            "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores",
+            "date": datetime.date.today().isoformat()}
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    import argparse
+    import json
+
+    written = os.path.relpath(comparison.RESULTS_FILE, cfg.ROOT)
+    parser = argparse.ArgumentParser(description="Choose the learning rates of the lessons' comparisons on the "
+                                                 f"validation split and write them to {written}.")
+    parser.add_argument("--choose", nargs="+", metavar="KEY", required=True,
+                        help=f"which comparisons (or 'all', or a lesson number): {', '.join(CHOICES)}")
+    parser.add_argument("--spread", action="store_true",
+                        help="also run the chosen rate with every seed and record its test accuracies")
+    args = parser.parse_args(argv)
+    keys = []
+    for wanted in args.choose:
+        found = [k for k in CHOICES if wanted in ("all", k, CHOICES[k].lesson)]
+        if not found:
+            parser.error(f"unknown comparison {wanted!r}; choose from {', '.join(CHOICES)}, a lesson number or 'all'")
+        keys += [k for k in found if k not in keys]
+    for key in keys:
+        record = choose(key, spread=args.spread)
+        records = comparison._records()   # read again: another key may have been written meanwhile
+        records[key] = record
+        comparison.RESULTS_FILE.parent.mkdir(exist_ok=True)
+        comparison.RESULTS_FILE.write_text(json.dumps(dict(sorted(records.items())), indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
