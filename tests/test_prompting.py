@@ -104,13 +104,30 @@ def test_several_templates_average_their_scores(mlm_model, tokenizer, verbalizer
     assert torch.allclose(both, (each[0] + each[1]) / 2, atol=1e-5)
 
 
-def test_calibration_puts_the_threshold_halfway_between_the_labels():
+def test_a_threshold_from_labels_lies_halfway_between_the_labels():
     scores = torch.tensor([[0.0, 1.0], [0.0, 3.0], [0.0, 5.0], [0.0, 7.0]])
-    bias = prompting.calibration_bias(scores, torch.tensor([0, 0, 1, 1]))
+    bias = prompting.label_threshold_bias(scores, torch.tensor([0, 0, 1, 1]))
     # class means of (positive - negative): 2 and 6, so the threshold is 4
     assert float(bias[1] - bias[0]) == pytest.approx(4.0)
     with pytest.raises(ValueError, match="every label"):
-        prompting.calibration_bias(scores, torch.tensor([1, 1, 1, 1]))
+        prompting.label_threshold_bias(scores, torch.tensor([1, 1, 1, 1]))
+
+
+def test_with_as_many_labeled_examples_of_each_label_the_threshold_from_labels_is_the_centered_one():
+    # The mean over a balanced set is the midpoint of the two labels' means: labels add nothing to centering.
+    scores = torch.randn(40, 2, generator=torch.Generator().manual_seed(0))
+    labels = torch.tensor([0, 1] * 20)
+    assert torch.allclose(prompting.label_threshold_bias(scores, labels), prompting.centering_bias(scores), atol=1e-6)
+    lopsided = torch.tensor([0] * 30 + [1] * 10)
+    assert not torch.allclose(prompting.label_threshold_bias(scores, lopsided), prompting.centering_bias(scores))
+
+
+def test_moving_the_threshold_keeps_the_order_of_the_reviews():
+    # A bias moves the threshold only: the reviews keep their order by score difference.
+    scores = torch.randn(30, 2, generator=torch.Generator().manual_seed(1))
+    bias = prompting.label_threshold_bias(scores, torch.tensor([0, 1] * 15))
+    difference = lambda s: s[:, 1] - s[:, 0]
+    assert torch.equal(difference(scores).argsort(), difference(scores - bias).argsort())
 
 
 def test_centering_subtracts_the_mean_score_so_answers_split_around_it():
@@ -131,11 +148,29 @@ def test_a_centered_backend_needs_no_labels_and_changes_only_its_bias(mlm_model,
     assert centered.model is backend.model and centered.templates == backend.templates
 
 
-def test_a_calibrated_backend_changes_only_its_bias(mlm_model, tokenizer, verbalizer):
+def test_a_threshold_from_labels_changes_only_the_bias(mlm_model, tokenizer, verbalizer):
     backend = prompting.PromptBackend(mlm_model, tokenizer, verbalizer)
-    tuned = backend.calibrated(TEXTS[:2], ["positive", "negative"])
+    tuned = backend.threshold_from_labels(TEXTS[:2], ["positive", "negative"])
     assert torch.allclose(tuned.scores(TEXTS), backend.raw_scores(TEXTS) - tuned.bias)
     assert tuned.model is backend.model and not torch.equal(tuned.bias, backend.bias)
+
+
+def test_labeled_draws_are_balanced_nested_and_repeatable():
+    labels = [0] * 30 + [1] * 50
+    draws = prompting.draw_labeled(labels, [4, 8, 20], seed=3)
+    for n, rows in draws.items():
+        assert len(set(rows)) == n and sum(labels[i] for i in rows) == n // 2
+    assert set(draws[4]) <= set(draws[8]) <= set(draws[20])
+    assert draws == prompting.draw_labeled(labels, [4, 8, 20], seed=3)
+    assert draws != prompting.draw_labeled(labels, [4, 8, 20], seed=4)
+
+
+@pytest.mark.parametrize("sizes, message", [([7], "multiple of 2"), ([1], "multiple of 2"), ([80], "at most 60")])
+def test_a_labeled_draw_that_cannot_be_balanced_says_what_to_ask_for(sizes, message):
+    with pytest.raises(ValueError, match=message):
+        prompting.draw_labeled([0] * 30 + [1] * 50, sizes, seed=0)
+    with pytest.raises(ValueError, match="one label only"):
+        prompting.draw_labeled([1] * 10, [2], seed=0)
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -4,9 +4,14 @@ Prompting adapts a pre-trained language model to a task without updating any par
 written into a *template* with a blank, e.g. ``"{text} and [MASK] ."``, the model scores the words that
 could fill the blank, and a *verbalizer* (label word -> label) turns the scores of the label words into
 one score per label: the log of the probability that one of the label's words fills the blank. A
-backend may average the scores of several templates. A bias per label corrects the template's
-preference for some words: from unlabeled reviews (``centering_bias``: the mean score, so no label is
-needed) or from a few labeled ones (``calibration_bias``); neither changes a parameter of the model.
+backend may average the scores of several templates. A bias per label is subtracted from the scores;
+with two labels, only the gap between the two biases matters: it is the *threshold* that the score
+difference must pass for the second label. It can be set from unlabeled reviews (``centering_bias``:
+the mean score, so no label is needed) or from a few labeled ones (``label_threshold_bias``: halfway
+between the labels' mean scores). Either moves the threshold, and only the threshold: it balances the
+answers between the labels, it does not make the scores say more about a review, and it does not make
+them calibrated probabilities. Neither changes a parameter of the model. ``draw_labeled`` draws the
+labeled examples that lesson 06 gives both a prompt and fine-tuning.
 
 ``PolarityService`` answers with one canonical label set, ``["negative", "positive"]``, whichever
 backend computes the answer:
@@ -278,18 +283,19 @@ def _word_ids(verbalizer: Mapping[str, str], tokenizer, labels: tuple[str, ...])
             for label in labels]
 
 
-def calibration_bias(scores: torch.Tensor, labels) -> torch.Tensor:
-    """The bias to subtract from prompt scores, from a few labeled examples: the average, over the
-    labels, of each label's mean score vector. With two labels this puts the decision threshold halfway
-    between the two labels' average scores, which cancels the model's preference for some words."""
+def label_threshold_bias(scores: torch.Tensor, labels) -> torch.Tensor:
+    """The bias to subtract from prompt scores, set from labeled examples: the average, over the labels,
+    of each label's mean score vector. With two labels this puts the threshold halfway between the two
+    labels' mean score differences. It moves the threshold only: which reviews score higher than which
+    stays as the model put it."""
     scores = torch.as_tensor(scores, dtype=torch.float)
     index = labels if isinstance(labels, torch.Tensor) else torch.as_tensor(labels)
     if scores.ndim != 2 or len(index) != len(scores):
-        raise ValueError(f"Calibration needs one score row per labeled example: got scores of shape "
+        raise ValueError(f"Setting the threshold needs one score row per labeled example: got scores of shape "
                          f"{tuple(scores.shape)} and {len(index)} labels.")
     absent = [c for c in range(scores.shape[1]) if not bool((index == c).any())]
     if absent:
-        raise ValueError(f"Calibration needs at least one labeled example of every label; none for label id(s) "
+        raise ValueError(f"Setting the threshold needs at least one labeled example of every label; none for label id(s) "
                          f"{absent}. Add examples of those labels.")
     return torch.stack([scores[index == c].mean(0) for c in range(scores.shape[1])]).mean(0)
 
@@ -298,14 +304,42 @@ def centering_bias(scores: torch.Tensor) -> torch.Tensor:
     """The bias to subtract from prompt scores, from unlabeled examples: the mean score of each label.
 
     A template may make the words of one label likelier whatever the review; subtracting the mean
-    score over a few hundred unlabeled reviews of the task removes that preference without a single
-    label. It is the idea of calibrating with a content-free input (Zhao et al., 2021, "Calibrate
-    Before Use"), with the task's own reviews in place of the content-free input."""
+    score over a few hundred unlabeled reviews of the task moves the threshold to the average review, so
+    the answers split about evenly between the labels, without a single label. It balances the answers;
+    it does not make them more often right. Zhao et al. (2021, "Calibrate Before Use") call this move
+    contextual calibration and estimate the preference from a content-free input such as "N/A"; here the
+    task's own reviews take that input's place."""
     scores = torch.as_tensor(scores, dtype=torch.float)
     if scores.ndim != 2 or len(scores) == 0:
         raise ValueError(f"Centering needs one score row per unlabeled example, at least one; got scores of "
                          f"shape {tuple(scores.shape)}.")
     return scores.mean(0)
+
+
+def draw_labeled(labels: Sequence[int], sizes: Sequence[int], seed: int) -> dict[int, list[int]]:
+    """Labeled sets of several sizes drawn from one split (lesson 06 gives each set to a prompt and to
+    fine-tuning alike): for each size n in ``sizes``, the indices of n examples, as many of each label,
+    drawn at random with ``seed``. The sets are nested, as when one labels more and more reviews: the
+    set of 8 is part of the set of 32, and so on. ``labels`` are the split's label ids."""
+    labels = np.asarray(labels)
+    if labels.ndim != 1 or len(labels) == 0 or not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError("labels must be the split's label ids, a non-empty list of whole numbers.")
+    classes = np.unique(labels)
+    if len(classes) < 2:
+        raise ValueError(f"The split has one label only ({classes.tolist()}); a labeled set needs examples of "
+                         f"every label.")
+    sizes = list(sizes)
+    for n in sizes:
+        if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < len(classes) or n % len(classes):
+            raise ValueError(f"Size {n!r} cannot hold as many examples of each of the {len(classes)} labels: give "
+                             f"a multiple of {len(classes)}.")
+        fewest = min(int((labels == c).sum()) for c in classes)
+        if n // len(classes) > fewest:
+            raise ValueError(f"Size {n} needs {n // len(classes)} examples of each label, but the split has only "
+                             f"{fewest} of its rarest label: ask for at most {fewest * len(classes)}.")
+    rng = np.random.default_rng(seed)
+    orders = [rng.permutation(np.flatnonzero(labels == c)) for c in classes]
+    return {int(n): sorted(int(i) for order in orders for i in order[:n // len(classes)]) for n in sizes}
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -345,7 +379,7 @@ class ClassifierBackend:
 
 
 class _Prompting:
-    """What the two prompt backends share: a verbalizer, one or more templates and a calibration bias."""
+    """What the two prompt backends share: a verbalizer, one or more templates and a bias (the threshold)."""
 
     def _setup(self, model, tokenizer, verbalizer, templates, labels, bias, batch_size, single_token):
         check_vocabulary(tokenizer, model)
@@ -372,13 +406,13 @@ class _Prompting:
 
     def centered(self, texts: Sequence[str]):
         """A copy whose bias is the mean raw score over unlabeled ``texts`` (see ``centering_bias``): the
-        zero-shot prompt without the template's preference for some words. No label, no parameter."""
+        answers split around the average review instead of leaning towards one label. No label, no parameter."""
         return self._with_bias(centering_bias(self.raw_scores(texts)))
 
-    def calibrated(self, texts: Sequence[str], labels):
-        """A copy whose bias is set from a few labeled examples (see ``calibration_bias``); no parameter of
-        the model changes. ``labels`` are canonical names or their ids."""
-        return self._with_bias(calibration_bias(self.raw_scores(texts), _label_index(labels, self.labels)))
+    def threshold_from_labels(self, texts: Sequence[str], labels):
+        """A copy whose threshold is set from labeled examples (see ``label_threshold_bias``); no parameter
+        of the model changes. ``labels`` are canonical names or their ids."""
+        return self._with_bias(label_threshold_bias(self.raw_scores(texts), _label_index(labels, self.labels)))
 
 
 def _templates(template, check) -> tuple[str, ...]:
@@ -402,7 +436,7 @@ class PromptBackend(_Prompting):
         self._word_ids = _word_ids(self.verbalizer, tokenizer, self.labels)
 
     def raw_scores(self, texts: Sequence[str]) -> torch.Tensor:
-        """log Pr(one of the label's words fills the blank), averaged over the templates, before calibration."""
+        """log Pr(one of the label's words fills the blank), averaged over the templates, before any bias."""
         return torch.stack([pool_label_words(mask_log_probs(self.model, self.tokenizer, texts, t, self.batch_size),
                                              self._word_ids) for t in self.templates]).mean(0)
 
@@ -477,7 +511,7 @@ class CausalPromptBackend(_Prompting):
         self._groups = [[words.index(w) for w, lab in self.verbalizer.items() if lab == label] for label in self.labels]
 
     def raw_scores(self, texts: Sequence[str]) -> torch.Tensor:
-        """log Pr(one of the label's words comes next), averaged over the templates, before calibration."""
+        """log Pr(one of the label's words comes next), averaged over the templates, before any bias."""
         words = list(self.verbalizer)
         return torch.stack([pool_label_words(causal_word_log_probs(self.model, self.tokenizer, texts, words, t,
                                                                    self.batch_size), self._groups)
