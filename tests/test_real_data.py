@@ -259,49 +259,30 @@ def test_the_lessons_strategies_each_run_in_one_call(minilm):
                                                  probabilities=True)
     assert probabilities.shape == (2, 2) and np.allclose(probabilities.sum(1), 1) and list(probabilities.argmax(1)) == [1, 0]
     assert list(real_data.zero_shot(np.array([[0.1, 1.0], [1.0, 0.0]]), np.array([[1.0, 0.0], [0.0, 3.0]]))) == [1, 0]
-    assert real_data.scratch_epochs(16) == 40 and real_data.scratch_epochs(500) == 4 and real_data.scratch_epochs(2000) == 2
-    train = datasets.Dataset.from_dict({"text": texts, "label": labels}, features=datasets.Features(
-        {"text": datasets.Value("string"), "label": datasets.ClassLabel(names=real_data.MOVIE_LABELS)}))
-    model = real_data.scratch_classifier(minilm.tokenizer, train, seed=0, epochs=1)
-    assert model.head.pooling == "mean" and model.encoder.config.hidden_size == 128
-    assert model.label_names == ["negative", "positive"]
+    small = real_data.small_encoder(minilm.tokenizer)
+    assert small.config.hidden_size == 128 and small.config.num_hidden_layers == 2
+    assert small.get_input_embeddings().num_embeddings == len(minilm.tokenizer), "MiniLM's vocabulary, lesson 01's shape"
 
 
-def test_the_learning_rate_is_chosen_on_the_validation_split_never_the_test_split(monkeypatch):
-    from types import SimpleNamespace
-
-    from utils import finetuning
-
+def test_every_trained_row_of_lesson_08_gets_the_same_labels_and_steps():
+    assert real_data.FULL_ROW.strategy == "full" and real_data.SCRATCH_ROW.strategy == "scratch"
+    assert real_data.FULL_ROW.pooling == real_data.SCRATCH_ROW.pooling == "mean", "the same ω for both"
+    assert real_data.FINETUNE_BUDGET.steps == -(-real_data.TRAIN_POOL // real_data.FINETUNE_BUDGET.batch_size), \
+        "one pass over the labeled pool"
     names = datasets.ClassLabel(names=["negative", "positive"])
     features = datasets.Features({"text": datasets.Value("string"), "label": names})
-    split = lambda word: datasets.Dataset.from_dict(  # noqa: E731
-        {"text": [f"{word} {i}" for i in range(real_data.FINETUNE_POOL + 2)], "label": [0, 1] * (real_data.FINETUNE_POOL // 2 + 1)},
-        features=features)
-    movies = datasets.DatasetDict({"train": split("train"), "validation": split("validation"), "test": split("test")})
-    trained, evaluated = [], []
-
-    def fine_tune(encoder, tokenizer, task, strategy, **kw):
-        trained.append((len(task["train"]), strategy, kw))
-        return kw["lr"], {}
-
-    def evaluate(model, tokenizer, rows):
-        evaluated.append(rows["text"][0].split()[0])
-        return {"accuracy": {5e-5: 0.5, 1e-4: 0.7, 3e-4: 0.6, 6e-4: 0.4}[model]}
-
-    monkeypatch.setattr(finetuning, "fine_tune", fine_tune)
-    monkeypatch.setattr(finetuning, "evaluate", evaluate)
-    scores = real_data.choose_learning_rate(movies, SimpleNamespace(encoder=None, tokenizer=None), seed=7)
-    assert scores == {5e-5: 0.5, 1e-4: 0.7, 3e-4: 0.6, 6e-4: 0.4}
-    assert evaluated == ["validation"] * 4, "only the validation split is scored"
-    assert all(n == real_data.FINETUNE_POOL and strategy == "full" and kw["seed"] == 7
-               and {k: v for k, v in kw.items() if k not in ("lr", "seed", "progress")}
-               == {k: v for k, v in real_data.FINETUNE_RECIPE.items() if k != "lr"} for n, strategy, kw in trained)
+    split = lambda n: datasets.Dataset.from_dict({"text": [f"t {i}" for i in range(n)], "label": [i % 2 for i in range(n)]},  # noqa: E731
+                                                 features=features)
+    task = real_data.comparison_task(datasets.DatasetDict({"train": split(3000), "validation": split(900), "test": split(700)}))
+    assert {name: len(rows) for name, rows in task.items()} == {"train": real_data.TRAIN_POOL,
+                                                               "validation": real_data.VALIDATION_POOL, "test": 700}
 
 
 def test_build_classifier_writes_a_folder_that_pipeline_loads_with_the_real_label_names(
         monkeypatch, tmp_path, capsys, mlm_model, tokenizer):
     """``python -m utils.real_data --build-classifier`` on stand-ins: the tiny BERT for MiniLM, 16 training
-    sentences for the pool; the folder is the mean-pooled class with its code, and pipeline() loads it."""
+    examples for the pool and a learning rate for the committed choice; the folder is the mean-pooled class
+    with its code, and pipeline() loads it."""
     from types import SimpleNamespace
 
     import transformers
@@ -312,7 +293,8 @@ def test_build_classifier_writes_a_folder_that_pipeline_loads_with_the_real_labe
     stand_in = datasets.DatasetDict({split: datasets.Dataset.from_dict(rows, features=features)
                                      for split in ("train", "validation", "test")})
     monkeypatch.setenv("WORKBOOK_ARTIFACTS", str(tmp_path))
-    monkeypatch.setattr(real_data, "FINETUNE_POOL", 16)
+    monkeypatch.setattr(real_data, "TRAIN_POOL", 16)
+    monkeypatch.setattr(real_data, "_chosen_rate", lambda: 1e-3)
     monkeypatch.setattr(real_data, "load_movie_reviews", lambda: stand_in)
     monkeypatch.setattr(real_data, "load_customer_messages", lambda: stand_in)
     monkeypatch.setattr(encoders, "load_encoder", lambda name: SimpleNamespace(encoder=mlm_model, tokenizer=tokenizer))

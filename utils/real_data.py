@@ -391,19 +391,33 @@ def movie_ratings() -> dict[str, float]:
 # The strategies of lesson 08, each in one call
 # ---------------------------------------------------------------------------------------------------
 
-TRAIN_POOL = 2000  # labeled sentences (or messages) the lesson trains on at most
-# The encoder trained from scratch is trained from three seeds, several passes each, so it gets the first 500
-# sentences; the cheap strategies are scored on those 500 as well, to compare at the same number of labels.
-SMALL_POOL = 500
-# MiniLM is fine-tuned end to end on the whole pool of 2,000: one pass in batches of 32 sentences of similar
-# length (63 steps; drawn at random, about half of each batch would be padding, as lesson 08 measures),
-# with fused AdamW (a sixth of the optimizer's time per step on a CPU; see finetuning.train_classifier).
-# The head reads the mean of the token vectors, the summary MiniLM was trained to give (the frozen strategy
-# reads it too); it is saved with utils/mean_pooled_bert.py so that pipeline() loads it.
-# lr: the best of LEARNING_RATE_CANDIDATES on the validation split, for seeds 123 and 0 (--choose-learning-rate).
-FINETUNE_POOL = TRAIN_POOL
-FINETUNE_RECIPE = {"epochs": 1, "batch_size": 32, "lr": 3e-4, "pooling": "mean", "group_by_length": True,
-                   "fused": True}
+TRAIN_POOL = 2000       # labeled sentences (or messages) every strategy of lesson 08 learns from
+VALIDATION_POOL = 500   # validation examples every choice of lesson 08 is made on
+
+
+def _rows_and_budget():
+    from .comparison import Budget, Row
+
+    # The two rows lesson 08 trains with the course's loop, on the same 2,000 labels and the same 63 steps of 32
+    # (one pass, batches of sentences of similar length): MiniLM fine-tuned end to end, its head reading the
+    # mean of the token vectors as MiniLM was trained to be read, and lesson 01's small shape trained from
+    # scratch with MiniLM's vocabulary. Their learning rates are chosen on validation by
+    # `python -m utils.learning_rates --choose 08 --spread`, which also runs each with three seeds.
+    rows = (Row("MiniLM fine-tuned end to end", "full", "mean", (5e-5, 1e-4, 3e-4, 6e-4)),
+            Row("small encoder from scratch", "scratch", "mean", (3e-4, 1e-3, 3e-3)))
+    return rows, Budget(steps=63, batch_size=32, group_by_length=True)
+
+
+FINETUNE_ROWS, FINETUNE_BUDGET = _rows_and_budget()
+FULL_ROW, SCRATCH_ROW = FINETUNE_ROWS
+
+
+def comparison_task(task: datasets.DatasetDict, validation_size: int = VALIDATION_POOL) -> datasets.DatasetDict:
+    """The splits lesson 08's comparisons use: the first ``TRAIN_POOL`` training examples, the first
+    ``validation_size`` validation examples (every choice is made on them) and the whole test split."""
+    return datasets.DatasetDict({"train": task["train"].select(range(TRAIN_POOL)),
+                                 "validation": task["validation"].select(range(validation_size)),
+                                 "test": task["test"]})
 
 
 def tfidf_baseline(train_texts, train_labels, test_texts):
@@ -418,9 +432,9 @@ def tfidf_baseline(train_texts, train_labels, test_texts):
 
 
 def head_on_embeddings(train_vectors, train_labels, test_vectors, *, probabilities: bool = False):
-    """A new linear head ω trained on frozen sentence vectors: multinomial logistic regression, i.e. a
-    Softmax layer fitted by maximum likelihood (with L2 regularisation). Returns the predicted classes, or
-    with ``probabilities`` the Softmax probabilities of every class (one row per test vector)."""
+    """A linear probe: a multinomial logistic regression (a Softmax layer fitted by maximum likelihood, with
+    scikit-learn's default L2 regularisation) fitted to convergence on fixed sentence vectors. Returns the
+    predicted classes, or with ``probabilities`` the probabilities of every class (one row per test vector)."""
     from sklearn.linear_model import LogisticRegression
 
     classifier = LogisticRegression(max_iter=3000).fit(train_vectors, list(train_labels))
@@ -436,66 +450,43 @@ def zero_shot(test_vectors, description_vectors):
     return (texts @ descriptions.T).argmax(axis=1)
 
 
-def scratch_classifier(tokenizer, train: datasets.Dataset, *, seed: int, epochs: int):
-    """A small encoder (lesson 01's tiny size: 2 layers, hidden size 128) with random weights, MiniLM's
-    vocabulary and mean pooling, trained on the labeled examples only."""
+def small_encoder(tokenizer):
+    """Lesson 01's tiny shape (2 layers, hidden size 128) with ``tokenizer``'s vocabulary and random weights:
+    the encoder the "scratch" row starts from (``finetuning.build_classifier`` makes a fresh one of this shape)."""
     import torch
     from transformers import BertModel
 
-    from .finetuning import train_classifier
-    from .models import EncoderClassifier, tiny_bert_config
+    from .models import tiny_bert_config
 
-    torch.manual_seed(seed)
-    names = train.features["label"].names
-    encoder = BertModel(tiny_bert_config(len(tokenizer)), add_pooling_layer=False)
-    model = EncoderClassifier(encoder, len(names), names, pooling="mean")
-    train_classifier(model, tokenizer, train, epochs=epochs, batch_size=16, lr=1e-3, seed=seed, progress=False,
-                     group_by_length=True, fused=True)
-    return model
+    torch.manual_seed(cfg.SEED)
+    return BertModel(tiny_bert_config(len(tokenizer)), add_pooling_layer=False)
 
 
-def scratch_epochs(size: int) -> int:
-    """Passes over the data for the scratch encoder: enough steps on a small set, few on a large one
-    (128 steps of 16 for 500 examples; twice as many, in batches of 32, did not help it on the movie sentences)."""
-    return max(2, min(40, 2000 // size))
+CLASSIFIER_NAME = "minilm-customer-messages-classifier"
+CLASSIFIER_CHOICE = "08 customer messages"   # whose learning rate the saved classifier is trained with
 
 
-def fine_tune_movie_classifier(movies: datasets.DatasetDict | None = None, loaded=None, *, progress: bool = True):
-    """MiniLM fine-tuned end to end on the first ``FINETUNE_POOL`` training sentences with
-    ``FINETUNE_RECIPE``. Returns ``(model, history)``; the model is f(x; θ-hat, ω-hat)."""
+def _chosen_rate() -> float:
+    from .comparison import chosen_learning_rates
+
+    return chosen_learning_rates(CLASSIFIER_CHOICE)[FULL_ROW.name]
+
+
+def fine_tune_classifier(task: datasets.DatasetDict | None = None, loaded=None, *, lr: float | None = None,
+                         seed: int = cfg.SEED, progress: bool = True):
+    """MiniLM fine-tuned end to end on the first ``TRAIN_POOL`` customer messages (``task``: any task in the
+    same layout) with ``FULL_ROW``'s head and ``FINETUNE_BUDGET``, at ``lr`` (by default the rate chosen on
+    validation by ``python -m utils.learning_rates --choose 08``). Returns ``(model, history)``: f(x; θ̂, ω̂)."""
     from .encoders import load_encoder
     from .finetuning import fine_tune
 
-    movies = movies if movies is not None else load_movie_reviews()
+    task = task if task is not None else load_customer_messages()
     loaded = loaded if loaded is not None else load_encoder("minilm")
-    task = datasets.DatasetDict({"train": movies["train"].select(range(FINETUNE_POOL))})
-    return fine_tune(loaded.encoder, loaded.tokenizer, task, "full", progress=progress, **FINETUNE_RECIPE)
-
-
-# The learning rates FINETUNE_RECIPE's was chosen among, by accuracy on the movie sentences' validation
-# split: python -m utils.real_data --choose-learning-rate.
-LEARNING_RATE_CANDIDATES = (5e-5, 1e-4, 3e-4, 6e-4)
-
-
-def choose_learning_rate(movies: datasets.DatasetDict | None = None, loaded=None, *,
-                         candidates=LEARNING_RATE_CANDIDATES, seed: int = cfg.SEED,
-                         pooling: str | None = None) -> dict[float, float]:
-    """Validation accuracy of MiniLM fine-tuned with ``FINETUNE_RECIPE`` at each learning rate of
-    ``candidates`` (the test split is never looked at): ``{learning rate: accuracy}``. ``pooling``
-    ('cls' or 'mean') replaces the recipe's, to compare the two."""
-    from .encoders import load_encoder
-    from .finetuning import evaluate, fine_tune
-
-    movies = movies if movies is not None else load_movie_reviews()
-    loaded = loaded if loaded is not None else load_encoder("minilm")
-    task = datasets.DatasetDict({"train": movies["train"].select(range(FINETUNE_POOL))})
-    recipe = {key: value for key, value in FINETUNE_RECIPE.items() if key != "lr"}
-    recipe["pooling"] = pooling or recipe["pooling"]
-    accuracy = {}
-    for lr in candidates:
-        model, _ = fine_tune(loaded.encoder, loaded.tokenizer, task, "full", lr=lr, seed=seed, progress=False, **recipe)
-        accuracy[lr] = evaluate(model, loaded.tokenizer, movies["validation"])["accuracy"]
-    return accuracy
+    train = datasets.DatasetDict({"train": task["train"].select(range(min(TRAIN_POOL, len(task["train"]))))})
+    return fine_tune(loaded.encoder, loaded.tokenizer, train, "full", pooling=FULL_ROW.pooling, seed=seed,
+                     lr=lr if lr is not None else _chosen_rate(), steps=FINETUNE_BUDGET.steps,
+                     batch_size=FINETUNE_BUDGET.batch_size, group_by_length=FINETUNE_BUDGET.group_by_length,
+                     progress=progress)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -504,12 +495,7 @@ def main(argv: list[str] | None = None) -> None:
 
     parser = argparse.ArgumentParser(description="Lesson 08's data and classifier.")
     parser.add_argument("--build-classifier", action="store_true",
-                        help=f"fine-tune MiniLM on {FINETUNE_POOL} movie sentences and save it to artifacts/{CLASSIFIER_NAME}/")
-    parser.add_argument("--choose-learning-rate", action="store_true",
-                        help=f"fine-tune MiniLM at each of {LEARNING_RATE_CANDIDATES} and print the validation accuracy")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[cfg.SEED], help="seeds for --choose-learning-rate")
-    parser.add_argument("--pooling", choices=("mean", "cls"), default=FINETUNE_RECIPE["pooling"],
-                        help="what the head reads, for --choose-learning-rate (default: the recipe's, %(default)s)")
+                        help=f"fine-tune MiniLM on {TRAIN_POOL} customer messages and save it to artifacts/{CLASSIFIER_NAME}/")
     args = parser.parse_args(argv)
     movies = load_movie_reviews()
     messages = load_customer_messages()
@@ -517,18 +503,10 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{name}: " + ", ".join(f"{split} {len(rows):,}" for split, rows in task.items()))
     if args.build_classifier:
         loaded = load_encoder("minilm")
-        model, _ = fine_tune_movie_classifier(movies, loaded)
-        accuracy = evaluate(model, loaded.tokenizer, movies["test"])["accuracy"]
+        model, _ = fine_tune_classifier(messages, loaded)
+        accuracy = evaluate(model, loaded.tokenizer, messages["test"])["accuracy"]
         out = model.save_pretrained(classifier_dir(), loaded.tokenizer)
         print(f"saved {out}  test accuracy: {accuracy:.3f}")
-    if args.choose_learning_rate:
-        loaded = load_encoder("minilm")
-        print(f"MiniLM fine-tuned on {FINETUNE_POOL:,} movie sentences ({FINETUNE_RECIPE['epochs']} pass, batches of "
-              f"{FINETUNE_RECIPE['batch_size']}, pooling {args.pooling}): validation accuracy")
-        for seed in args.seeds:
-            scores = choose_learning_rate(movies, loaded, seed=seed, pooling=args.pooling)
-            print(f"seed {seed}: " + ", ".join(f"lr {lr:g} {accuracy:.3f}" for lr, accuracy in scores.items())
-                  + f" -> best {max(scores, key=scores.get):g}")
 
 
 if __name__ == "__main__":
