@@ -13,7 +13,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from utils import colab
+from utils import colab, syllabus
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = colab.notebooks()
@@ -61,7 +61,7 @@ def test_readme_badges_are_generated_from_the_one_repository_address():
 
 def test_readme_badges_follow_the_address_when_it_changes(monkeypatch):
     old = colab.badge("notebooks/01_pretraining_mlm.ipynb")
-    monkeypatch.setattr(colab, "REPOSITORY", "a-school/its-fork")
+    monkeypatch.setattr(syllabus, "REPOSITORY", "a-school/its-fork")
     text = colab.with_readme_badges(f"| 01 | lesson | {old} |")
     assert text == f"| 01 | lesson | {colab.badge('notebooks/01_pretraining_mlm.ipynb')} |"
     assert "a-school/its-fork/blob/main/notebooks/01_pretraining_mlm.ipynb" in text

@@ -1,8 +1,9 @@
-"""Google Colab: the repository's address in one place, and the first two cells of every notebook.
+"""Google Colab: the first two cells of every notebook, from the repository's address (written once, in
+utils/syllabus.py).
 
 Every notebook (lessons, exercises, solutions) opens with an Open-in-Colab badge in cell 0 and a set-up
-cell in cell 1. Both are generated from this module, so the repository's address, its branch and the
-packages Colab must install are written down once:
+cell in cell 1. Both are generated from this module and the course's address in utils/syllabus.py, so the
+repository's address, its branch and the packages Colab must install are written down once:
 
 * ``badge(path)``: the badge line for the notebook at ``path`` in the repository.
 * ``setup_cell_source(path)``: the set-up cell. On Colab it clones the course and calls
@@ -26,13 +27,12 @@ import sys
 from pathlib import Path
 
 from . import syllabus
+from .syllabus import BRANCH, REPOSITORY, badge, colab_url, github_url  # noqa: F401 (the course's address)
 
 # nbformat is imported where notebooks are rewritten, not here: the set-up cell imports this module on a
 # runtime that has only what Colab ships.
 
 ROOT = Path(__file__).resolve().parent.parent
-REPOSITORY = "bert-workbook/bert-workbook"
-BRANCH = "main"
 NOTEBOOK_FOLDERS = ("notebooks", "exercises", "solutions")
 # Where Colab keeps the clone; the notebook folders are one level below it, so `../` means the same there
 # as in a local checkout.
@@ -64,24 +64,6 @@ BADGE_LINE = re.compile(r"^\[!\[Open In Colab\]\(.*$", re.MULTILINE)
 ANY_BADGE = re.compile(r"\[!\[Open In Colab\]\([^)]*\)\]\(https://colab\.research\.google\.com/github/"
                        r"[^/\s]+/[^/\s]+/blob/[^/\s]+/(?P<path>[^)\s]+\.ipynb)\)")
 HEADING_LINE = re.compile(r"^# .*$", re.MULTILINE)
-
-
-def github_url() -> str:
-    return f"https://github.com/{REPOSITORY}"
-
-
-def colab_url(path: "str | Path") -> str:
-    """The address that opens a notebook on Colab; ``path`` is its path in the repository
-    (``notebooks/03_fine_tuning.ipynb``), or an absolute path inside this checkout."""
-    path = Path(path)
-    if path.is_absolute():
-        path = path.resolve().relative_to(ROOT)
-    return f"https://colab.research.google.com/github/{REPOSITORY}/blob/{BRANCH}/{path.as_posix()}"
-
-
-def badge(path: "str | Path") -> str:
-    """The Markdown Open-in-Colab badge line for the notebook at repository path ``path``."""
-    return f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({colab_url(path)})"
 
 
 def pinned_versions(requirements: Path = ROOT / "requirements.txt") -> dict[str, str]:

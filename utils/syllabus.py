@@ -23,6 +23,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+# Where the course lives: its repository on GitHub and the branch Colab opens the notebooks from
+# (utils/colab.py builds every notebook's badge and set-up cell from these).
+REPOSITORY = "bert-workbook/bert-workbook"
+BRANCH = "main"
 
 
 @dataclass(frozen=True)
@@ -138,6 +142,24 @@ def minilm_lessons() -> frozenset[str]:
     return frozenset(entry.number for entry in LESSONS if entry.minilm)
 
 
+def github_url() -> str:
+    return f"https://github.com/{REPOSITORY}"
+
+
+def colab_url(path: "str | Path") -> str:
+    """The address that opens a notebook on Colab; ``path`` is its path in the repository
+    (``notebooks/03_fine_tuning.ipynb``), or an absolute path inside this checkout."""
+    path = Path(path)
+    if path.is_absolute():
+        path = path.resolve().relative_to(ROOT)
+    return f"https://colab.research.google.com/github/{REPOSITORY}/blob/{BRANCH}/{path.as_posix()}"
+
+
+def badge(path: "str | Path") -> str:
+    """The Markdown Open-in-Colab badge line for the notebook at repository path ``path``."""
+    return f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({colab_url(path)})"
+
+
 def slowest_first() -> list[str]:
     """The lessons' notebooks (``notebooks/NN_topic.ipynb``) that take long in ``make test``, slowest first."""
     timed = sorted((entry for entry in LESSONS if entry.test_seconds), key=lambda entry: -entry.test_seconds)
@@ -146,8 +168,6 @@ def slowest_first() -> list[str]:
 
 def readme_table() -> str:
     """The README's syllabus: one line per lesson with its question and Open-in-Colab badge."""
-    from .colab import badge  # utils.colab reads this module: imported here, not at load time
-
     lines = [TABLE_START, "| # | lesson | the question it answers | |", "| --- | --- | --- | --- |"]
     for entry in LESSONS:
         lines.append(f"| {entry.number} | [{entry.title}]({entry.notebook}) | {entry.question} | "
