@@ -39,7 +39,7 @@ from another model. ``check_setup(model, ...)`` looks for those before training:
 ========================  ============================================================================
 code                      what the model shows
 ========================  ============================================================================
-``weights_not_loaded``    encoder weight matrices that are not the checkpoint's (random θ)
+``weights_not_loaded``    encoder weight matrices that are not the checkpoint's (random weights, not θ)
 ``nothing_trainable``     no parameter has ``requires_grad=True``
 ``encoder_frozen``        full fine-tuning was intended (``expect_trainable="all"``), but encoder
                           parameters are frozen
@@ -464,8 +464,8 @@ def _weights_finding(encoder: nn.Module, checkpoint) -> Finding | None:
         worst = max(d for _, d in far)
         return Finding("weights_not_loaded", f"{len(far)} of {checked} encoder weight matrices are not the "
                                              f"checkpoint's (relative distance {min(d for _, d in far):.2f} to "
-                                             f"{worst:.2f}, e.g. {far[0][0]}): the encoder starts from random θ, "
-                                             f"not from pre-training.", fix)
+                                             f"{worst:.2f}, e.g. {far[0][0]}): the encoder starts from random "
+                                             f"weights, not from θ.", fix)
     return None
 
 
