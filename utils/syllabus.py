@@ -85,12 +85,12 @@ _IN_ORDER = [
            "How do we turn a pre-trained encoder into a classifier, and what does pre-training buy?",
            "discard the pre-training head, add a prediction network, fine-tune; none, frozen, full, from "
            "scratch and baselines side by side",
-           test_seconds=280),
+           test_seconds=100),
     Lesson("notation", "The notation f(x; θ, ω), in code",
            "Which parameters are θ and which are ω, and what does fine-tuning change?",
            "θ and ω counted, θ̂ and ω̂ after fine-tuning, layer by layer; one θ for several tasks and "
            "forms of input",
-           minilm=True, test_seconds=250),
+           minilm=True, test_seconds=120),
     Lesson("diagnosing_failures", "Diagnosing training failures",
            "A training run went wrong without an error: what broke, and how do we fix it?",
            "checks before a long run, and a gallery of broken runs, each with its symptom, diagnosis and fix",
@@ -99,7 +99,7 @@ _IN_ORDER = [
            "Can a pre-trained model do a task without any parameter being trained?",
            "a template with a [MASK] blank and label words, calibration, a causal model as a second "
            "backend, one label contract",
-           test_seconds=140),
+           test_seconds=90),
     Lesson("real_models", "Real pre-trained models",
            "Does the same recipe work on a real pre-trained encoder?",
            "MiniLM offline, checked by SHA-256, frozen and fine-tuned next to the tiny BERT; "
@@ -109,7 +109,7 @@ _IN_ORDER = [
            "Does the paradigm hold on text that people wrote and labeled?",
            "movie-review sentences and airline messages: baselines, scratch, frozen, fine-tuned and "
            "zero-shot at the same number of labels",
-           minilm=True, test_seconds=280),
+           minilm=True, test_seconds=180),
 ]
 
 
