@@ -88,7 +88,9 @@ def parse(text: str) -> tuple[str | None, dict[str, dict]]:
             for name, seconds, peak, date, command in ROW.findall(text)}
     for name, items in SECTION.findall(text):
         if name in rows:
-            pairs = [line[2:].split(": ", 1) for line in items.splitlines() if ": " in line]
+            # A name may hold ": " itself ("prompt, as is: plain / negated"); a value (a number or a list of
+            # numbers) never does, so the line is split at its last ": ".
+            pairs = [line[2:].rsplit(": ", 1) for line in items.splitlines() if ": " in line]
             rows[name]["results"] = {key: value for key, value in pairs}
     return (machine.group(1) if machine else None), rows
 
