@@ -27,8 +27,8 @@ def test_the_committed_results_are_what_make_bench_writes():
 
 
 def test_a_table_written_is_read_back_the_same():
-    rows = {"01_a": row(121.4, **{"accuracy before / after": [0.0, 0.774], "prompt, as is: plain / negated": [0.9, 0.3]}),
-            "00_start": row(9.2)}
+    headline = {"accuracy before / after": [0.0, 0.774], "prompt, as is: plain / negated": [0.9, 0.3]}
+    rows = {"01_a": row(121.4, **headline), "00_start": row(9.2)}
     text = bench.render(MACHINE, rows)
     assert "| 01_a | 121 | 500 | 2026-12-01 | `make bench` |" in text
     assert "- accuracy before / after: [0.0, 0.774]" in text and "- prompt, as is: plain / negated: [0.9, 0.3]" in text
