@@ -408,8 +408,8 @@ def test_length_grouped_batches_are_full_hold_similar_lengths_and_cover_the_corp
     generator = torch.Generator().manual_seed(0)
     lengths = [3 + (i * 7) % 25 for i in range(1000)]
     encoded = [[tokenizer.cls_token_id] + [7] * (n - 2) + [tokenizer.sep_token_id] for n in lengths]
-    grouped = pretraining._batches(encoded, 50, tokenizer.pad_token_id, generator, group_by_length=True)
-    plain = pretraining._batches(encoded, 50, tokenizer.pad_token_id, torch.Generator().manual_seed(0))
+    grouped = pretraining.padded_batches(encoded, 50, tokenizer.pad_token_id, generator, group_by_length=True)
+    plain = pretraining.padded_batches(encoded, 50, tokenizer.pad_token_id, torch.Generator().manual_seed(0))
     epoch = [next(grouped) for _ in range(20)]  # 1,000 sentences, batches of 50: one pass
     assert all(ids.shape[0] == 50 for ids, _ in epoch)
     assert sum(int(mask.sum()) for _, mask in epoch) == sum(lengths), "every sentence once per pass"

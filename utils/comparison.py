@@ -100,7 +100,8 @@ class RowResult:
     models: list = field(default_factory=list)
 
 
-def _fmt_lr(lr: float) -> str:
+def format_lr(lr: float) -> str:
+    """A learning rate as the tables print it: 3e-4, 1e-3."""
     return f"{lr:.0e}".replace("e-0", "e-")
 
 
@@ -132,12 +133,12 @@ class Comparison:
 
         records = []
         for r in self.rows.values():
-            grid = ", ".join(_fmt_lr(lr) for lr in r.grid) if r.grid else ""
+            grid = ", ".join(format_lr(lr) for lr in r.grid) if r.grid else ""
             record = {
                 "strategy": r.name,
                 "labeled examples": r.labeled,
                 "budget": r.trained_by,
-                "learning rate (grid)": f"{_fmt_lr(r.lr)} ({grid})" if r.lr is not None else "",
+                "learning rate (grid)": f"{format_lr(r.lr)} ({grid})" if r.lr is not None else "",
                 "seeds": len(r.test),
                 "validation": round(float(np.mean(r.validation)), 3) if r.validation else float("nan"),
                 "test (mean)": round(float(np.mean(r.test)), 3),
@@ -346,14 +347,15 @@ LESSON_07_ROWS = {
 }
 
 
-def _records() -> dict:
+def recorded_choices() -> dict:
+    """Everything results/learning_rates.json holds: ``{key: record}`` (empty when the file is missing)."""
     import json
 
     return json.loads(RESULTS_FILE.read_text()) if RESULTS_FILE.is_file() else {}
 
 
 def _record(key: str) -> dict:
-    records = _records()
+    records = recorded_choices()
     if key not in records:
         raise FileNotFoundError(f"No learning rates chosen for {key!r} in {os.path.relpath(RESULTS_FILE, cfg.ROOT)}: "
                                 f"run `python -m utils.learning_rates --choose {key!r}` from the repository's top folder.")
@@ -383,7 +385,7 @@ def show_choice(key: str):
     table = {}
     for name, row in record["rows"].items():
         line = {f"validation at {lr}": acc for lr, acc in row["grid"].items()}
-        line["chosen"] = _fmt_lr(row["chosen"])
+        line["chosen"] = format_lr(row["chosen"])
         if "test" in row:
             line["test, seeds " + ", ".join(map(str, record["seeds"]))] = ", ".join(f"{a:.3f}" for a in row["test"])
         table[name] = line

@@ -75,11 +75,13 @@ def choose(key: str, *, spread: bool = False, seeds: Sequence[int] = (cfg.SEED, 
     rows = {}
     for row, encoder, tokenizer in entries:
         result = comparison.run_row(row, encoder, tokenizer, task, budget, list(seeds) if spread else [seeds[0]])
-        rows[row.name] = {"grid": {comparison._fmt_lr(lr): round(acc, 4) for lr, acc in result.grid.items()}, "chosen": result.lr}
+        grid = {comparison.format_lr(lr): round(acc, 4) for lr, acc in result.grid.items()}
+        rows[row.name] = {"grid": grid, "chosen": result.lr}
         if spread:
             rows[row.name]["test"] = [round(a, 4) for a in result.test]
-        print(f"{key} | {row.name}: " + ", ".join(f"{lr} {acc}" for lr, acc in rows[row.name]["grid"].items())
-              + f" -> {comparison._fmt_lr(result.lr)}" + (f"; test {rows[row.name]['test']}" if spread else ""), flush=True)
+        print(f"{key} | {row.name}: " + ", ".join(f"{lr} {acc}" for lr, acc in grid.items())
+              + f" -> {comparison.format_lr(result.lr)}" + (f"; test {rows[row.name]['test']}" if spread else ""),
+              flush=True)
     return {"lesson": choice.lesson, "rows": rows, "seeds": list(seeds) if spread else [seeds[0]],
             "budget": f"{budget.steps} steps of {budget.batch_size} on "
                       f"{budget.train_size or len(task['train'])} labeled examples",
@@ -108,7 +110,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         keys += [k for k in found if k not in keys]
     for key in keys:
         record = choose(key, spread=args.spread)
-        records = comparison._records()   # read again: another key may have been written meanwhile
+        records = comparison.recorded_choices()   # read again: another key may have been written meanwhile
         records[key] = record
         comparison.RESULTS_FILE.parent.mkdir(exist_ok=True)
         comparison.RESULTS_FILE.write_text(json.dumps(dict(sorted(records.items())), indent=1) + "\n")

@@ -110,10 +110,6 @@ def padded_batches(encoded: list[list[int]], batch_size: int, pad_id: int, gener
             yield ids, (ids != pad_id).long()
 
 
-# The name utils/causal_lm.py and tests/test_pretraining.py still use.
-_batches = padded_batches
-
-
 def masked_lm_step_loss(model: BertForMaskedLM, inputs: torch.Tensor, attention: torch.Tensor,
                         labels: torch.Tensor) -> torch.Tensor:
     """The masked-token cross-entropy of one batch, as ``model(..., labels=labels).loss`` computes it, but
