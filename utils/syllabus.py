@@ -122,6 +122,7 @@ def numbered(lessons: list[Lesson]) -> tuple[Lesson, ...]:
 LESSONS = numbered(_IN_ORDER)
 # The review of the whole course: exercises only, graded as lesson 99 (grading/lesson99.py).
 REVIEW_EXERCISES = "exercises/99_review_exercises.ipynb"
+REVIEW_SOLUTIONS = "solutions/99_review_solutions.ipynb"
 
 README = ROOT / "README.md"
 TABLE_START = "<!-- The syllabus: written by `python -m utils.syllabus` from utils/syllabus.py; edit the list there. -->"
