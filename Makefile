@@ -79,7 +79,7 @@ test: setup  ## pre-train the shared checkpoints, then unit and grading tests an
 # Every lesson, and every exercise notebook with the solutions' answers filled in, through its set-up cell on
 # a simulated Colab runtime of its own (Colab's package versions, a google.colab module, pandas loaded at
 # kernel start, the clone into /content), two at a time on 2 cores: tests/colab_sim.py says how
-# (`python tests/colab_sim.py --lessons 00 08 --exercises 08` runs only those). Needs the package index and
+# (`python tests/colab_sim.py --lessons 00 09 --exercises 09` runs only those). Needs the package index and
 # write access to /content (root, for a private /content per notebook); CI runs it after make test.
 colab-check: setup  ## the Colab path: every lesson and filled-in exercise notebook on a simulated Colab runtime (about 25 CPU-minutes)
 	$(BIN)/python tests/colab_sim.py
@@ -103,7 +103,7 @@ notebook-files: setup  ## every notebook's badge, Colab set-up cell and kernelsp
 	$(BIN)/python -m utils.colab
 	$(BIN)/python -m grading.generate
 
-bench: setup  ## each lesson headless from a cold cache: wall seconds, peak memory, headline numbers (LESSONS=08: only those)
+bench: setup  ## each lesson headless from a cold cache: wall seconds, peak memory, headline numbers (LESSONS=09: only those)
 	$(BIN)/python tests/bench.py $(LESSONS)
 
 book: setup  ## run the lessons in order and export them as a static HTML book: build/book/index.html

@@ -1,444 +1,521 @@
-"""Checks for lesson 06's exercises (exercises/06_prompting_and_label_mapping_exercises.ipynb): turning the
-log-probabilities at the blank into labels with a verbalizer, the label-mapping contract of a classifier's
-id2label, the confusion matrix between two lists of answers, and two concept questions (a disagreement
-whose confusion matrix is anti-diagonal, and whether to prompt or fine-tune a model too large to train).
+"""Checks for lesson 06's exercises (exercises/06_diagnosing_failures_exercises.ipynb): whether a loss at
+initialisation is close to ln C, the overfit-one-batch check as a training loop, a diagnosis rule that
+names the failure a training history shows, which cause fits which symptom, and which stage to blame when
+two kinds of review get the same vector.
 
-The checks build their own small tensors and mappings, so they need no model and no checkpoint.
+The checks build hand-made histories and small random classifiers (a second at most), so they need no
+checkpoint: a diagnosis rule reads numbers, and a training loop must drive any model's loss down.
 """
 
 from __future__ import annotations
 
+import math
+
 from .core import Incorrect, case, exercise
+from .lesson04 import small_classifier
 
 TWO_LABELS = ("negative", "positive")
-# Not in alphabetical order, so that an answer that sorts the labels is caught.
 THREE_LABELS = ("Technical Issue", "Billing Inquiry", "Feedback")
-# Scores closer than this are not used as a test of which label wins (except in the tie case, where the
-# scores are exactly equal), so that any correct way of adding up probabilities gives the same answer.
-MARGIN = 1e-3
+
+
+def _kind(value) -> str:
+    """What ``value`` is, in a student's words: a tensor, a NumPy array or value, or a Python type."""
+    shape = getattr(value, "shape", None)
+    module = type(value).__module__.split(".")[0]
+    if module == "torch":
+        return f"a tensor of shape {tuple(shape)}" if shape is not None else "a torch object"
+    if module == "numpy":
+        return (f"a NumPy array of shape {tuple(shape)}" if shape else
+                f"a NumPy {type(value).__name__}")
+    return f"a {type(value).__name__}"
+
+
+def python_number(value, name: str, where: str, what: str | None = None) -> float:
+    """``value`` as a float when it is one number, a Python int or float or a NumPy scalar (not a bool, and not a
+    tensor or an array, even of one element), or :class:`Incorrect` saying what came back and how to turn it
+    into a number. ``what`` names the value in the message (default: what ``name`` returned). Used by the
+    exercises of lessons 06, 08 and 09 whose task asks for a Python number."""
+    import numbers
+
+    subject = what or f"{name} returned"
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        how = (" .item() (or float(...)) turns a one-element tensor or array into one." if callable(
+            getattr(value, "item", None)) else "")
+        if getattr(value, "requires_grad", False) is True:
+            how += " (A tensor kept instead keeps its whole computation graph in memory.)"
+        raise Incorrect(f"On {where}, {subject} {_kind(value)} ({value!r:.60}); {name} should give a Python "
+                        f"number.{how}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise Incorrect(f"On {where}, {subject} {value}; it should be a finite number.")
+    return value
 
 
 # ---------------------------------------------------------------------------------------------------
-# 06.verbalizer_predict
+# 06.init_loss
 # ---------------------------------------------------------------------------------------------------
 
-def _rows_from_probs(rows: list[dict[int, float]], vocab: int):
-    """Log-probabilities over ``vocab`` tokens: each row gives some tokens' probabilities, the rest of the
-    mass is spread evenly over the other tokens."""
+def _number_or_tensor(value, as_tensor: bool):
     import torch
 
-    out = torch.zeros(len(rows), vocab, dtype=torch.float64)
-    for r, given in enumerate(rows):
-        rest = (1.0 - sum(given.values())) / (vocab - len(given))
-        out[r] = rest
-        for token, p in given.items():
-            out[r, token] = p
-    return out.log().to(torch.float32)
+    return torch.tensor(value) if as_tensor else value
 
 
-def _random_rows(batch: int, vocab: int, seed: int, boost: dict[int, float] | None = None):
+# (where, loss, num_classes, tolerance or None for the default, expected, advice when wrong)
+_INIT_CASES = [
+    ("a 2-class head at loss 0.70", 0.70, 2, None, True, "ln 2 = 0.693: use the natural logarithm, math.log(C)"),
+    ("a 2-class head at loss ln 2 exactly", math.log(2), 2, None, True, "the loss of a uniform guess is ln C"),
+    ("a 2-class head at loss 1.00", 1.00, 2, None, False,
+     "1.00 is 0.31 away from ln 2 = 0.693, more than the tolerance. Use the natural logarithm, math.log(C), "
+     "not log2 or log10"),
+    ("a 2-class head at loss 0.40", 0.40, 2, None, False,
+     "a loss far BELOW ln C is as suspicious as one far above: an untrained head cannot know the answers (the "
+     "labels may leak into the input, or the loss is not the mean cross-entropy). Compare the distance to ln C "
+     "both ways (abs)"),
+    ("a 2-class head whose loss is nan", float("nan"), 2, None, False,
+     "a nan loss is never OK. Comparisons with nan are always False, so `not (distance > tolerance)` lets it "
+     "through: test `distance <= tolerance`, or math.isfinite first"),
+    ("a 2-class head whose loss is inf", float("inf"), 2, None, False, "an infinite loss is never OK"),
+    ("a 3-class head at loss 1.10", 1.10, 3, None, True, "ln 3 = 1.099: the reference depends on num_classes"),
+    ("a 3-class head at loss 0.69 (ln 2)", 0.69, 3, None, False,
+     "with 3 classes a uniform guess costs ln 3 = 1.099, not ln 2: use num_classes"),
+    ("a 10-class head at loss 2.30", 2.30, 10, None, True, "ln 10 = 2.303 (the natural logarithm)"),
+    ("a 10-class head at loss 2.00", 2.00, 10, None, False, "2.00 is 0.30 away from ln 10 = 2.303"),
+    ("a 1,000-class head at loss 6.90", 6.90, 1000, None, True, "ln 1000 = 6.908 (the natural logarithm)"),
+    ("a 2-class head at loss 0.72 with tolerance=0.05", 0.72, 2, 0.05, True, "0.72 is 0.027 away from ln 2"),
+    ("a 2-class head at loss 0.75 with tolerance=0.05", 0.75, 2, 0.05, False,
+     "0.75 is 0.057 away from ln 2, more than tolerance=0.05: use the tolerance you are given"),
+    ("a 2-class head at loss 1.60 with tolerance=1.0", 1.60, 2, 1.0, True,
+     "1.60 is 0.91 away from ln 2, within tolerance=1.0: use the tolerance you are given"),
+]
+
+
+@exercise("06.init_loss", points=1, answer="loss_at_init_ok", hints=[
+    "Before training, a head that knows nothing gives each of the C classes probability 1/C, so the "
+    "cross-entropy of every example is -ln(1/C) = ln C: math.log(num_classes).",
+    "OK means close on either side: abs(loss - ln C) <= tolerance. A loss far below ln C is suspicious too.",
+    "Turn the loss into a Python number first (float(loss) works for a tensor too), and return a Python bool: "
+    "a nan loss must give False.",
+])
+def check_init_loss(loss_at_init_ok):
+    import numpy as np
+    import torch
+
+    for as_tensor in (False, True):
+        for where, loss, num_classes, tolerance, expected, advice in _INIT_CASES:
+            if as_tensor:
+                where = f"{where}, given as a 0-dim tensor"
+            given = _number_or_tensor(loss, as_tensor)
+            with case(where):
+                got = (loss_at_init_ok(given, num_classes) if tolerance is None
+                       else loss_at_init_ok(given, num_classes, tolerance=tolerance))
+            if isinstance(got, torch.Tensor):
+                raise Incorrect(f"On {where}, loss_at_init_ok returned a tensor; return a Python bool (True or "
+                                f"False): bool(...) of the comparison, or float(loss) first.")
+            if isinstance(got, np.bool_):
+                got = bool(got)
+            if not isinstance(got, bool):
+                raise Incorrect(f"On {where}, loss_at_init_ok returned {got!r} ({type(got).__name__}); return True or "
+                                f"False.")
+            if got != expected:
+                raise Incorrect(f"On {where}, loss_at_init_ok returned {got}, expected {expected}: {advice}.")
+    with case("a call without tolerance (the default, 0.25)"):
+        inside, outside = loss_at_init_ok(0.9, 2), loss_at_init_ok(0.96, 2)
+    if bool(inside) is not True or bool(outside) is not False:
+        raise Incorrect("Called without tolerance, loss_at_init_ok should use the default of the def line, 0.25: "
+                        "0.90 is within 0.25 of ln 2 = 0.693 and 0.96 is not.")
+
+
+# ---------------------------------------------------------------------------------------------------
+# 06.overfit
+# ---------------------------------------------------------------------------------------------------
+
+VOCABULARY = 50
+OVERFIT_STEPS = 20
+OVERFIT_LR = 1e-2
+# The correct loop reaches about 0.01 on these batches in 20 steps; a loop that does not learn stays near ln C.
+OVERFIT_TARGET = 0.05
+
+
+def _overfit_batch(rows: int, width: int, num_labels: int, seed: int):
+    """A tokenizer-like batch (input_ids, token_type_ids, attention_mask; padding in the later rows) and
+    labels that use every class."""
     import torch
 
     g = torch.Generator().manual_seed(seed)
-    logits = 2.5 * torch.randn(batch, vocab, generator=g)
-    for token, value in (boost or {}).items():
-        logits[:, token] += value
-    return logits.log_softmax(-1)
+    ids = torch.randint(5, VOCABULARY, (rows, width), generator=g)
+    mask = torch.ones_like(ids)
+    for row in range(1, rows):
+        length = max(2, width - row)
+        ids[row, length:] = 0
+        mask[row, length:] = 0
+    labels = torch.arange(rows) % num_labels
+    labels = labels[torch.randperm(rows, generator=g)]
+    return {"input_ids": ids, "token_type_ids": torch.zeros_like(ids), "attention_mask": mask}, labels
 
 
-def _label_scores(log_probs, word_ids: dict, labels, how: str = "pool"):
-    import math
+def _overfit_cases():
+    yield "a batch of 8 padded examples with 2 labels", small_classifier(TWO_LABELS, seed=11, vocabulary=VOCABULARY), \
+        *_overfit_batch(8, 10, 2, seed=11)
+    yield "a batch of 6 padded examples with 3 labels", small_classifier(THREE_LABELS, seed=12, vocabulary=VOCABULARY), \
+        *_overfit_batch(6, 9, 3, seed=12)
+    yield "a batch of one example", small_classifier(TWO_LABELS, seed=13, vocabulary=VOCABULARY), \
+        *_overfit_batch(1, 7, 2, seed=13)
+
+
+def _loop(model, batch, labels, steps: int, lr: float, variant: str = "correct") -> list[float]:
+    """The losses of the overfit loop, done right or with one of the usual mistakes."""
+    import torch
+    import torch.nn.functional as F
+
+    rate = 1e-3 if variant == "default_lr" else lr
+    trained = model.head if variant == "head_only" else model
+
+    def new_optimizer():
+        if variant == "sgd":
+            return torch.optim.SGD(trained.parameters(), lr=rate)
+        return torch.optim.AdamW(trained.parameters(), lr=rate)
+
+    optimizer = new_optimizer()
+    mask = None if variant == "no_mask" else batch["attention_mask"]
+    losses = []
+    model.train()
+    for _ in range(steps):
+        if variant == "fresh_optimizer":
+            optimizer = new_optimizer()
+        if variant != "no_zero_grad":
+            optimizer.zero_grad()
+        loss = F.cross_entropy(model(batch["input_ids"], mask), labels)
+        loss.backward()
+        if variant != "no_step":
+            optimizer.step()
+        losses.append(loss.item())
+    return losses
+
+
+_LOOP_MISTAKES = {
+    # A step before backward, or a zero_grad between backward and step, updates nothing at all (the
+    # gradients are None when step runs), the same as no step: one message says where step belongs.
+    "no_step": "the loss never moved, so the parameters were never updated: in every step call "
+               "optimizer.step() right after loss.backward(), with no zero_grad between them (zero the gradients "
+               "at the start of the step)",
+    "no_zero_grad": "the gradients of all earlier steps were added to each new one: call optimizer.zero_grad() at "
+                    "the start of every step",
+    "fresh_optimizer": "a new optimizer was made in every step, so AdamW forgot its running averages: make it "
+                       "once, before the loop",
+    "sgd": "the updates are plain SGD's: use torch.optim.AdamW(model.parameters(), lr=lr), as the task says",
+    "head_only": "only the prediction network's parameters were updated: give the optimizer all of the model's, "
+                 "model.parameters() (θ and ω), as a long run would train them",
+    "default_lr": f"the steps used the learning rate 1e-3 instead of lr={OVERFIT_LR:g}, the one you were given: "
+                  f"pass lr on to AdamW",
+    "no_mask": "the model did not get the attention mask, so padding was read as text: call "
+               "model(batch['input_ids'], batch['attention_mask'])",
+}
+
+
+def _close(a: list[float], b: list[float]) -> bool:
+    return all(abs(x - y) <= 2e-3 + 2e-2 * abs(y) for x, y in zip(a, b))
+
+
+def _loop_message(model, batch, labels, got: list[float], where: str) -> str:
+    import copy
+
+    for variant, message in _LOOP_MISTAKES.items():
+        if _close(got, _loop(copy.deepcopy(model), batch, labels, len(got), OVERFIT_LR, variant)):
+            return f"On {where}, {message}."
+    return (f"On {where}, the losses are not those of steps of AdamW on this batch: in every step zero_grad, "
+            f"forward, loss, backward, step, and record loss.item() of the loss you minimised.")
+
+
+@exercise("06.overfit", points=3, answer="overfit_one_batch", hints=[
+    "Make the optimizer once, before the loop: torch.optim.AdamW(model.parameters(), lr=lr). Then repeat steps "
+    "times: zero the gradients, score the batch, take the mean cross-entropy, backward, step.",
+    "The classifier takes model(input_ids, attention_mask, token_type_ids), so model(**batch) scores the batch; "
+    "torch.nn.functional.cross_entropy(scores, labels) is the mean loss.",
+    "Append loss.item() in every step (the loss before that step's update), and return the list: steps numbers, "
+    "falling towards 0.",
+])
+def check_overfit(overfit_one_batch):
+    import copy
 
     import torch
+    import torch.nn.functional as F
 
-    columns = []
-    for label in labels:
-        ids = list(word_ids[label])
-        chosen = log_probs[:, ids].double()
-        if how == "pool":
-            columns.append(chosen.logsumexp(-1))
-        elif how == "max":
-            columns.append(chosen.max(-1).values)
-        elif how == "sum_log":
-            columns.append(chosen.sum(-1))
-        elif how == "mean_prob":
-            columns.append(chosen.logsumexp(-1) - math.log(len(ids)))
-    return torch.stack(columns, dim=-1)
-
-
-def _predict(log_probs, word_ids, labels, how: str = "pool") -> list[str]:
-    return [labels[i] for i in _label_scores(log_probs, word_ids, labels, how).argmax(-1).tolist()]
-
-
-def _verbalizer_cases():
-    """(where, log_probs, word_ids, labels, may_tie). Apart from the tie case, the best label of every row
-    beats the second by more than MARGIN."""
-    # Row 0: the single most likely token is not a label word; the best single label word is the one
-    # negative word, but the three positive words together are more likely than it. Row 4: each positive
-    # word is more likely than the negative one, but their product is not.
-    pooling = _rows_from_probs([
-        {7: 0.30, 2: 0.25, 4: 0.12, 9: 0.12, 11: 0.12},
-        {7: 0.30, 2: 0.40, 4: 0.05, 9: 0.05, 11: 0.05},
-        {0: 0.45, 2: 0.10, 4: 0.20, 9: 0.02, 11: 0.03},
-        {5: 0.20, 2: 0.14, 4: 0.06, 9: 0.06, 11: 0.06},
-        {7: 0.30, 2: 0.05, 4: 0.10, 9: 0.10, 11: 0.10},
-    ], vocab=14)
-    yield ("5 reviews over a vocabulary of 14 tokens, where the negative label has 1 word (id 2) and the "
-           "positive label 3 (ids 11, 4, 9)", pooling, {"negative": [2], "positive": [11, 4, 9]}, TWO_LABELS, False)
-    yield ("2 labels, 6 reviews, 2 words each, word_ids given positive first",
-           _random_rows(6, 20, seed=1, boost={3: 2.0, 15: 2.0, 8: 2.0, 1: 2.0}),
-           {"positive": [15, 3], "negative": [8, 1]}, TWO_LABELS, False)
-    yield ("3 labels (Technical Issue, Billing Inquiry, Feedback, in that order) with 3, 1 and 2 words, "
-           "word_ids in another order", _random_rows(9, 30, seed=2, boost={25: 2.5, 2: 2.5, 17: 2.5, 9: 4.0, 1: 2.5, 4: 2.5}),
-           {"Feedback": [1, 4], "Technical Issue": [25, 2, 17], "Billing Inquiry": [9]}, THREE_LABELS, False)
-    yield ("a batch of one review", _random_rows(1, 16, seed=3, boost={6: 3.0, 12: 3.0}),
-           {"negative": [12, 6], "positive": [3]}, TWO_LABELS, False)
-    # Rows 0 and 2: the two labels' words have exactly the same probabilities (a tie); row 1 is no tie.
-    tie = _rows_from_probs([{3: 0.2, 5: 0.1, 8: 0.2, 1: 0.1}, {3: 0.3, 5: 0.1, 8: 0.2, 1: 0.1},
-                            {3: 0.05, 5: 0.05, 8: 0.05, 1: 0.05}], vocab=12)
-    yield ("3 reviews, two of them a tie (both labels' words exactly as likely)", tie,
-           {"positive": [8, 1], "negative": [3, 5]}, TWO_LABELS, True)
-
-
-def _diagnose_verbalizer(got, log_probs, word_ids, labels, where) -> str:
-    variants = [
-        ("max", "scored each label by its single most likely word. A label's score is the probability that one "
-                "of its words fills the blank: add up the probabilities of its words (logsumexp of their "
-                "log-probabilities)"),
-        ("mean_prob", "averaged the probabilities of each label's words; a label with more words would then not "
-                      "gain from them. Add them up instead (logsumexp of the log-probabilities)"),
-        ("sum_log", "added up the log-probabilities of each label's words, which multiplies their probabilities. "
-                    "The words are alternatives for the one blank: add up the probabilities (logsumexp)"),
-    ]
-    for how, message in variants:
-        if got == _predict(log_probs, word_ids, labels, how):
-            return f"On {where}, verbalizer_predict {message}."
-    in_dict_order = list(word_ids)
-    if list(labels) != in_dict_order:
-        scores = _label_scores(log_probs, word_ids, in_dict_order)
-        if got == [labels[i] for i in scores.argmax(-1).tolist()]:
-            return (f"On {where}, the labels are named in the order of word_ids, not of labels. Column j of your "
-                    f"scores must be labels[j]: loop over labels and look each one up in word_ids.")
-    expected = _predict(log_probs, word_ids, labels)
-    row = next(i for i, (a, b) in enumerate(zip(got, expected)) if a != b)
-    return (f"On {where}, review {row} got {got[row]!r}, but the label whose words together are most likely to fill "
-            f"the blank is {expected[row]!r}.")
-
-
-@exercise("06.verbalizer_predict", points=3, answer="verbalizer_predict", hints=[
-    "For one label, mask_log_probs[:, word_ids[label]] picks the log-probabilities of its words: a "
-    "batch x (number of its words) tensor.",
-    "The words are alternatives for the one blank, so their probabilities add up: logsumexp(-1) of their "
-    "log-probabilities is the log of that sum. Do not take only the best word, and do not average.",
-    "Stack the label scores in the order of labels (torch.stack(..., dim=-1)), take argmax(-1), which keeps "
-    "the first label on a tie, and return [labels[i] for i in ...tolist()].",
-])
-def check_verbalizer_predict(verbalizer_predict):
-    import torch
-
-    for where, log_probs, word_ids, labels, may_tie in _verbalizer_cases():
-        scores = _label_scores(log_probs, word_ids, labels)
-        if not may_tie:  # the cases themselves must leave no doubt about the winner
-            top = scores.topk(2, dim=-1).values
-            assert bool((top[:, 0] - top[:, 1] > MARGIN).all()), where
-        expected = _predict(log_probs, word_ids, labels)
-        given_probs = log_probs.clone()
-        given_ids = {label: list(ids) for label, ids in word_ids.items()}
+    for where, model, batch, labels in _overfit_cases():
+        start = copy.deepcopy(model)
+        trained = copy.deepcopy(model)
+        expected = _loop(trained, batch, labels, OVERFIT_STEPS, OVERFIT_LR)
+        given = {k: v.clone() for k, v in batch.items()}
+        given_labels = labels.clone()
         with case(where):
-            got = verbalizer_predict(given_probs, given_ids, list(labels))
-        if not torch.equal(given_probs, log_probs) or given_ids != word_ids:
-            raise Incorrect(f"On {where}, verbalizer_predict changed its inputs (an in-place operation): build new "
-                            f"tensors and lists instead.")
-        if isinstance(got, torch.Tensor) or not isinstance(got, list):
-            raise Incorrect(f"verbalizer_predict should return a list of label names, one per review; it returned "
-                            f"{type(got).__name__}.")
-        if len(got) != len(log_probs):
-            raise Incorrect(f"On {where}, verbalizer_predict returned {len(got)} labels for {len(log_probs)} "
-                            f"reviews: one per row of mask_log_probs, also for a batch of one.")
-        if not all(isinstance(x, str) for x in got):  # numpy.str_ (from numpy.array(labels)[i]) is a str too
-            odd = next(x for x in got if not isinstance(x, str))
-            if isinstance(odd, int) or (hasattr(odd, "item") and isinstance(getattr(odd, "item")(), int)):
-                raise Incorrect(f"On {where}, verbalizer_predict returned {odd!r} ({type(odd).__name__}) among the "
-                                f"labels. Return the label names, labels[i], not their positions.")
-            raise Incorrect(f"On {where}, verbalizer_predict returned {odd!r} ({type(odd).__name__}) among the labels; "
-                            f"return each label's name as a string, labels[i].")
-        got = [str.__str__(x) for x in got]  # the plain text of each name, whatever str subclass carried it
-        unknown = [x for x in got if x not in labels]
-        if unknown:
-            raise Incorrect(f"On {where}, {unknown[0]!r} is not one of the labels {list(labels)}.")
-        if got == expected:
-            continue
-        if may_tie:
-            first = labels[0]
-            tied = [i for i, row in enumerate(scores.tolist()) if row[0] == row[1]]
-            if all(got[i] == expected[i] for i in range(len(got)) if i not in tied):
-                raise Incorrect(f"On {where}, a tie went to {got[tied[0]]!r}. When two labels score the same, answer "
-                                f"the one that comes first in labels (here {first!r}); argmax does that.")
-        raise Incorrect(_diagnose_verbalizer(got, log_probs, word_ids, labels, where))
+            got = overfit_one_batch(model, given, given_labels, steps=OVERFIT_STEPS, lr=OVERFIT_LR)
+        if any(not torch.equal(given[k], v) for k, v in batch.items()) or not torch.equal(given_labels, labels):
+            raise Incorrect(f"On {where}, overfit_one_batch changed the batch or the labels it was given; only read "
+                            f"them.")
+        if isinstance(got, torch.Tensor) or not isinstance(got, (list, tuple)):
+            raise Incorrect(f"overfit_one_batch should return a list with one loss per step (Python numbers, "
+                            f"loss.item()); it returned {type(got).__name__}.")
+        if len(got) != OVERFIT_STEPS:
+            raise Incorrect(f"On {where}, overfit_one_batch returned {len(got)} losses for steps={OVERFIT_STEPS}: "
+                            f"one per step, each recorded before that step's update.")
+        if any(isinstance(x, torch.Tensor) for x in got):
+            raise Incorrect(f"On {where}, the losses are tensors; append loss.item(), a Python number (a tensor "
+                            f"keeps the whole computation graph of every step alive).")
+        got = [python_number(x, "overfit_one_batch", where, f"the loss of step {i + 1} is") for i, x in enumerate(got)]
+        with torch.no_grad():
+            scores = start(batch["input_ids"], batch["attention_mask"])
+            first = F.cross_entropy(scores, labels).item()
+            summed = F.cross_entropy(scores, labels, reduction="sum").item()
+            unmasked = F.cross_entropy(start(batch["input_ids"]), labels).item()
+        if abs(got[0] - first) > 1e-3 * max(1.0, first):
+            if len(labels) > 1 and abs(got[0] - summed) <= 1e-3 * summed:
+                raise Incorrect(f"On {where}, the first loss is the sum over the batch, {got[0]:.3f}; take the mean "
+                                f"cross-entropy ({first:.3f}), as F.cross_entropy(scores, labels) does by default.")
+            if abs(got[0] - unmasked) <= 1e-3 * max(1.0, unmasked):
+                raise Incorrect(f"On {where}, {_LOOP_MISTAKES['no_mask']}.")
+            raise Incorrect(f"On {where}, the first loss is {got[0]:.4f}, but the mean cross-entropy of the batch "
+                            f"before any update is {first:.4f}. Record loss.item() of each step's loss, before "
+                            f"optimizer.step().")
+        if not _close(got, expected):
+            raise Incorrect(_loop_message(start, batch, labels, got, where))
+        if all(torch.equal(p, q) for p, q in zip(model.parameters(), start.parameters())):
+            raise Incorrect(f"On {where}, the model you were given did not change: train it in place (no copy), so "
+                            f"that the caller can look at what it learned.")
+        if not all(torch.allclose(p, q, rtol=1e-2, atol=1e-3) for p, q in zip(model.parameters(), trained.parameters())):
+            raise Incorrect(f"On {where}, the losses are right but the model's parameters are not where these steps "
+                            f"leave them: train the model you were given, once per step.")
+        if got[-1] > OVERFIT_TARGET:
+            raise Incorrect(f"On {where}, the last loss is {got[-1]:.3f}; overfitting one batch should reach about 0.")
 
 
 # ---------------------------------------------------------------------------------------------------
-# 06.label_mapping
+# 06.diagnose
 # ---------------------------------------------------------------------------------------------------
 
-VALID_MAPPINGS = [
-    ("the usual mapping", {0: "negative", 1: "positive"}, TWO_LABELS, {0: "negative", 1: "positive"}),
-    ("a mapping written with the ids in another order", {1: "positive", 0: "negative"}, TWO_LABELS,
-     {0: "negative", 1: "positive"}),
-    ("a mapping read from a saved config.json, whose ids are strings", {"0": "negative", "1": "positive"},
-     TWO_LABELS, {0: "negative", 1: "positive"}),
-    ("a mapping whose ids name the labels in the other order (well-formed, whatever it means)",
-     {0: "positive", 1: "negative"}, TWO_LABELS, {0: "positive", 1: "negative"}),
-    ("3 labels, ids as strings in no order, labels not in the ids' order",
-     {"2": "Technical Issue", "0": "Feedback", "1": "Billing Inquiry"}, THREE_LABELS,
-     {0: "Feedback", 1: "Billing Inquiry", 2: "Technical Issue"}),
-]
-
-# (where, id2label, labels, what the contract says about it)
-BROKEN_MAPPINGS = [
-    ("a mapping that leaves a label out", {0: "negative"}, TWO_LABELS,
-     "'positive' is named by no id, so the service could never answer it"),
-    ("a mapping with a misspelled label", {0: "negative", 1: "postive"}, TWO_LABELS,
-     "'postive' is not one of the labels (and 'positive' is named by no id)"),
-    ("a mapping with a label in the wrong case", {0: "negative", 1: "Positive"}, TWO_LABELS,
-     "'Positive' is not one of the labels: compare the names exactly"),
-    ("a mapping from a model saved without label names", {0: "LABEL_0", 1: "LABEL_1"}, TWO_LABELS,
-     "'LABEL_0' is not one of the labels"),
-    ("a mapping with a third, unknown label", {0: "negative", 1: "positive", 2: "neutral"}, TWO_LABELS,
-     "'neutral' is not one of the labels"),
-    ("a mapping that names one label twice", {0: "positive", 1: "positive"}, TWO_LABELS,
-     "two ids name 'positive' (and none 'negative')"),
-    ("a mapping that names id 0 twice, once as 0 and once as '0'", {0: "negative", "0": "positive", 1: "positive"},
-     TWO_LABELS, "id 0 is named twice: 0 and '0' are the same output of the model"),
-    # Written so that a later "0" silently overwriting 0 leaves a mapping that looks well-formed.
-    ("a mapping that names id 0 twice with the same label, once as 0 and once as '0'",
-     {0: "negative", 1: "positive", "0": "negative"}, TWO_LABELS,
-     "id 0 is named twice, as 0 and '0' (a dict built with int(key) silently keeps the last: check each id "
-     "was not seen before)"),
-    ("a mapping whose ids are not 0 and 1", {1: "negative", 2: "positive"}, TWO_LABELS,
-     "the ids are the model's outputs, numbered 0 .. len(labels) - 1"),
-    ("a mapping whose keys are not ids", {"neg": "negative", "pos": "positive"}, TWO_LABELS,
-     "'neg' is not a class id"),
-    ("an empty mapping", {}, TWO_LABELS, "no label is named at all"),
-    ("3 labels, one of them left out", {0: "Technical Issue", 1: "Billing Inquiry"}, THREE_LABELS,
-     "'Feedback' is named by no id"),
-    ("3 labels, one named twice", {0: "Feedback", 1: "Technical Issue", 2: "Feedback"}, THREE_LABELS,
-     "two ids name 'Feedback' (and none 'Billing Inquiry')"),
-]
+CODES = ("diverged", "not_learning", "below_chance", "majority_class", "healthy")
 
 
-def _call_mapping(check_label_mapping, id2label, labels, where):
-    """(returned value, raised exception or None), with the input compared before and after."""
-    given = dict(id2label)
-    with case(where):
-        try:
-            result, error = check_label_mapping(given, list(labels)), None
-        except NotImplementedError:
-            raise
-        except Exception as raised:  # the contract's answer to a broken mapping is an exception
-            result, error = None, raised
-    if given != id2label or list(given) != list(id2label):
-        raise Incorrect(f"On {where}, check_label_mapping changed the mapping it was given: only read it, and "
-                        f"build the mapping it returns as a new dict.")
-    if error is None and result is given:
-        raise Incorrect(f"On {where}, check_label_mapping returned the very dict it was given; return a new dict "
-                        f"{{int id: label}}, so that what the service keeps cannot change when the caller's dict "
-                        f"does.")
-    return result, error
+def _falling(start: float, end: float, steps: int) -> list[float]:
+    """A loss curve that falls from ``start`` to ``end`` over ``steps`` steps, with a little wobble."""
+    return [end + (start - end) * math.exp(-4 * i / max(1, steps - 1)) + 0.02 * ((-1) ** i) * (i % 3)
+            for i in range(steps)]
 
 
-@exercise("06.label_mapping", points=2, answer="check_label_mapping", hints=[
-    "Go through id2label.items() once, turning each key into an int (int('0') is 0; int('neg') raises "
-    "ValueError). Keep what you have seen so far in a new dict {int id: label}.",
-    "Raise ValueError when: an id is seen a second time; a label is not in labels; a label was already named "
-    "by another id. After the loop: the ids must be exactly 0 .. len(labels) - 1 (sorted(ids) == "
-    "list(range(len(labels)))), and every label must be named.",
-    "A mapping whose ids name the labels in the other order is well-formed: the contract cannot know what the "
-    "model learned, so it must accept it.",
+def _history(losses, num_classes=2, *, train_acc=None, val_loss=None, val_acc=None, counts=None,
+             epochs: int = 3) -> dict:
+    history = {"train_loss": list(losses),
+               "train_acc": list(train_acc) if train_acc is not None else [0.9] * epochs,
+               "val_loss": list(val_loss) if val_loss is not None else [0.3] * epochs,
+               "val_acc": list(val_acc) if val_acc is not None else [0.9] * epochs,
+               "num_classes": num_classes}
+    if counts is not None:
+        history["val_pred_counts"] = [list(row) for row in counts]
+    return history
+
+
+def diagnosis_cases():
+    """(where, history, the code the rules give, advice when the answer differs). The tests check that
+    utils.diagnose names the same failure first."""
+    nan, inf = float("nan"), float("inf")
+    ln2, ln3 = math.log(2), math.log(3)
+    balanced = [[98, 102], [101, 99], [100, 100]]
+    yield ("a healthy 2-class run", _history(_falling(0.70, 0.05, 75), counts=balanced), "healthy",
+           "the loss fell far below ln 2, validation accuracy is 0.9 and the predictions are balanced")
+    yield ("a run whose loss jumps to 9 and then sits at ln 2",
+           _history([0.7, 5.0, 9.0, 7.0, 6.0] + [ln2 + 0.01 * (i % 2) for i in range(70)], val_acc=[0.5] * 3,
+                    train_acc=[0.5] * 3, counts=[[200, 0]] * 3), "diverged",
+           "steps 1-5 average 5.5, more than twice max(first loss, ln C); divergence is checked first, before the "
+           "other rules")
+    yield ("a run whose loss becomes nan at step 20",
+           _history(_falling(0.7, 0.3, 19) + [nan] * 56, val_acc=[0.5] * 3, counts=[[200, 0]] * 3), "diverged",
+           "a nan loss compares False with everything, so no mean > ceiling test can see it: check "
+           "math.isfinite on every loss first")
+    yield ("a one-epoch run of 3 steps whose first loss is inf",
+           _history([inf, nan, nan], train_acc=[0.5], val_loss=[], val_acc=[], epochs=1), "diverged",
+           "an inf loss is not finite; note that 2 x max(inf, ln C) is inf too, so only math.isfinite catches it")
+    yield ("a one-epoch run of 4 steps whose loss climbs from 0.7 to 2.6",
+           _history([0.7, 1.2, 2.0, 2.6], train_acc=[0.5], val_loss=[0.9], val_acc=[0.5], counts=[[100, 100]],
+                    epochs=1), "diverged",
+           "with fewer than 5 losses the window is all of them, w = min(5, len(losses)): here their mean, 1.63, is "
+           "more than 2 x max(0.7, ln 2) = 1.4")
+    yield ("a healthy run with one noisy batch of loss 1.6 at step 30",
+           _history([v if i != 29 else 1.6 for i, v in enumerate(_falling(0.7, 0.2, 75))], counts=balanced),
+           "healthy",
+           "one noisy batch is not divergence: compare the mean of 5 consecutive losses, not single losses, with "
+           "the ceiling")
+    # Steps 38-42 straddle two windows that start at a multiple of 5 (35-39 and 40-44), whose means stay below
+    # the ceiling: only windows that start at every step find it.
+    yield ("a run whose loss is 1.9 for steps 38-42",
+           _history([1.9 if 37 <= i < 42 else v for i, v in enumerate(_falling(0.7, 0.2, 75))], counts=balanced),
+           "diverged",
+           "steps 38-42 average 1.9, above 2 x ln 2 = 1.39. Slide the window one step at a time over the whole "
+           "run, losses[i:i + w] for every i, not in blocks of 5 or at the start only")
+    yield ("a healthy run whose head started overconfident (first loss 3.0)",
+           _history(_falling(3.0, 0.05, 75), counts=balanced), "healthy",
+           "the ceiling is twice max(first loss, ln C): a loss that starts high and falls has not diverged")
+    yield ("a healthy run whose first batch happened to be easy (first loss 0.2)",
+           _history([0.2] + _falling(0.65, 0.1, 74), counts=balanced), "healthy",
+           "the ceiling is twice max(first loss, ln C), here 2 x ln 2 = 1.39 (the natural logarithm), not "
+           "twice the first loss")
+    yield ("a one-epoch run of 3 steps without validation",
+           _history([0.69, 0.4, 0.2], train_acc=[0.7], val_loss=[], val_acc=[], epochs=1), "healthy",
+           "with fewer than 5 losses, the window is all of them; without validation (empty val_acc, no "
+           "val_pred_counts), skip the rules that need it")
+    yield ("a run without validation, whose val_acc and val_pred_counts are empty lists (as train_classifier "
+           "returns them)",
+           _history(_falling(0.7, 0.1, 60), val_loss=[], val_acc=[], counts=[]), "healthy",
+           "without validation, val_pred_counts is an empty list: skip the rules that need it when it is empty, "
+           "not only when it is missing")
+    yield ("a one-epoch run of 3 steps whose loss rose from 0.3 to 0.7",
+           _history([0.3, 0.6, 0.7], train_acc=[0.5], val_loss=[], val_acc=[], epochs=1), "not_learning",
+           "with 3 losses, len // 4 is 0, and the rule takes at least 1: the last loss, 0.7, is above 0.9 x ln 2 = "
+           "0.62 (losses[-0:] would be the whole list)")
+    yield ("a run whose loss stays at ln 2, with a lucky last batch of 0.3",
+           _history([ln2 + 0.01 * ((-1) ** i) for i in range(74)] + [0.3], train_acc=[0.5] * 3,
+                    val_acc=[0.5] * 3, counts=[[110, 90]] * 3), "not_learning",
+           "the last quarter of the losses (18 steps) averages about ln 2: average them, do not look at the last "
+           "loss alone")
+    yield ("a run that learns in its last quarter (from 0.75 to 0.45)",
+           _history([0.75] * 60 + [0.45] * 20, counts=balanced), "healthy",
+           "only the last quarter of the losses counts (len // 4 of them), not the mean of the whole run")
+    yield ("a 2-class run ending at loss 0.45", _history(_falling(0.7, 0.45, 80), counts=balanced), "healthy",
+           "0.45 is below 0.9 x ln 2 = 0.62: use the natural logarithm, math.log(num_classes)")
+    yield ("a run whose validation labels were inverted (accuracy 0.05)",
+           _history(_falling(0.7, 0.05, 75), val_acc=[0.08, 0.06, 0.05], counts=balanced), "below_chance",
+           "0.05 is below 0.6 x 1/C = 0.3: the model is consistently wrong")
+    yield ("a 2-class run at validation accuracy 0.3 exactly",
+           _history(_falling(0.7, 0.3, 75), train_acc=[0.6] * 3, val_acc=[0.3] * 3, counts=balanced), "healthy",
+           "0.3 is not below 0.6 x 1/2 = 0.3: the rule is 'below', so equal is not enough")
+    yield ("a 2-class run at validation accuracy 0.35",
+           _history(_falling(0.7, 0.5, 75), train_acc=[0.45] * 3, val_acc=[0.35] * 3, counts=balanced), "healthy",
+           "0.35 is not below 0.6 x 1/2 = 0.3: below_chance is for accuracy far under chance")
+    yield ("a run whose validation accuracy climbs from 0.1 to 0.9",
+           _history(_falling(0.7, 0.1, 75), val_acc=[0.1, 0.5, 0.9], counts=balanced), "healthy",
+           "the rules read the last epoch's validation accuracy and predictions, not the first")
+    yield ("a run that predicts class 0 for 196 of 200 reviews",
+           _history(_falling(0.7, 0.2, 75), val_acc=[0.5] * 3, counts=[[150, 50], [190, 10], [196, 4]]),
+           "majority_class", "196 of 200 predictions, 98 %, are one class")
+    yield ("a run that predicts class 1 for exactly 90 % of the reviews",
+           _history(_falling(0.7, 0.2, 75), val_acc=[0.6] * 3, counts=[[60, 140], [30, 170], [20, 180]]),
+           "majority_class", "180 of 200 is 90 %, and 'at least 90 %' includes 90 %; any class can be the majority")
+    yield ("a run that was one-sided in its first epoch only",
+           _history(_falling(0.7, 0.1, 75), val_acc=[0.5, 0.9, 0.92], counts=[[200, 0], [101, 99], [100, 100]]),
+           "healthy", "only the last epoch's predictions count")
+    three = [[60, 70, 70]] * 3
+    yield ("a healthy 3-class run", _history(_falling(1.1, 0.1, 60), 3, counts=three), "healthy",
+           "ln 3 = 1.10; the loss fell far below it")
+    yield ("a 3-class run whose loss stays at 1.0",
+           _history([1.0 + 0.005 * ((-1) ** i) for i in range(60)], 3, val_acc=[0.34] * 3, counts=three),
+           "not_learning", "with 3 classes the reference is ln 3 = 1.10, and 1.0 is not 10 % below it: use "
+           "num_classes")
+    yield ("a 3-class run at validation accuracy 0.15",
+           _history(_falling(1.1, 0.1, 60), 3, val_acc=[0.2, 0.16, 0.15], counts=three), "below_chance",
+           "0.15 is below 0.6 x 1/3 = 0.2")
+    yield ("a 3-class run at validation accuracy 0.25",
+           _history(_falling(1.1, 0.8, 60), 3, train_acc=[0.3] * 3, val_acc=[0.25] * 3, counts=three), "healthy",
+           "0.25 is not below 0.6 x 1/3 = 0.2: chance depends on the number of classes")
+    yield ("a 3-class run that predicts the middle class for 190 of 200 emails",
+           _history(_falling(1.1, 0.3, 60), 3, val_acc=[0.36] * 3, counts=[[5, 190, 5]] * 3), "majority_class",
+           "190 of 200 predictions are class 1: look at every class's count")
+    yield ("a 3-class run at validation accuracy 0.04 that answers class 2 for 190 of 200 emails",
+           _history(_falling(1.1, 0.3, 60), 3, val_acc=[0.1, 0.05, 0.04], counts=[[5, 5, 190]] * 3), "below_chance",
+           "rules 3 and 4 both apply (0.04 is below 0.6 x 1/3 = 0.2), and the first rule that applies is the "
+           "answer: try them in order")
+
+
+@exercise("06.diagnose", points=3, answer="diagnose_one", hints=[
+    "Work through the rules in order and return as soon as one applies; return 'healthy' at the end. Read C = "
+    "history['num_classes'], ln C = math.log(C), chance = 1 / C.",
+    "Divergence first: any loss that is not math.isfinite is divergence (nan compares False with everything). "
+    "Then the mean of each window losses[i:i + w], w = min(5, len(losses)), against 2 * max(losses[0], ln C).",
+    "Not learning: the last max(1, len(losses) // 4) losses. The validation rules read history['val_acc'][-1] and "
+    "history.get('val_pred_counts') of the last epoch, and are skipped when those are empty or missing.",
 ])
-def check_label_mapping_exercise(check_label_mapping):
-    from collections.abc import Mapping
+def check_diagnose(diagnose_one):
+    import copy
 
-    for where, id2label, labels, expected in VALID_MAPPINGS:
-        result, error = _call_mapping(check_label_mapping, id2label, labels, where)
-        if error is not None:
-            detail = f"{type(error).__name__}: {error}".strip().rstrip(".")
-            if any(isinstance(k, str) for k in id2label):
-                tip = " The ids of a saved config.json are strings: int(key) turns '0' into 0."
-            elif expected != dict(enumerate(labels)):
-                tip = (" The contract checks that the mapping is well-formed; it cannot know what the model learned, "
-                       "so a mapping that names the labels in another order passes.")
-            else:
-                tip = " Only the rules of the contract may refuse a mapping; the order of the ids does not matter."
-            raise Incorrect(f"On {where} ({id2label!r}, labels {list(labels)}), check_label_mapping raised "
-                            f"{detail}, but the mapping is valid.{tip}")
-        if not isinstance(result, Mapping):
-            raise Incorrect(f"On {where}, check_label_mapping returned {type(result).__name__}; for a valid mapping "
-                            f"it should return it as a dict {{int id: label}}.")
-        if not all(type(k) is int for k in result):
-            odd = next(k for k in result if type(k) is not int)
-            raise Incorrect(f"On {where} ({id2label!r}), the returned mapping has the key {odd!r} "
-                            f"({type(odd).__name__}); return the ids as ints, int(key).")
-        if dict(result) != expected:
-            raise Incorrect(f"On {where} ({id2label!r}), check_label_mapping returned {dict(result)!r}; it should "
-                            f"return the same mapping with int ids, {expected!r}.")
-    for where, id2label, labels, why in BROKEN_MAPPINGS:
-        result, error = _call_mapping(check_label_mapping, id2label, labels, where)
-        if error is None:
-            raise Incorrect(f"On {where} ({id2label!r}, labels {list(labels)}), check_label_mapping did not raise: "
-                            f"{why}. Raise ValueError with a sentence that says so.")
-        if not isinstance(error, ValueError):
-            raise Incorrect(f"On {where} ({id2label!r}), check_label_mapping raised {type(error).__name__}; a broken "
-                            f"mapping is a wrong value, so raise ValueError (the service catches that one).")
-        if not str(error).strip():
-            raise Incorrect(f"On {where}, check_label_mapping raised ValueError without a message. Say what is "
-                            f"wrong and how to fix it: {why}.")
-
-
-# ---------------------------------------------------------------------------------------------------
-# 06.confusion
-# ---------------------------------------------------------------------------------------------------
-
-def _reference_matrix(reference, predicted, labels):
-    counts = [[0] * len(labels) for _ in labels]
-    for r, p in zip(reference, predicted):
-        counts[labels.index(r)][labels.index(p)] += 1
-    return counts
-
-
-def _confusion_cases():
-    """(where, reference, predicted, labels). The off-diagonal counts differ, so a transposed matrix is caught."""
-    neg, pos = TWO_LABELS
-    yield ("10 reviews, 2 labels", [neg, neg, neg, neg, pos, pos, pos, pos, pos, neg],
-           [neg, pos, neg, neg, pos, neg, neg, neg, pos, neg], TWO_LABELS)
-    tech, bill, feed = THREE_LABELS
-    yield ("8 e-mails, 3 labels (Technical Issue, Billing Inquiry, Feedback, in that order)",
-           [tech, tech, bill, bill, bill, feed, feed, tech], [tech, bill, bill, feed, feed, feed, tech, tech],
-           THREE_LABELS)
-    yield ("6 e-mails in which 'Billing Inquiry' never occurs", [tech, feed, feed, tech, feed, feed],
-           [feed, feed, tech, tech, feed, feed], THREE_LABELS)
-    yield ("one review", [pos], [neg], TWO_LABELS)
-    yield ("two lists that agree everywhere", [pos, neg, pos, pos], [pos, neg, pos, pos], TWO_LABELS)
-    yield ("a prompt with its label words swapped (every answer turned around)", [neg, pos, pos, neg, pos],
-           [pos, neg, neg, pos, neg], TWO_LABELS)
-
-
-def _as_counts(got, n: int, where: str):
-    import numpy as np
-
-    if hasattr(got, "detach"):
-        got = got.detach().cpu().numpy()
-    try:
-        array = np.asarray(got)
-    except Exception:  # a ragged list of lists, say
-        array = None
-    if array is None or array.dtype == object or array.shape != (n, n):
-        shape = getattr(array, "shape", None)
-        raise Incorrect(f"On {where} ({n} labels), confusion_matrix should return a table of counts, {n} x {n} "
-                        f"(a list of lists or an array), got {type(got).__name__}"
-                        f"{f' of shape {shape}' if shape else ''}: one row and one column per label in labels, "
-                        f"also for a label that never occurs.")
-    if not np.issubdtype(array.dtype, np.number) or np.issubdtype(array.dtype, np.complexfloating):
-        raise Incorrect(f"On {where}, confusion_matrix should hold numbers (counts), got {array.dtype}.")
-    return array
-
-
-@exercise("06.confusion", points=2, answer="confusion_matrix", hints=[
-    "Start from an n x n table of zeros, n = len(labels). For each pair (r, p) of zip(reference, predicted), "
-    "add 1 to the cell in row labels.index(r) and column labels.index(p).",
-    "Rows are the reference's answers and columns the predicted ones: row i, column j counts the reviews that "
-    "reference calls labels[i] and predicted calls labels[j]. Use the order of labels, not sorted().",
-    "Check the inputs first: different lengths, or a label that is not in labels, raise ValueError.",
-])
-def check_confusion(confusion_matrix):
-    import numpy as np
-
-    for where, reference, predicted, labels in _confusion_cases():
-        given_ref, given_pred = list(reference), list(predicted)
+    for where, history, expected, advice in diagnosis_cases():
+        given = copy.deepcopy(history)
         with case(where):
-            got = confusion_matrix(given_ref, given_pred, list(labels))
-        if given_ref != reference or given_pred != predicted:
-            raise Incorrect(f"On {where}, confusion_matrix changed the lists it was given: only read them.")
-        array = _as_counts(got, len(labels), where)
-        expected = np.array(_reference_matrix(reference, predicted, list(labels)))
-        if np.array_equal(array, expected):
-            continue
-        if np.allclose(array, expected / len(reference)):
-            message = "returned shares; return counts (how many reviews fall in each cell)"
-        elif np.array_equal(array, expected.T):
-            message = ("is transposed: rows are the reference's answers and columns the predicted ones, so cell "
-                       "[i][j] counts reviews that reference calls labels[i] and predicted calls labels[j]")
-        elif np.array_equal(array, np.array(_reference_matrix(reference, predicted, sorted(labels)))):
-            message = "puts the labels in sorted order; row and column i must be labels[i], in the order given"
-        else:
-            i, j = (int(x) for x in np.argwhere(array != expected)[0])
-            message = (f"has {array[i, j].item()!r} in row {i} ({labels[i]!r}), column {j} ({labels[j]!r}); there are "
-                       f"{expected[i, j]} reviews that reference calls {labels[i]!r} and predicted calls "
-                       f"{labels[j]!r}")
-        raise Incorrect(f"On {where}, the matrix {message}.")
-    neg, pos = TWO_LABELS
-    refused = [("two lists of different lengths (3 and 2 answers)", [neg, pos, pos], [neg, pos],
-                "the answers must be to the same reviews"),
-               ("a predicted label that is not in labels ('neutral')", [neg, pos], [neg, "neutral"],
-                "'neutral' is not one of the labels"),
-               ("a reference label that is not in labels ('Positive')", [neg, "Positive", pos], [neg, pos, pos],
-                "'Positive' is not one of the labels (the names are compared exactly)")]
-    for where, reference, predicted, why in refused:
-        with case(where):
-            try:
-                confusion_matrix(list(reference), list(predicted), list(TWO_LABELS))
-            except NotImplementedError:
-                raise
-            except ValueError:
-                continue
-            except Exception as error:
-                raise Incorrect(f"On {where}, confusion_matrix raised {type(error).__name__}; raise ValueError with a "
-                                f"sentence saying what is wrong ({why}).") from None
-        raise Incorrect(f"On {where}, confusion_matrix did not raise: {why}. Raise ValueError.")
+            got = diagnose_one(given)
+        if not _same_history(given, history):
+            raise Incorrect(f"On {where}, diagnose_one changed the history it was given; only read it.")
+        if not isinstance(got, str):
+            raise Incorrect(f"diagnose_one should return one code as a string, such as 'healthy'; on {where} it "
+                            f"returned {type(got).__name__}.")
+        if got not in CODES:
+            raise Incorrect(f"On {where}, diagnose_one returned {got!r}, which is not one of the codes "
+                            f"{', '.join(repr(c) for c in CODES)}.")
+        if got != expected:
+            raise Incorrect(f"On {where}, diagnose_one returned {got!r}, but the rules give {expected!r}: {advice}.")
+
+
+def _same_history(a: dict, b: dict) -> bool:
+    """Equal, counting nan as equal to nan."""
+    if set(a) != set(b):
+        return False
+    for key in b:
+        x, y = a[key], b[key]
+        if isinstance(y, list):
+            if not isinstance(x, list) or len(x) != len(y):
+                return False
+            for u, v in zip(x, y):
+                if isinstance(v, float) and math.isnan(v):
+                    if not (isinstance(u, float) and math.isnan(u)):
+                        return False
+                elif u != v:
+                    return False
+        elif x != y:
+            return False
+    return True
 
 
 # ---------------------------------------------------------------------------------------------------
 # Concept questions: the key of each is a salted hash of its answer (grading/questions.py)
 # ---------------------------------------------------------------------------------------------------
 
-from .questions import single_choice  # noqa: E402 (the questions' helper, next to the questions)
+from .questions import matching, single_choice  # noqa: E402 (the questions' helper, next to the questions)
 
-single_choice("06.disagreement", points=1, answer="answer_06_disagreement", options="abcd",
-    key="ef358b4940543efc",
+matching("06.symptoms", points=2, answer="answer_06_symptoms", items=6, options="ABCDEFGH",
+    key="c8121ea31955912b",
     hints=[
-        "Each backend alone is better than chance. What would their agreement be if one of them answered the "
-        "opposite label every time?",
-        "A service that starts has passed the contract. Which kind of mistake is well-formed, so the contract "
-        "lets it through, and still turns every answer around?",
+        "Each symptom has one cause, and two causes fit none of them. Lesson 06's summary table lists a symptom"
+        " next to each failure.",
+        "Which failures does the training loss show, which only the validation or test numbers, and which only "
+        "two evaluations of the same input?",
     ],
     feedback={
-        "0bcac2f10fdec7be": "the service starts, so the contract ran and passed; and a mapping whose labels are "
-                            "swapped is well-formed (every label named once, no unknown name), so no stricter "
-                            "contract on the mapping alone could refuse it.",
-        "4025dd84e29eb9c7": "a weakness on negation touches only the negated reviews, and the prompt had it last "
-                            "week too, when both backends were right on about four reviews in five; here they "
-                            "disagree on 485 of 500.",
-        "2cfd12a47b584fdf": "answers close to random would agree with the other backend on about half of the "
-                            "reviews, not on 15 of 500: counts far off the diagonal say that one backend answers "
-                            "the opposite of the other.",
+        "883b3fa5dc55d20a": "the model answers almost always one label, with a low training loss: what in the "
+                            "training data would teach it that?",
+        "3bbb739c11772d22": "the loss jumps far above where it started in the first steps: what makes a step "
+                            "overshoot?",
+        "ffc4bb3e9fb973b8": "the same model, the same reviews, the same batches, two different accuracies: what"
+                            " in the model is still random when it evaluates?",
+        "af2324eec1ed5905": "the loss barely moves, with no error and no spike, and a ten times larger step "
+                            "learns normally: what does that say about the step?",
+        "6b22264122ee4e57": "the training loss fell as in the reference run, yet validation accuracy is far "
+                            "BELOW chance on a balanced split: what makes a model that learned answer the other"
+                            " label almost every time?",
+        "c4eec9e7db599ca4": "seen words are fine, held-out words at chance, and the encoder's tensors were "
+                            "reported missing: what did the encoder start from?",
     })
 
 
-single_choice("06.prompt_or_fine_tune", points=1, answer="answer_06_prompt_or_fine_tune", options="abcd",
-    key="23a71b2f89fc2aa1",
+single_choice("06.which_stage", points=1, answer="answer_06_which_stage", options="abcd",
+    key="fd5d32fb39de45ec",
     hints=[
-        "Lesson 06 measured both ways on a model of half a million parameters: what did fine-tuning cost there, "
-        "and how does that cost change with the size of the model?",
-        "When a model cannot be trained at all, what can the labeled reviews still do for a prompt?",
+        "What does the prediction network receive, and what can any ω do with two reviews that get nearly the "
+        "same vector?",
+        "Of θ and ω, which one was trained here, and which one decides where a review's vector lands?",
     ],
     feedback={
-        "ee39596a90b6c8b0": "lesson 06 measured that on a model of half a million parameters, whose fine-tuning "
-                            "took seconds; the cost grows with the model, and this one the laptop cannot train at "
-                            "all. Fine-tuning's lead with a few hundred labels is for a model that can be trained.",
-        "1cad6a7e7ee68dc1": "calibration only moves the threshold between the labels: in lesson 06, 512 labels "
-                            "added little to centering, and negated reviews stayed wrong however many labels set "
-                            "the threshold.",
-        "6cf9b62a3173b4ba": "the prompt reaches sentiment words that no labeled review contains through "
-                            "pre-training: the model learned from unlabeled text that 'superb' keeps company with "
-                            "'great', which is why lesson 06's prompt gets plain reviews right with no labels.",
+        "d07cdfefb3a58b60": "a deeper ω was tried, and it stayed near chance too: any ω, however deep, gives "
+                            "nearly the same scores to two reviews whose vectors nearly coincide (lesson 02's "
+                            "probe). The difference is missing from the vectors, not from the head.",
+        "e4f0eab86eb0280b": "a learning rate that is merely too low gets there with more steps (lesson 06, "
+                            "section 4), and they trained as long as they liked; a faster ω would still read two "
+                            "kinds of review whose vectors lie on top of each other.",
+        "19dfd0e542dfb3d3": "more labels give ω more examples of the same overlapping vectors: the two kinds "
+                            "still land on top of each other, even for the reviews ω trains on. Labels help once "
+                            "the encoder is allowed to learn from them.",
     })

@@ -1,429 +1,400 @@
-"""Checks for lesson 07's exercises (exercises/07_real_models_exercises.ipynb): the SHA-256 of a file read
-in chunks, checking model weights against a pinned digest, the share of [UNK] tokens a tokenizer makes of
-a text, SST-2's rows in the course's format, and two concept questions (why the tiny model cannot read
-ordinary English, and what to expect from bert-base-uncased on SST-2).
+"""Checks for lesson 07's exercises (exercises/07_prompting_and_label_mapping_exercises.ipynb): turning the
+log-probabilities at the blank into labels with a verbalizer, the label-mapping contract of a classifier's
+id2label, the confusion matrix between two lists of answers, and two concept questions (a disagreement
+whose confusion matrix is anti-diagonal, and whether to prompt or fine-tune a model too large to train).
 
-The checks build their own files in a temporary folder, their own small WordPiece tokenizers and their own
-small datasets, so they need no model, no checkpoint and no network.
+The checks build their own small tensors and mappings, so they need no model and no checkpoint.
 """
 
 from __future__ import annotations
 
-import contextlib
-
 from .core import Incorrect, case, exercise
-from .lesson05 import python_number
 
-CHUNK = 4096  # the chunk size the checks ask for, so a small file already takes several reads
-BIG = 8 * 2**20  # bytes of the file on which memory use is measured
-
-
-# ---------------------------------------------------------------------------------------------------
-# Files to hash, and a watch on how they are read
-# ---------------------------------------------------------------------------------------------------
-
-def _file_contents():
-    """(where, bytes) of the files the digest checks hash: empty, one byte, exactly one chunk, several
-    chunks with a short last one."""
-    import random
-
-    rng = random.Random(7)
-    several = bytes(rng.getrandbits(8) for _ in range(3 * CHUNK + 123))
-    yield "an empty file", b""
-    yield "a file of one byte", b"\x00"
-    yield f"a file of exactly one chunk ({CHUNK} bytes)", bytes(rng.getrandbits(8) for _ in range(CHUNK))
-    yield f"a file of {len(several)} bytes, more than three chunks of {CHUNK}", several
-
-
-@contextlib.contextmanager
-def _peak_memory(peak: list):
-    """Inside the block, Python's memory use is traced; ``peak`` then holds its highest point (in bytes) above
-    where it started, or nothing when someone else was tracing already."""
-    import tracemalloc
-
-    if tracemalloc.is_tracing():  # not ours to stop, and its peak is not ours to reset
-        yield
-        return
-    tracemalloc.start()
-    try:
-        start = tracemalloc.get_traced_memory()[0]
-        yield
-        peak.append(tracemalloc.get_traced_memory()[1] - start)
-    finally:
-        tracemalloc.stop()
-
-
-def _hex_digest(value, name: str, where: str) -> str:
-    if isinstance(value, (bytes, bytearray)):
-        raise Incorrect(f"On {where}, {name} returned bytes ({len(value)} of them); return the digest as a string "
-                        f"of hexadecimal digits, .hexdigest(), as the pinned digest is written.")
-    if not isinstance(value, str):
-        raise Incorrect(f"On {where}, {name} returned {type(value).__name__}; return the digest as a string of 64 "
-                        f"hexadecimal digits (.hexdigest()).")
-    return value
+TWO_LABELS = ("negative", "positive")
+# Not in alphabetical order, so that an answer that sorts the labels is caught.
+THREE_LABELS = ("Technical Issue", "Billing Inquiry", "Feedback")
+# Scores closer than this are not used as a test of which label wins (except in the tie case, where the
+# scores are exactly equal), so that any correct way of adding up probabilities gives the same answer.
+MARGIN = 1e-3
 
 
 # ---------------------------------------------------------------------------------------------------
-# 07.sha256_of
+# 07.verbalizer_predict
 # ---------------------------------------------------------------------------------------------------
 
-@exercise("07.sha256_of", points=2, answer="sha256_of", hints=[
-    "hashlib.sha256() makes an empty digest; .update(chunk) adds bytes to it, as many times as you like, and "
-    ".hexdigest() gives the result as text.",
-    "Open the file in binary mode, open(path, 'rb'), and read it with handle.read(chunk_size) in a loop until "
-    "read returns b'' (the end of the file). Update the digest with every chunk, not only the first or the last.",
-])
-def check_sha256_of(sha256_of):
-    import hashlib
-    import tempfile
-    from pathlib import Path
+def _rows_from_probs(rows: list[dict[int, float]], vocab: int):
+    """Log-probabilities over ``vocab`` tokens: each row gives some tokens' probabilities, the rest of the
+    mass is spread evenly over the other tokens."""
+    import torch
 
-    with tempfile.TemporaryDirectory() as folder:
-        for number, (where, content) in enumerate(_file_contents()):
-            path = Path(folder) / f"weights-{number}.bin"
-            path.write_bytes(content)
-            expected = hashlib.sha256(content).hexdigest()
-            given = str(path) if number % 2 else path  # a str and a Path are both paths
-            with case(where):
-                got = sha256_of(given, chunk_size=CHUNK)
-            got = _hex_digest(got, "sha256_of", where)
-            if path.read_bytes() != content:
-                raise Incorrect(f"On {where}, sha256_of changed the file: open it for reading only ('rb').")
-            if got.strip().lower() == expected and got != expected:
-                raise Incorrect(f"On {where}, sha256_of returned {got!r}: the right digest, but write it as "
-                                f".hexdigest() does, 64 lower-case hexadecimal digits and nothing else.")
-            if got != expected:
-                if len(got) != 64:
-                    message = (f"returned {len(got)} characters; a SHA-256 digest is 64 hexadecimal digits. Use "
-                               f"hashlib.sha256, not another hash")
-                elif got == hashlib.sha256(str(given).encode()).hexdigest():
-                    message = "hashed the file's name; hash its contents (the bytes you read from it)"
-                elif len(content) > CHUNK and got == hashlib.sha256(content[:CHUNK]).hexdigest():
-                    message = "hashed the first chunk only; update the digest with every chunk until the end"
-                elif len(content) > CHUNK and got == hashlib.sha256(content[3 * CHUNK:]).hexdigest():
-                    message = "hashed the last chunk only; update one digest with every chunk, in order"
-                else:
-                    message = f"returned {got!r}, but the file's SHA-256 is {expected!r}"
-                raise Incorrect(f"On {where}, sha256_of {message}.")
-        # A file far bigger than a chunk: reading it whole would hold all of it in memory at once.
-        path = Path(folder) / "large.safetensors"
-        path.write_bytes(bytes(range(256)) * (BIG // 256))
-        where = f"a file of {BIG // 2**20} MiB with chunk_size={CHUNK}"
-        peak: list = []
-        with case(where), _peak_memory(peak):
-            got = sha256_of(path, chunk_size=CHUNK)
-        if _hex_digest(got, "sha256_of", where) != _sha256_file(path):
-            raise Incorrect(f"On {where}, sha256_of returned {got!r}, not the file's SHA-256.")
-        if peak and peak[0] > BIG // 2:
-            raise Incorrect(f"On {where}, sha256_of held {peak[0] / 2**20:.1f} MiB in memory at once: it read the "
-                            f"file whole. Weights can be gigabytes: read at most chunk_size bytes at a time, "
-                            f"handle.read(chunk_size), until it returns b''.")
+    out = torch.zeros(len(rows), vocab, dtype=torch.float64)
+    for r, given in enumerate(rows):
+        rest = (1.0 - sum(given.values())) / (vocab - len(given))
+        out[r] = rest
+        for token, p in given.items():
+            out[r, token] = p
+    return out.log().to(torch.float32)
 
 
-def _sha256_file(path) -> str:
-    import hashlib
+def _random_rows(batch: int, vocab: int, seed: int, boost: dict[int, float] | None = None):
+    import torch
 
-    with open(path, "rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
-
-
-# ---------------------------------------------------------------------------------------------------
-# 07.verify_weights
-# ---------------------------------------------------------------------------------------------------
-
-def _call_verify(verify_weights, path, expected, where):
-    """(returned value, raised exception or None)."""
-    with case(where):
-        try:
-            return verify_weights(path, expected), None
-        except NotImplementedError:
-            raise Incorrect("verify_weights calls code that is not written yet (sha256_of?): write it, run its "
-                            "cell, then this one.") from None
-        except Exception as error:  # a mismatch is answered by an exception
-            return None, error
+    g = torch.Generator().manual_seed(seed)
+    logits = 2.5 * torch.randn(batch, vocab, generator=g)
+    for token, value in (boost or {}).items():
+        logits[:, token] += value
+    return logits.log_softmax(-1)
 
 
-@exercise("07.verify_weights", points=2, answer="verify_weights", hints=[
-    "Compute the file's digest with your sha256_of and compare it with expected. A digest written in capitals, "
-    "or copied with a space or a line break around it, is the same digest: compare expected.strip().lower().",
-    "On a match, return the digest. On a mismatch, raise ValueError (not assert, which `python -O` switches off) "
-    "with a sentence that names the file, the digest found and the one expected, and says not to load the file.",
-])
-def check_verify_weights(verify_weights):
-    import hashlib
-    import tempfile
-    from pathlib import Path
-
-    with tempfile.TemporaryDirectory() as folder:
-        content = bytes(range(256)) * (CHUNK // 64)  # several chunks
-        path = Path(folder) / "model.safetensors"
-        path.write_bytes(content)
-        digest = hashlib.sha256(content).hexdigest()
-        other = digest[:-1] + ("0" if digest[-1] != "0" else "1")  # differs in the last digit only
-        matching = [("the right digest", digest), ("the right digest in upper case", digest.upper()),
-                    ("the right digest with a line break after it, as copied from a file", digest + "\n")]
-        for where, expected in matching:
-            got, error = _call_verify(verify_weights, path, expected, where)
-            if error is not None:
-                detail = f"{type(error).__name__}: {error}".strip().rstrip(".")
-                tip = (" Upper- and lower-case hexadecimal digits mean the same; surrounding white space is no part "
-                       "of the digest: compare expected.strip().lower()." if expected != digest else "")
-                raise Incorrect(f"On {where}, verify_weights raised {detail}, but the file matches.{tip}")
-            got = _hex_digest(got, "verify_weights", where)
-            if got != digest:
-                raise Incorrect(f"On {where}, verify_weights returned {got!r}; when the file matches, return its "
-                                f"digest as sha256_of gives it ({digest!r}).")
-        empty = Path(folder) / "empty.safetensors"
-        empty.write_bytes(b"")
-        mismatches = [("a digest that differs in its last digit only", path, other, digest),
-                      ("a digest in upper case that differs in its last digit", path, other.upper(), digest),
-                      ("an empty (truncated) weights file", empty, digest, hashlib.sha256(b"").hexdigest()),
-                      ("a pinned digest cut to its first 32 digits", path, digest[:32], digest)]
-        for where, file, expected, found in mismatches:
-            got, error = _call_verify(verify_weights, file, expected, where)
-            if error is None:
-                raise Incorrect(f"On {where}, verify_weights returned {got!r} instead of raising: a file whose digest "
-                                f"differs must not be loaded. Raise ValueError.")
-            if not isinstance(error, ValueError):
-                raise Incorrect(f"On {where}, verify_weights raised {type(error).__name__}; a digest that differs is "
-                                f"a wrong value, so raise ValueError (with a sentence saying what is wrong).")
-            message = str(error).lower()
-            if found not in message or expected.strip().lower() not in message:
-                raise Incorrect(f"On {where}, the ValueError's message is {str(error)!r}. Name both digests, the one "
-                                f"found and the one expected, so that whoever reads it can tell what went wrong.")
-
-
-# ---------------------------------------------------------------------------------------------------
-# 07.unknown_rate
-# ---------------------------------------------------------------------------------------------------
-
-SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-# A tiny vocabulary, like a tokenizer trained on a few synthetic reviews: "triumph", "storytelling" or
-# "cringeworthy" cannot be cut into pieces it knows, so each becomes one unknown token.
-SMALL_VOCABULARY = ["the", "movie", "was", "great", "dull", "plot", "a", "an", "of", "it", "not", "good",
-                    "##s", "##ing", "##ly", "##er", ".", ",", "!"]
-
-
-def _wordpiece(words, unk: str = "[UNK]"):
-    """A BertTokenizerFast over a fixed WordPiece vocabulary: the same tokens on every run."""
-    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
-    from transformers import BertTokenizerFast
-
-    specials = [unk if s == "[UNK]" else s for s in SPECIALS]
-    vocab = {w: i for i, w in enumerate(specials + list(words))}
-    model = Tokenizer(models.WordPiece(vocab=vocab, unk_token=unk))
-    model.normalizer = normalizers.BertNormalizer(lowercase=True)
-    model.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    model.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B [SEP]",
-        special_tokens=[("[CLS]", vocab["[CLS]"]), ("[SEP]", vocab["[SEP]"])])
-    return BertTokenizerFast(tokenizer_object=model, unk_token=unk, pad_token="[PAD]", cls_token="[CLS]",
-                             sep_token="[SEP]", mask_token="[MASK]")
-
-
-def _unknown_cases():
-    """(where, tokenizer, texts). The texts differ in length, so averaging per text is caught; some words
-    split into several pieces, so counting words instead of tokens is caught."""
-    small = _wordpiece(SMALL_VOCABULARY)
-    yield ("3 texts of different lengths, a tiny vocabulary",
-           small, ["An absolute triumph of storytelling.", "The movie was great, not dull.", "Dullness!"])
-    yield ("texts with words cut into pieces (plots, greatly)", small,
-           ["Greatly dull plots.", "The plots of the movie were cringeworthy."])
-    yield ("an empty string among the texts", small, ["", "The movie was great.", "", "Triumph!"])
-    yield ("a text of one unknown word", small, ["storytelling"])
-    yield ("a text of one known word", small, ["movie"])
-    yield ("texts without one unknown token", small, ["The movie was great.", "It was not good."])
-    yield ("a tokenizer whose unknown token is '<unk>', not '[UNK]'", _wordpiece(SMALL_VOCABULARY, unk="<unk>"),
-           ["An absolute triumph of storytelling.", "The plot was dull."])
-
-
-def _rates(tokenizer, texts):
-    """(pooled share, mean of per-text shares, share counting [CLS] and [SEP], share per word)."""
-    tokens = [tokenizer.tokenize(t) for t in texts]
-    unk = [sum(tok == tokenizer.unk_token for tok in ts) for ts in tokens]
-    total = sum(len(ts) for ts in tokens)
-    pooled = sum(unk) / total
-    per_text = [u / len(ts) for u, ts in zip(unk, tokens) if ts]
-    mean = sum(per_text) / len(per_text)
-    with_specials = sum(unk) / (total + 2 * len(texts))
-    words = sum(len(tokenizer.backend_tokenizer.pre_tokenizer.pre_tokenize_str(
-        tokenizer.backend_tokenizer.normalizer.normalize_str(t))) for t in texts)
-    return pooled, mean, with_specials, sum(unk) / words
-
-
-@exercise("07.unknown_rate", points=3, answer="unknown_rate", hints=[
-    "tokenizer.tokenize(text) gives a text's tokens without [CLS] and [SEP]; tokenizer.unk_token is the "
-    "unknown token's spelling (it is not '[UNK]' for every tokenizer).",
-    "Count over all texts together: the unknown tokens of every text, divided by the tokens of every text. An "
-    "average of each text's own share would count a one-word text as much as a long one.",
-    "An empty string has no tokens: it adds nothing to either count. When there are no tokens at all, there is "
-    "no share to give: raise ValueError.",
-])
-def check_unknown_rate(unknown_rate):
+def _label_scores(log_probs, word_ids: dict, labels, how: str = "pool"):
     import math
 
-    for where, tokenizer, texts in _unknown_cases():
-        given = list(texts)
-        with case(where):
-            got = unknown_rate(tokenizer, given)
-        if given != texts:
-            raise Incorrect(f"On {where}, unknown_rate changed the list of texts it was given: only read it.")
-        value = python_number(got, "unknown_rate", where)
-        pooled, mean, with_specials, per_word = _rates(tokenizer, texts)
-        if math.isclose(value, pooled, abs_tol=1e-9):
-            continue
-        for wrong, message in (
-                (100 * pooled, "returned a percentage; return a share between 0 and 1"),
-                (mean, "averaged each text's own share; count the unknown tokens of all texts together and divide "
-                       "by all their tokens"),
-                (with_specials, "counted [CLS] and [SEP] among the tokens; only the text's own tokens count "
-                                "(tokenizer.tokenize adds no special tokens)"),
-                (per_word, "divided by the number of words; divide by the number of tokens (a word can be cut "
-                           "into several pieces)")):
-            if math.isclose(value, wrong, abs_tol=1e-9):
-                raise Incorrect(f"On {where} ({texts!r}), unknown_rate {message}.")
-        if value == 0 and pooled > 0:
-            raise Incorrect(f"On {where}, unknown_rate found no unknown token, but there are some. Compare each token "
-                            f"with tokenizer.unk_token (here {tokenizer.unk_token!r}).")
-        raise Incorrect(f"On {where} ({texts!r}), unknown_rate returned {value:.4f}; the share of unknown tokens "
-                        f"among the texts' tokens is {pooled:.4f}.")
-    small = _wordpiece(SMALL_VOCABULARY)
-    for where, texts in (("an empty list of texts", []), ("a list of empty strings only", ["", ""])):
-        with case(where):
-            try:
-                got = unknown_rate(small, list(texts))
-            except ValueError as error:
-                if not str(error).strip():
-                    raise Incorrect(f"On {where}, unknown_rate raised ValueError without a message; say that there "
-                                    f"are no tokens to count.") from None
-                continue
-            except ZeroDivisionError:
-                raise Incorrect(f"On {where}, unknown_rate divided by zero: there are no tokens. Check for that first "
-                                f"and raise ValueError saying so.") from None
-        raise Incorrect(f"On {where}, unknown_rate returned {got!r}; with no tokens there is no share to give. "
-                        f"Raise ValueError saying that there are no tokens to count.")
+    import torch
+
+    columns = []
+    for label in labels:
+        ids = list(word_ids[label])
+        chosen = log_probs[:, ids].double()
+        if how == "pool":
+            columns.append(chosen.logsumexp(-1))
+        elif how == "max":
+            columns.append(chosen.max(-1).values)
+        elif how == "sum_log":
+            columns.append(chosen.sum(-1))
+        elif how == "mean_prob":
+            columns.append(chosen.logsumexp(-1) - math.log(len(ids)))
+    return torch.stack(columns, dim=-1)
 
 
-# ---------------------------------------------------------------------------------------------------
-# 07.to_course_format
-# ---------------------------------------------------------------------------------------------------
-
-NAMES = ["negative", "positive"]
+def _predict(log_probs, word_ids, labels, how: str = "pool") -> list[str]:
+    return [labels[i] for i in _label_scores(log_probs, word_ids, labels, how).argmax(-1).tolist()]
 
 
-@contextlib.contextmanager
-def _no_progress_bars():
-    import datasets
-
-    was_on = datasets.is_progress_bar_enabled()
-    datasets.disable_progress_bars()
-    try:
-        yield
-    finally:
-        if was_on:
-            datasets.enable_progress_bars()
-
-
-def _sst2_rows(sentences, labels, extra=None, class_label: bool = False):
-    import datasets
-
-    columns = {"sentence": list(sentences), "label": list(labels), "idx": list(range(len(sentences)))}
-    features = {"sentence": datasets.Value("string"),
-                "label": datasets.ClassLabel(names=NAMES) if class_label else datasets.Value("int64"),
-                "idx": datasets.Value("int32")}
-    for name, values in (extra or {}).items():
-        columns[name], features[name] = list(values), datasets.Value("string")
-    return datasets.Dataset.from_dict(columns, features=datasets.Features(features))
-
-
-SENTENCES = ["it 's a charming and often affecting journey . ", "unflinchingly bleak and desperate ",
-             "the acting , costumes , music , cinematography and sound are all astounding ",
-             "a sometimes tedious film . ", "a gorgeous , witty , seductive movie . "]
-LABELS = [1, 0, 1, 0, 1]
-
-
-def _format_cases():
-    yield "5 rows of SST-2 (sentence, label as an int, idx)", _sst2_rows(SENTENCES, LABELS)
-    yield ("5 rows whose label is already a ClassLabel, as load_dataset('glue', 'sst2') gives it",
-           _sst2_rows(SENTENCES, LABELS, class_label=True))
-    yield ("rows with an extra column 'source'", _sst2_rows(SENTENCES[:3], LABELS[:3],
-                                                            extra={"source": ["rt", "rt", "imdb"]}))
-    yield "one row, negative", _sst2_rows(SENTENCES[3:4], [0])
+def _verbalizer_cases():
+    """(where, log_probs, word_ids, labels, may_tie). Apart from the tie case, the best label of every row
+    beats the second by more than MARGIN."""
+    # Row 0: the single most likely token is not a label word; the best single label word is the one
+    # negative word, but the three positive words together are more likely than it. Row 4: each positive
+    # word is more likely than the negative one, but their product is not.
+    pooling = _rows_from_probs([
+        {7: 0.30, 2: 0.25, 4: 0.12, 9: 0.12, 11: 0.12},
+        {7: 0.30, 2: 0.40, 4: 0.05, 9: 0.05, 11: 0.05},
+        {0: 0.45, 2: 0.10, 4: 0.20, 9: 0.02, 11: 0.03},
+        {5: 0.20, 2: 0.14, 4: 0.06, 9: 0.06, 11: 0.06},
+        {7: 0.30, 2: 0.05, 4: 0.10, 9: 0.10, 11: 0.10},
+    ], vocab=14)
+    yield ("5 reviews over a vocabulary of 14 tokens, where the negative label has 1 word (id 2) and the "
+           "positive label 3 (ids 11, 4, 9)", pooling, {"negative": [2], "positive": [11, 4, 9]}, TWO_LABELS, False)
+    yield ("2 labels, 6 reviews, 2 words each, word_ids given positive first",
+           _random_rows(6, 20, seed=1, boost={3: 2.0, 15: 2.0, 8: 2.0, 1: 2.0}),
+           {"positive": [15, 3], "negative": [8, 1]}, TWO_LABELS, False)
+    yield ("3 labels (Technical Issue, Billing Inquiry, Feedback, in that order) with 3, 1 and 2 words, "
+           "word_ids in another order", _random_rows(9, 30, seed=2, boost={25: 2.5, 2: 2.5, 17: 2.5, 9: 4.0, 1: 2.5, 4: 2.5}),
+           {"Feedback": [1, 4], "Technical Issue": [25, 2, 17], "Billing Inquiry": [9]}, THREE_LABELS, False)
+    yield ("a batch of one review", _random_rows(1, 16, seed=3, boost={6: 3.0, 12: 3.0}),
+           {"negative": [12, 6], "positive": [3]}, TWO_LABELS, False)
+    # Rows 0 and 2: the two labels' words have exactly the same probabilities (a tie); row 1 is no tie.
+    tie = _rows_from_probs([{3: 0.2, 5: 0.1, 8: 0.2, 1: 0.1}, {3: 0.3, 5: 0.1, 8: 0.2, 1: 0.1},
+                            {3: 0.05, 5: 0.05, 8: 0.05, 1: 0.05}], vocab=12)
+    yield ("3 reviews, two of them a tie (both labels' words exactly as likely)", tie,
+           {"positive": [8, 1], "negative": [3, 5]}, TWO_LABELS, True)
 
 
-@exercise("07.to_course_format", points=2, answer="to_course_format", hints=[
-    "Dataset.rename_column('sentence', 'text') renames; select_columns(['text', 'label']) keeps only what the "
-    "course uses, whatever else the rows have.",
-    "Check the labels before casting: every value of rows['label'] must be 0 or 1. GLUE's test split has -1 "
-    "(hidden labels), and casting to a ClassLabel lets -1 through as 'no label'.",
-    "cast(datasets.Features({'text': datasets.Value('string'), 'label': datasets.ClassLabel(names=['negative', "
-    "'positive'])})) gives the label column its names, in that order (0 is negative).",
+def _diagnose_verbalizer(got, log_probs, word_ids, labels, where) -> str:
+    variants = [
+        ("max", "scored each label by its single most likely word. A label's score is the probability that one "
+                "of its words fills the blank: add up the probabilities of its words (logsumexp of their "
+                "log-probabilities)"),
+        ("mean_prob", "averaged the probabilities of each label's words; a label with more words would then not "
+                      "gain from them. Add them up instead (logsumexp of the log-probabilities)"),
+        ("sum_log", "added up the log-probabilities of each label's words, which multiplies their probabilities. "
+                    "The words are alternatives for the one blank: add up the probabilities (logsumexp)"),
+    ]
+    for how, message in variants:
+        if got == _predict(log_probs, word_ids, labels, how):
+            return f"On {where}, verbalizer_predict {message}."
+    in_dict_order = list(word_ids)
+    if list(labels) != in_dict_order:
+        scores = _label_scores(log_probs, word_ids, in_dict_order)
+        if got == [labels[i] for i in scores.argmax(-1).tolist()]:
+            return (f"On {where}, the labels are named in the order of word_ids, not of labels. Column j of your "
+                    f"scores must be labels[j]: loop over labels and look each one up in word_ids.")
+    expected = _predict(log_probs, word_ids, labels)
+    row = next(i for i, (a, b) in enumerate(zip(got, expected)) if a != b)
+    return (f"On {where}, review {row} got {got[row]!r}, but the label whose words together are most likely to fill "
+            f"the blank is {expected[row]!r}.")
+
+
+@exercise("07.verbalizer_predict", points=3, answer="verbalizer_predict", hints=[
+    "For one label, mask_log_probs[:, word_ids[label]] picks the log-probabilities of its words: a "
+    "batch x (number of its words) tensor.",
+    "The words are alternatives for the one blank, so their probabilities add up: logsumexp(-1) of their "
+    "log-probabilities is the log of that sum. Do not take only the best word, and do not average.",
+    "Stack the label scores in the order of labels (torch.stack(..., dim=-1)), take argmax(-1), which keeps "
+    "the first label on a tie, and return [labels[i] for i in ...tolist()].",
 ])
-def check_to_course_format(to_course_format):
-    import datasets
+def check_verbalizer_predict(verbalizer_predict):
+    import torch
 
-    for where, rows in _format_cases():
-        before = rows.to_dict()
-        with case(where), _no_progress_bars():
-            got = to_course_format(rows)
-        if rows.to_dict() != before:
-            raise Incorrect(f"On {where}, to_course_format changed the rows it was given; return a new Dataset.")
-        if not isinstance(got, datasets.Dataset):
-            raise Incorrect(f"On {where}, to_course_format returned {type(got).__name__}; return a datasets.Dataset, "
-                            f"like one split of make_reviews().")
-        if got.column_names != ["text", "label"]:
-            raise Incorrect(f"On {where}, the result has columns {got.column_names}; it should have exactly "
-                            f"['text', 'label'], in that order: rename 'sentence' to 'text' and drop every other "
-                            f"column (idx too).")
-        label = got.features["label"]
-        if not isinstance(label, datasets.ClassLabel):
-            raise Incorrect(f"On {where}, the label column is {label!r}; make it a ClassLabel with the names "
-                            f"{NAMES}, so that the label names travel with the data.")
-        if list(label.names) != NAMES:
-            raise Incorrect(f"On {where}, the ClassLabel's names are {list(label.names)}; in SST-2, 0 is negative "
-                            f"and 1 positive, so the names are {NAMES}, in that order.")
-        if got.features["text"] != datasets.Value("string"):
-            raise Incorrect(f"On {where}, the text column is {got.features['text']!r}; it should hold strings.")
-        texts, labels = list(got["text"]), list(got["label"])
-        if sorted(zip(texts, labels)) == sorted(zip(rows["sentence"], rows["label"])) and texts != list(rows["sentence"]):
-            raise Incorrect(f"On {where}, the rows came back in another order; keep them as they are.")
-        if texts != list(rows["sentence"]):
-            raise Incorrect(f"On {where}, the texts changed (first: {texts[0]!r}); keep each sentence as it is.")
-        if labels != list(rows["label"]):
-            raise Incorrect(f"On {where}, the labels are {labels}; they should stay {list(rows['label'])}.")
-    refused = [("rows with the label -1 (GLUE's test split, whose labels are hidden)", [1, -1, 0],
-                "-1 is no label: it cannot be trained or scored on"),
-               ("rows with the label 2", [0, 2, 1], "2 is neither 0 (negative) nor 1 (positive)")]
-    for where, labels, why in refused:
-        rows = _sst2_rows(SENTENCES[:3], labels)
-        with case(where), _no_progress_bars():
+    for where, log_probs, word_ids, labels, may_tie in _verbalizer_cases():
+        scores = _label_scores(log_probs, word_ids, labels)
+        if not may_tie:  # the cases themselves must leave no doubt about the winner
+            top = scores.topk(2, dim=-1).values
+            assert bool((top[:, 0] - top[:, 1] > MARGIN).all()), where
+        expected = _predict(log_probs, word_ids, labels)
+        given_probs = log_probs.clone()
+        given_ids = {label: list(ids) for label, ids in word_ids.items()}
+        with case(where):
+            got = verbalizer_predict(given_probs, given_ids, list(labels))
+        if not torch.equal(given_probs, log_probs) or given_ids != word_ids:
+            raise Incorrect(f"On {where}, verbalizer_predict changed its inputs (an in-place operation): build new "
+                            f"tensors and lists instead.")
+        if isinstance(got, torch.Tensor) or not isinstance(got, list):
+            raise Incorrect(f"verbalizer_predict should return a list of label names, one per review; it returned "
+                            f"{type(got).__name__}.")
+        if len(got) != len(log_probs):
+            raise Incorrect(f"On {where}, verbalizer_predict returned {len(got)} labels for {len(log_probs)} "
+                            f"reviews: one per row of mask_log_probs, also for a batch of one.")
+        if not all(isinstance(x, str) for x in got):  # numpy.str_ (from numpy.array(labels)[i]) is a str too
+            odd = next(x for x in got if not isinstance(x, str))
+            if isinstance(odd, int) or (hasattr(odd, "item") and isinstance(getattr(odd, "item")(), int)):
+                raise Incorrect(f"On {where}, verbalizer_predict returned {odd!r} ({type(odd).__name__}) among the "
+                                f"labels. Return the label names, labels[i], not their positions.")
+            raise Incorrect(f"On {where}, verbalizer_predict returned {odd!r} ({type(odd).__name__}) among the labels; "
+                            f"return each label's name as a string, labels[i].")
+        got = [str.__str__(x) for x in got]  # the plain text of each name, whatever str subclass carried it
+        unknown = [x for x in got if x not in labels]
+        if unknown:
+            raise Incorrect(f"On {where}, {unknown[0]!r} is not one of the labels {list(labels)}.")
+        if got == expected:
+            continue
+        if may_tie:
+            first = labels[0]
+            tied = [i for i, row in enumerate(scores.tolist()) if row[0] == row[1]]
+            if all(got[i] == expected[i] for i in range(len(got)) if i not in tied):
+                raise Incorrect(f"On {where}, a tie went to {got[tied[0]]!r}. When two labels score the same, answer "
+                                f"the one that comes first in labels (here {first!r}); argmax does that.")
+        raise Incorrect(_diagnose_verbalizer(got, log_probs, word_ids, labels, where))
+
+
+# ---------------------------------------------------------------------------------------------------
+# 07.label_mapping
+# ---------------------------------------------------------------------------------------------------
+
+VALID_MAPPINGS = [
+    ("the usual mapping", {0: "negative", 1: "positive"}, TWO_LABELS, {0: "negative", 1: "positive"}),
+    ("a mapping written with the ids in another order", {1: "positive", 0: "negative"}, TWO_LABELS,
+     {0: "negative", 1: "positive"}),
+    ("a mapping read from a saved config.json, whose ids are strings", {"0": "negative", "1": "positive"},
+     TWO_LABELS, {0: "negative", 1: "positive"}),
+    ("a mapping whose ids name the labels in the other order (well-formed, whatever it means)",
+     {0: "positive", 1: "negative"}, TWO_LABELS, {0: "positive", 1: "negative"}),
+    ("3 labels, ids as strings in no order, labels not in the ids' order",
+     {"2": "Technical Issue", "0": "Feedback", "1": "Billing Inquiry"}, THREE_LABELS,
+     {0: "Feedback", 1: "Billing Inquiry", 2: "Technical Issue"}),
+]
+
+# (where, id2label, labels, what the contract says about it)
+BROKEN_MAPPINGS = [
+    ("a mapping that leaves a label out", {0: "negative"}, TWO_LABELS,
+     "'positive' is named by no id, so the service could never answer it"),
+    ("a mapping with a misspelled label", {0: "negative", 1: "postive"}, TWO_LABELS,
+     "'postive' is not one of the labels (and 'positive' is named by no id)"),
+    ("a mapping with a label in the wrong case", {0: "negative", 1: "Positive"}, TWO_LABELS,
+     "'Positive' is not one of the labels: compare the names exactly"),
+    ("a mapping from a model saved without label names", {0: "LABEL_0", 1: "LABEL_1"}, TWO_LABELS,
+     "'LABEL_0' is not one of the labels"),
+    ("a mapping with a third, unknown label", {0: "negative", 1: "positive", 2: "neutral"}, TWO_LABELS,
+     "'neutral' is not one of the labels"),
+    ("a mapping that names one label twice", {0: "positive", 1: "positive"}, TWO_LABELS,
+     "two ids name 'positive' (and none 'negative')"),
+    ("a mapping that names id 0 twice, once as 0 and once as '0'", {0: "negative", "0": "positive", 1: "positive"},
+     TWO_LABELS, "id 0 is named twice: 0 and '0' are the same output of the model"),
+    # Written so that a later "0" silently overwriting 0 leaves a mapping that looks well-formed.
+    ("a mapping that names id 0 twice with the same label, once as 0 and once as '0'",
+     {0: "negative", 1: "positive", "0": "negative"}, TWO_LABELS,
+     "id 0 is named twice, as 0 and '0' (a dict built with int(key) silently keeps the last: check each id "
+     "was not seen before)"),
+    ("a mapping whose ids are not 0 and 1", {1: "negative", 2: "positive"}, TWO_LABELS,
+     "the ids are the model's outputs, numbered 0 .. len(labels) - 1"),
+    ("a mapping whose keys are not ids", {"neg": "negative", "pos": "positive"}, TWO_LABELS,
+     "'neg' is not a class id"),
+    ("an empty mapping", {}, TWO_LABELS, "no label is named at all"),
+    ("3 labels, one of them left out", {0: "Technical Issue", 1: "Billing Inquiry"}, THREE_LABELS,
+     "'Feedback' is named by no id"),
+    ("3 labels, one named twice", {0: "Feedback", 1: "Technical Issue", 2: "Feedback"}, THREE_LABELS,
+     "two ids name 'Feedback' (and none 'Billing Inquiry')"),
+]
+
+
+def _call_mapping(check_label_mapping, id2label, labels, where):
+    """(returned value, raised exception or None), with the input compared before and after."""
+    given = dict(id2label)
+    with case(where):
+        try:
+            result, error = check_label_mapping(given, list(labels)), None
+        except NotImplementedError:
+            raise
+        except Exception as raised:  # the contract's answer to a broken mapping is an exception
+            result, error = None, raised
+    if given != id2label or list(given) != list(id2label):
+        raise Incorrect(f"On {where}, check_label_mapping changed the mapping it was given: only read it, and "
+                        f"build the mapping it returns as a new dict.")
+    if error is None and result is given:
+        raise Incorrect(f"On {where}, check_label_mapping returned the very dict it was given; return a new dict "
+                        f"{{int id: label}}, so that what the service keeps cannot change when the caller's dict "
+                        f"does.")
+    return result, error
+
+
+@exercise("07.label_mapping", points=2, answer="check_label_mapping", hints=[
+    "Go through id2label.items() once, turning each key into an int (int('0') is 0; int('neg') raises "
+    "ValueError). Keep what you have seen so far in a new dict {int id: label}.",
+    "Raise ValueError when: an id is seen a second time; a label is not in labels; a label was already named "
+    "by another id. After the loop: the ids must be exactly 0 .. len(labels) - 1 (sorted(ids) == "
+    "list(range(len(labels)))), and every label must be named.",
+    "A mapping whose ids name the labels in the other order is well-formed: the contract cannot know what the "
+    "model learned, so it must accept it.",
+])
+def check_label_mapping_exercise(check_label_mapping):
+    from collections.abc import Mapping
+
+    for where, id2label, labels, expected in VALID_MAPPINGS:
+        result, error = _call_mapping(check_label_mapping, id2label, labels, where)
+        if error is not None:
+            detail = f"{type(error).__name__}: {error}".strip().rstrip(".")
+            if any(isinstance(k, str) for k in id2label):
+                tip = " The ids of a saved config.json are strings: int(key) turns '0' into 0."
+            elif expected != dict(enumerate(labels)):
+                tip = (" The contract checks that the mapping is well-formed; it cannot know what the model learned, "
+                       "so a mapping that names the labels in another order passes.")
+            else:
+                tip = " Only the rules of the contract may refuse a mapping; the order of the ids does not matter."
+            raise Incorrect(f"On {where} ({id2label!r}, labels {list(labels)}), check_label_mapping raised "
+                            f"{detail}, but the mapping is valid.{tip}")
+        if not isinstance(result, Mapping):
+            raise Incorrect(f"On {where}, check_label_mapping returned {type(result).__name__}; for a valid mapping "
+                            f"it should return it as a dict {{int id: label}}.")
+        if not all(type(k) is int for k in result):
+            odd = next(k for k in result if type(k) is not int)
+            raise Incorrect(f"On {where} ({id2label!r}), the returned mapping has the key {odd!r} "
+                            f"({type(odd).__name__}); return the ids as ints, int(key).")
+        if dict(result) != expected:
+            raise Incorrect(f"On {where} ({id2label!r}), check_label_mapping returned {dict(result)!r}; it should "
+                            f"return the same mapping with int ids, {expected!r}.")
+    for where, id2label, labels, why in BROKEN_MAPPINGS:
+        result, error = _call_mapping(check_label_mapping, id2label, labels, where)
+        if error is None:
+            raise Incorrect(f"On {where} ({id2label!r}, labels {list(labels)}), check_label_mapping did not raise: "
+                            f"{why}. Raise ValueError with a sentence that says so.")
+        if not isinstance(error, ValueError):
+            raise Incorrect(f"On {where} ({id2label!r}), check_label_mapping raised {type(error).__name__}; a broken "
+                            f"mapping is a wrong value, so raise ValueError (the service catches that one).")
+        if not str(error).strip():
+            raise Incorrect(f"On {where}, check_label_mapping raised ValueError without a message. Say what is "
+                            f"wrong and how to fix it: {why}.")
+
+
+# ---------------------------------------------------------------------------------------------------
+# 07.confusion
+# ---------------------------------------------------------------------------------------------------
+
+def _reference_matrix(reference, predicted, labels):
+    counts = [[0] * len(labels) for _ in labels]
+    for r, p in zip(reference, predicted):
+        counts[labels.index(r)][labels.index(p)] += 1
+    return counts
+
+
+def _confusion_cases():
+    """(where, reference, predicted, labels). The off-diagonal counts differ, so a transposed matrix is caught."""
+    neg, pos = TWO_LABELS
+    yield ("10 reviews, 2 labels", [neg, neg, neg, neg, pos, pos, pos, pos, pos, neg],
+           [neg, pos, neg, neg, pos, neg, neg, neg, pos, neg], TWO_LABELS)
+    tech, bill, feed = THREE_LABELS
+    yield ("8 e-mails, 3 labels (Technical Issue, Billing Inquiry, Feedback, in that order)",
+           [tech, tech, bill, bill, bill, feed, feed, tech], [tech, bill, bill, feed, feed, feed, tech, tech],
+           THREE_LABELS)
+    yield ("6 e-mails in which 'Billing Inquiry' never occurs", [tech, feed, feed, tech, feed, feed],
+           [feed, feed, tech, tech, feed, feed], THREE_LABELS)
+    yield ("one review", [pos], [neg], TWO_LABELS)
+    yield ("two lists that agree everywhere", [pos, neg, pos, pos], [pos, neg, pos, pos], TWO_LABELS)
+    yield ("a prompt with its label words swapped (every answer turned around)", [neg, pos, pos, neg, pos],
+           [pos, neg, neg, pos, neg], TWO_LABELS)
+
+
+def _as_counts(got, n: int, where: str):
+    import numpy as np
+
+    if hasattr(got, "detach"):
+        got = got.detach().cpu().numpy()
+    try:
+        array = np.asarray(got)
+    except Exception:  # a ragged list of lists, say
+        array = None
+    if array is None or array.dtype == object or array.shape != (n, n):
+        shape = getattr(array, "shape", None)
+        raise Incorrect(f"On {where} ({n} labels), confusion_matrix should return a table of counts, {n} x {n} "
+                        f"(a list of lists or an array), got {type(got).__name__}"
+                        f"{f' of shape {shape}' if shape else ''}: one row and one column per label in labels, "
+                        f"also for a label that never occurs.")
+    if not np.issubdtype(array.dtype, np.number) or np.issubdtype(array.dtype, np.complexfloating):
+        raise Incorrect(f"On {where}, confusion_matrix should hold numbers (counts), got {array.dtype}.")
+    return array
+
+
+@exercise("07.confusion", points=2, answer="confusion_matrix", hints=[
+    "Start from an n x n table of zeros, n = len(labels). For each pair (r, p) of zip(reference, predicted), "
+    "add 1 to the cell in row labels.index(r) and column labels.index(p).",
+    "Rows are the reference's answers and columns the predicted ones: row i, column j counts the reviews that "
+    "reference calls labels[i] and predicted calls labels[j]. Use the order of labels, not sorted().",
+    "Check the inputs first: different lengths, or a label that is not in labels, raise ValueError.",
+])
+def check_confusion(confusion_matrix):
+    import numpy as np
+
+    for where, reference, predicted, labels in _confusion_cases():
+        given_ref, given_pred = list(reference), list(predicted)
+        with case(where):
+            got = confusion_matrix(given_ref, given_pred, list(labels))
+        if given_ref != reference or given_pred != predicted:
+            raise Incorrect(f"On {where}, confusion_matrix changed the lists it was given: only read them.")
+        array = _as_counts(got, len(labels), where)
+        expected = np.array(_reference_matrix(reference, predicted, list(labels)))
+        if np.array_equal(array, expected):
+            continue
+        if np.allclose(array, expected / len(reference)):
+            message = "returned shares; return counts (how many reviews fall in each cell)"
+        elif np.array_equal(array, expected.T):
+            message = ("is transposed: rows are the reference's answers and columns the predicted ones, so cell "
+                       "[i][j] counts reviews that reference calls labels[i] and predicted calls labels[j]")
+        elif np.array_equal(array, np.array(_reference_matrix(reference, predicted, sorted(labels)))):
+            message = "puts the labels in sorted order; row and column i must be labels[i], in the order given"
+        else:
+            i, j = (int(x) for x in np.argwhere(array != expected)[0])
+            message = (f"has {array[i, j].item()!r} in row {i} ({labels[i]!r}), column {j} ({labels[j]!r}); there are "
+                       f"{expected[i, j]} reviews that reference calls {labels[i]!r} and predicted calls "
+                       f"{labels[j]!r}")
+        raise Incorrect(f"On {where}, the matrix {message}.")
+    neg, pos = TWO_LABELS
+    refused = [("two lists of different lengths (3 and 2 answers)", [neg, pos, pos], [neg, pos],
+                "the answers must be to the same reviews"),
+               ("a predicted label that is not in labels ('neutral')", [neg, pos], [neg, "neutral"],
+                "'neutral' is not one of the labels"),
+               ("a reference label that is not in labels ('Positive')", [neg, "Positive", pos], [neg, pos, pos],
+                "'Positive' is not one of the labels (the names are compared exactly)")]
+    for where, reference, predicted, why in refused:
+        with case(where):
             try:
-                got = to_course_format(rows)
-            except ValueError as error:
-                if not str(error).strip():
-                    raise Incorrect(f"On {where}, to_course_format raised ValueError without a message; say what is "
-                                    f"wrong: {why}.") from None
+                confusion_matrix(list(reference), list(predicted), list(TWO_LABELS))
+            except NotImplementedError:
+                raise
+            except ValueError:
                 continue
             except Exception as error:
-                raise Incorrect(f"On {where}, to_course_format raised {type(error).__name__}; raise ValueError with a "
+                raise Incorrect(f"On {where}, confusion_matrix raised {type(error).__name__}; raise ValueError with a "
                                 f"sentence saying what is wrong ({why}).") from None
-        raise Incorrect(f"On {where}, to_course_format did not raise: {why}. Check every label is 0 or 1 and raise "
-                        f"ValueError otherwise.")
-    with case("rows without a 'sentence' column"), _no_progress_bars():
-        rows = datasets.Dataset.from_dict({"review": ["fine"], "label": [1]})
-        try:
-            to_course_format(rows)
-        except ValueError as error:
-            if not str(error).strip():
-                raise Incorrect("On rows without a 'sentence' column, to_course_format raised ValueError without a "
-                                "message; name the column it needs.") from None
-            return
-        except Exception as error:
-            raise Incorrect(f"On rows without a 'sentence' column (columns review, label), to_course_format raised "
-                            f"{type(error).__name__}; raise ValueError naming the columns it needs (sentence, "
-                            f"label).") from None
-    raise Incorrect("On rows without a 'sentence' column, to_course_format did not raise; raise ValueError naming "
-                    "the columns it needs.")
+        raise Incorrect(f"On {where}, confusion_matrix did not raise: {why}. Raise ValueError.")
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -432,40 +403,42 @@ def check_to_course_format(to_course_format):
 
 from .questions import single_choice  # noqa: E402 (the questions' helper, next to the questions)
 
-single_choice("07.tiny_vocabulary", points=1, answer="answer_07_tiny_vocabulary", options="abcd",
-    key="0fa2a54205999fb2",
+single_choice("07.disagreement", points=1, answer="answer_07_disagreement", options="abcd",
+    key="2c44253132286a0d",
     hints=[
-        "Look at what the tiny tokenizer makes of 'triumph' and 'storytelling' in section 2 of the lesson.",
-        "Fine-tuning trains on the labeled reviews. Which of the words in this review ever reached the model, "
-        "in pre-training or in fine-tuning?",
+        "Each backend alone is better than chance. What would their agreement be if one of them answered the "
+        "opposite label every time?",
+        "A service that starts has passed the contract. Which kind of mistake is well-formed, so the contract "
+        "lets it through, and still turns every answer around?",
     ],
     feedback={
-        "2b7e0ccee9731788": "a wider head reads the same vectors: what 'triumph' means is missing from θ because "
-                            "no text the model trained on used the word, and no size of ω brings it back.",
-        "87cde5724e62153a": "more layers would still read scraps of letters that no training text used: the "
-                            "information is missing from the data, not from the model's depth. MiniLM reads the "
-                            "review because its pre-training text had these words.",
-        "09d3f939c2783277": "the synthetic reviews never contain 'triumph' or 'storytelling', so no number of "
-                            "epochs on them says what these words mean; only text that uses them can (lesson 03's "
-                            "scratch model showed the same with held-out words).",
+        "e82574a79c6b97b9": "the service starts, so the contract ran and passed; and a mapping whose labels are "
+                            "swapped is well-formed (every label named once, no unknown name), so no stricter "
+                            "contract on the mapping alone could refuse it.",
+        "d9d2f2d57a5473ac": "a weakness on negation touches only the negated reviews, and the prompt had it last "
+                            "week too, when both backends were right on about four reviews in five; here they "
+                            "disagree on 485 of 500.",
+        "d93d4e155bc24266": "answers close to random would agree with the other backend on about half of the "
+                            "reviews, not on 15 of 500: counts far off the diagonal say that one backend answers "
+                            "the opposite of the other.",
     })
 
 
-single_choice("07.paper_figure", points=1, answer="answer_07_paper_figure", options="abcd",
-    key="822e4f81c4b5bfeb",
+single_choice("07.prompt_or_fine_tune", points=1, answer="answer_07_prompt_or_fine_tune", options="abcd",
+    key="516c5868ffedf86c",
     hints=[
-        "Section 6 of the lesson quotes one number from Devlin et al. (2019). On which split was it measured, "
-        "and who scored it?",
-        "Which split does lesson 07 score, and which one did it choose the learning rate on?",
+        "Lesson 07 measured both ways on a model of half a million parameters: what did fine-tuning cost there, "
+        "and how does that cost change with the size of the model?",
+        "When a model cannot be trained at all, what can the labeled reviews still do for a prompt?",
     ],
     feedback={
-        "84df8eae2da5de0d": "two runs of the same recipe differ with the seed (the new head's first weights, the "
-                            "order of the batches) and with the hardware's arithmetic, and here the two figures "
-                            "are not even on the same sentences.",
-        "1f6665ae9a882aa1": "SST-2's test labels are hidden: the paper's Table 1 reports GLUE test-set scores "
-                            "from the benchmark's server, not the public validation set we score, so the two "
-                            "figures are on different sentences.",
-        "bf1560060e191bc0": "choosing by the accuracy you report makes that accuracy optimistic: the paper chose on "
-                            "the dev set and reported the hidden test set. Choose on the validation split and read "
-                            "the test split once, as lesson 07's recipe does.",
+        "24ae69ff9a413ae5": "lesson 07 measured that on a model of half a million parameters, whose fine-tuning "
+                            "took seconds; the cost grows with the model, and this one the laptop cannot train at "
+                            "all. Fine-tuning's lead with a few hundred labels is for a model that can be trained.",
+        "fb2e560d3f6baf96": "calibration only moves the threshold between the labels: in lesson 07, 512 labels "
+                            "added little to centering, and negated reviews stayed wrong however many labels set "
+                            "the threshold.",
+        "95a7eeb94f853e7d": "the prompt reaches sentiment words that no labeled review contains through "
+                            "pre-training: the model learned from unlabeled text that 'superb' keeps company with "
+                            "'great', which is why lesson 07's prompt gets plain reviews right with no labels.",
     })

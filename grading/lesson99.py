@@ -34,7 +34,7 @@ single_choice("99.loss_at_start", points=1, answer="answer_99_loss_at_start", op
         "3c923323c2bdf258": "the cross-entropy is minus the log probability of the one right token, averaged over "
                             "the chosen positions; it is not a sum over the vocabulary.",
         "05cf01e6676dd54b": "any small random initialisation gives nearly even probabilities, so every seed starts "
-                            "close to the same value; that is why lesson 05 uses it as a check.",
+                            "close to the same value; that is why lesson 06 uses it as a check.",
         "2e31252b06a29371": "with random weights nothing is known about any token, [MASK] or not: the even guess "
                             "comes from the untrained weights, and a trained model predicts the [MASK] positions "
                             "well.",
@@ -211,15 +211,15 @@ single_choice("99.macro_f1", points=1, answer="answer_99_macro_f1", options="abc
     key="9703ddc483932146",
     hints=[
         "What does always answering 'negative' score on each of the two, and is it a useful classifier?",
-        "Lesson 08, section 9: which two scores does the table report for the customer messages?",
+        "Lesson 09, section 9: which two scores does the table report for the customer messages?",
     ],
     feedback={
         "0196dcfb7279c1e4": "accuracy rewards always answering 'negative', a rule that never finds a neutral or a "
                             "positive message; the team needs those classes too, and macro-F1 counts each of them "
                             "as much as the majority.",
         "4bfadd01852a98b7": "accuracy counts every message of every class; on imbalanced classes the majority "
-                            "dominates it, which is why lesson 08 reports macro-F1 beside it, not instead of it.",
-        "7cf646e72ea1bb97": "they can rank two strategies differently: in lesson 08 the majority class beats "
+                            "dominates it, which is why lesson 09 reports macro-F1 beside it, not instead of it.",
+        "7cf646e72ea1bb97": "they can rank two strategies differently: in lesson 09 the majority class beats "
                             "zero-shot on the messages' accuracy and loses to it on macro-F1.",
     })
 
@@ -227,14 +227,14 @@ single_choice("99.macro_f1", points=1, answer="answer_99_macro_f1", options="abc
 single_choice("99.choose_on_validation", points=1, answer="answer_99_choose_on_validation", options="abcd",
     key="04f4ba3d9ba45496",
     hints=[
-        "Which split did lesson 08 choose MiniLM's learning rate on, and which one did it report?",
+        "Which split did lesson 09 choose MiniLM's learning rate on, and which one did it report?",
         "Once a split has been used to choose among runs, is its score on the chosen run still an estimate for new "
         "sentences?",
     ],
     feedback={
         "5bff083516e2915b": "choosing by test accuracy makes the test split part of the choice: the best of four "
                             "noisy scores is higher than what the kept classifier will score on new sentences. "
-                            "Lesson 08 chose on the validation split, never the test split.",
+                            "Lesson 09 chose on the validation split, never the test split.",
         "b758d01053fa1c00": "the lowest training loss rewards fitting the labeled sentences, memorising included; "
                             "it says nothing about new sentences, which is what the validation split measures.",
         "4dec589dd7f55387": "the validation split was used to choose, so the best of four validation scores is "

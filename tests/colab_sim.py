@@ -1,4 +1,4 @@
-"""A simulated Colab runtime: ``python tests/colab_sim.py [--lessons 00 08] [--exercises 01 08] [--jobs 2]``
+"""A simulated Colab runtime: ``python tests/colab_sim.py [--lessons 00 09] [--exercises 01 09] [--jobs 2]``
 (``make colab-check`` runs every notebook that has a Colab badge).
 
 Colab cannot be opened from a test, so this builds the nearest thing and runs notebooks top to bottom
@@ -391,7 +391,7 @@ def default_jobs() -> int:
 
 
 def slowest_first(notebooks: list[Notebook], timings: dict[str, float]) -> list[Notebook]:
-    """Longest first by the last run's times; without them, lessons from the last (lesson 08 is the longest),
+    """Longest first by the last run's times; without them, lessons from the last (lesson 09 is the longest),
     then the exercise notebooks, the same way."""
     if all(n.path in timings for n in notebooks):
         return sorted(notebooks, key=lambda n: -timings[n.path])

@@ -7,7 +7,7 @@ the tiny BERT and the tiny causal model (another seed: another corpus, another i
 masks), in a temporary folder, exactly as ``make test`` does with the course's seed, then re-runs every
 lesson from 01 on (``lessons()``: the syllabus, utils/syllabus.py, so a new lesson is included by itself)
 on them with nbval: every assertion in every lesson must hold again. The labeled tasks and the fine-tuning
-seeds stay the course's; lesson 08 does not use the tiny models but runs too, for its own assertions
+seeds stay the course's; lesson 09 does not use the tiny models but runs too, for its own assertions
 at that thread count.
 
 Threads: ``--threads N`` (1 or 2, or both: ``--threads 1 2``) is the number of torch threads in every

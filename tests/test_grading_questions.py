@@ -55,8 +55,8 @@ def other_spellings(value: str) -> list:
 def test_every_concept_question_of_the_course_uses_the_helper():
     expected = {"01.unchanged", "01.two_datasets", "02.not_classifier", "02.probe", "02.objective", "03.order",
                 "03.flow", "03.as_is", "03.small_labeled_set", "04.statements", "04.paradigm", "04.why_freeze",
-                "05.symptoms", "05.which_stage", "06.disagreement", "06.prompt_or_fine_tune", "07.tiny_vocabulary",
-                "07.paper_figure"}
+                "06.symptoms", "06.which_stage", "07.disagreement", "07.prompt_or_fine_tune", "08.tiny_vocabulary",
+                "08.paper_figure"}
     assert expected <= set(IDS)
     review = [i for i in IDS if i.startswith("99.")]
     assert 10 <= len(review) <= 15
@@ -138,7 +138,7 @@ def test_an_ordering_names_the_steps_in_place_and_the_first_misplaced_one_not_al
 
 
 def test_a_matching_names_the_first_item_that_is_not_matched():
-    ex = core.get_exercise("05.symptoms")
+    ex = core.get_exercise("06.symptoms")
     right = solution_answer(ex)
     status, message = verdict(ex, right[:4] + right[5] + right[4])
     assert status == core.INCORRECT and message.startswith("4 of the 6 symptoms are matched") and "Symptom 5 is not" in message
@@ -153,7 +153,7 @@ def test_a_matching_names_the_first_item_that_is_not_matched():
     ("03.order", "ABCD", "exactly once"),
     ("04.statements", "AADE", "Name each statement once"),
     ("04.statements", ["A", 4], "a list of letters"),
-    ("05.symptoms", "ABC", "one letter per symptom"),
+    ("06.symptoms", "ABC", "one letter per symptom"),
     ("04.why_freeze", "G", "letters A to F only"),
 ])
 def test_an_answer_in_the_wrong_form_is_told_what_form_to_use(exercise_id, wrong, words):
@@ -168,7 +168,7 @@ def test_a_string_that_only_claims_to_equal_the_answer_does_not_pass():
 
         __hash__ = str.__hash__
 
-    for exercise_id in ("01.unchanged", "03.order", "04.statements", "05.symptoms"):
+    for exercise_id in ("01.unchanged", "03.order", "04.statements", "06.symptoms"):
         assert verdict(core.get_exercise(exercise_id), AlwaysEqual("a"))[0] == core.INCORRECT
 
 

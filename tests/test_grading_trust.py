@@ -1,6 +1,6 @@
 """Checks students can trust: for each wrong answer a student really wrote that a check once let through
 (or a right one it turned down, or a message that sent the student the wrong way), the answer itself and
-the verdict it must get now. Lessons 01, 02, 03 and 06."""
+the verdict it must get now. Lessons 01, 02, 03 and 07."""
 
 from __future__ import annotations
 
@@ -142,7 +142,7 @@ def test_the_first_training_step_hint_does_not_give_the_whole_answer():
 
 
 # ---------------------------------------------------------------------------------------------------
-# 06.label_mapping and 06.verbalizer_predict
+# 07.label_mapping and 07.verbalizer_predict
 # ---------------------------------------------------------------------------------------------------
 
 def mapping_that_lets_a_later_key_overwrite(id2label, labels):
@@ -155,7 +155,7 @@ def mapping_that_lets_a_later_key_overwrite(id2label, labels):
 
 
 def test_a_mapping_check_that_lets_key_0_be_overwritten_by_0_as_text_does_not_pass():
-    assert_turned_down("06.label_mapping", mapping_that_lets_a_later_key_overwrite, "id 0 is named twice")
+    assert_turned_down("07.label_mapping", mapping_that_lets_a_later_key_overwrite, "id 0 is named twice")
 
 
 def verbalizer_returning_numpy_strings(mask_log_probs, word_ids, labels):
@@ -166,7 +166,7 @@ def verbalizer_returning_numpy_strings(mask_log_probs, word_ids, labels):
 def test_label_names_of_type_numpy_str_are_label_names():
     assert isinstance(verbalizer_returning_numpy_strings(torch.zeros(1, 3), {"a": [0], "b": [1]}, ["a", "b"])[0],
                       np.str_)
-    assert_passes("06.verbalizer_predict", verbalizer_returning_numpy_strings)
+    assert_passes("07.verbalizer_predict", verbalizer_returning_numpy_strings)
 
 
 def test_positions_instead_of_names_are_still_named_as_positions():
@@ -174,7 +174,7 @@ def test_positions_instead_of_names_are_still_named_as_positions():
         scores = torch.stack([mask_log_probs[:, word_ids[label]].logsumexp(-1) for label in labels], dim=-1)
         return scores.argmax(-1).tolist()
 
-    assert_turned_down("06.verbalizer_predict", positions, "not their positions")
+    assert_turned_down("07.verbalizer_predict", positions, "not their positions")
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -29,7 +29,7 @@ def test_every_committed_choice_is_the_best_of_its_grid_on_validation():
 def test_a_choice_not_made_yet_names_the_command_that_makes_it(tmp_path, monkeypatch):
     monkeypatch.setattr(cmp, "RESULTS_FILE", tmp_path / "learning_rates.json")
     with pytest.raises(FileNotFoundError, match=r"python -m utils\.learning_rates --choose '07 reviews, tiny'"):
-        cmp.chosen_learning_rates("07 reviews, tiny")
+        cmp.chosen_learning_rates("08 reviews, tiny")
 
 
 def test_an_unknown_comparison_is_refused_with_the_known_ones(capsys):

@@ -29,11 +29,11 @@ Traceback:
 </testsuite></testsuites>"""
 
 
-def test_every_lesson_from_01_on_is_re_run_lesson_08_included():
+def test_every_lesson_from_01_on_is_re_run_lesson_09_included():
     names = [path.name[:2] for path in lessons_on_seed.lessons()]
     on_disk = sorted(path.name[:2] for path in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     assert names == [n for n in on_disk if n != "00"]
-    assert "08" in names and "01" in names
+    assert "09" in names and "01" in names
     assert all(path.is_file() for path in lessons_on_seed.lessons())
 
 
@@ -58,7 +58,7 @@ def test_nbval_cells_are_counted_by_lesson(tmp_path):
     found = lessons_on_seed.cells_by_lesson(junit)
     assert found["03_fine_tuning"] == {"passed": ["Cell 0", "Cell 2"], "failed": ["Cell 1"], "seconds": 13.0,
                                        "errors": {"Cell 1": "AssertionError: the frozen encoder reads the task"}}
-    assert found["08_real_text"]["passed"] == ["Cell 0"] and found["08_real_text"]["failed"] == []
+    assert found["09_real_text"]["passed"] == ["Cell 0"] and found["09_real_text"]["failed"] == []
 
 
 def test_an_assertion_without_a_message_is_shown_by_the_line_that_failed():
@@ -82,12 +82,12 @@ def test_the_table_keeps_other_seeds_and_threads_and_replaces_a_rerun():
 
 def test_the_table_reads_lesson_seed_threads_and_the_failed_cells():
     text = lessons_on_seed.markdown_table([row("03_fine_tuning", 7, 1, passed=20, failed=2),
-                                           {**row("08_real_text", 7, 2), "failed": None, "passed": 0}])
+                                           {**row("09_real_text", 7, 2), "failed": None, "passed": 0}])
     lines = text.splitlines()
     assert lines[0] == "| lesson | seed | threads | cells passed | failed cells |"
     assert lines[2] == ("| 03_fine_tuning | 7 | 1 | 20 of 22 | Cell 0 (AssertionError: claim 0); "
                         "Cell 1 (AssertionError: claim 1) |")
-    assert lines[3].startswith("| 08_real_text | 7 | 2 | not run |")
+    assert lines[3].startswith("| 09_real_text | 7 | 2 | not run |")
 
 
 @pytest.mark.parametrize("argv, words", [
@@ -111,11 +111,11 @@ def test_a_run_keeps_its_rows_in_the_summary_with_the_earlier_ones(tmp_path, mon
         return 0, [row(p.stem, seed, threads) for p in notebooks]
 
     monkeypatch.setattr(lessons_on_seed, "run_one", run_one)
-    status = lessons_on_seed.main(["--seed", "7", "--threads", "1", "2", "--lessons", "02", "08",
+    status = lessons_on_seed.main(["--seed", "7", "--threads", "1", "2", "--lessons", "02", "09",
                                    "--summary", str(summary)])
     assert status == 0
-    assert ran == [(7, 1, 2, ["08", "02"]), (7, 2, 1, ["08", "02"])], "two at a time with one thread, one with two"
+    assert ran == [(7, 1, 2, ["09", "02"]), (7, 2, 1, ["09", "02"])], "two at a time with one thread, one with two"
     rows = json.loads(summary.read_text())["rows"]
     assert {(r["lesson"][:2], r["seed"], r["threads"]) for r in rows} == {
-        ("02", 0, 2), ("02", 7, 1), ("02", 7, 2), ("08", 7, 1), ("08", 7, 2)}
-    assert "| 08_real_text | 7 | 2 | 10 of 10 | none |" in capsys.readouterr().out
+        ("02", 0, 2), ("02", 7, 1), ("02", 7, 2), ("09", 7, 1), ("09", 7, 2)}
+    assert "| 09_real_text | 7 | 2 | 10 of 10 | none |" in capsys.readouterr().out

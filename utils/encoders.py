@@ -1,4 +1,4 @@
-"""Real pre-trained encoders and real benchmarks, offline first (lesson 07).
+"""Real pre-trained encoders and real benchmarks, offline first (lesson 08).
 
 Three sources of encoders, all returned as a ``transformers.BertModel`` (θ, without a pooler) and its
 tokenizer, so ``utils.finetuning`` adapts any of them the same way (``pooler=True`` keeps the pre-trained
@@ -213,7 +213,7 @@ def _go_offline(what: str, instead: str) -> None:
 
 def load_encoder(name_or_path: str = "minilm", *, fallback: str | None = "minilm",
                  pooler: bool = False) -> LoadedEncoder:
-    """An encoder θ and its tokenizer, by name or folder (lesson 07).
+    """An encoder θ and its tokenizer, by name or folder (lesson 08).
 
     ``name_or_path`` is ``'tiny'`` (lesson 01's checkpoint), ``'minilm'`` (offline, from its package), a
     local folder saved with ``save_pretrained`` from a BERT model, or a Hub name such as
@@ -339,7 +339,7 @@ def _fallback_reviews(what: str, train_size: int | None, seed: int) -> datasets.
 
 def load_sst2(data_files: dict[str, str | Path] | None = None, *, train_size: int | None = None,
               validation_size: int = 872, seed: int = cfg.SEED, fallback: bool = True) -> datasets.DatasetDict:
-    """GLUE SST-2 (movie-review sentences, negative / positive) as a task like ``make_reviews`` (lesson 07).
+    """GLUE SST-2 (movie-review sentences, negative / positive) as a task like ``make_reviews`` (lesson 08).
 
     From the Hub by default (``load_dataset("glue", "sst2")``), or from local files in SST-2's format
     (columns ``sentence``, ``label``, optionally ``idx``), given as ``{"train": path, "validation": path}``.

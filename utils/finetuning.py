@@ -35,7 +35,7 @@ from transformers import BertModel
 
 from . import config as cfg
 from .models import EncoderClassifier, check_vocabulary
-from .pretraining import batch_order  # lessons 05 and 08 call it finetuning.batch_order
+from .pretraining import batch_order  # lessons 06 and 09 call it finetuning.batch_order
 
 STRATEGIES = ("none", "frozen", "full", "scratch")
 LEARNING_RATES = {"frozen": 1e-2, "full": 3e-4, "scratch": 1e-3}
@@ -112,7 +112,7 @@ def _check_strategy(strategy: str) -> None:
 def encoder_from_mlm(mlm_model) -> BertModel:
     """The encoder θ of a pre-trained masked language model, without its Softmax output layer.
 
-    A ``BertModel`` (already an encoder, such as the real ones of lesson 07) is copied, less its pooler."""
+    A ``BertModel`` (already an encoder, such as the real ones of lesson 08) is copied, less its pooler."""
     source = mlm_model if isinstance(mlm_model, BertModel) else mlm_model.bert
     encoder = BertModel(source.config, add_pooling_layer=False)
     encoder.load_state_dict({k: v for k, v in source.state_dict().items() if not k.startswith("pooler.")})
@@ -373,7 +373,7 @@ def fine_tune(mlm_model, tokenizer, task: datasets.DatasetDict, strategy: str = 
     """Build f(x; θ, ω) for ``strategy`` and train it on ``task['train']`` (the first ``train_size``
     examples if given), validating on ``task['validation']``. Returns ``(model, history)``.
     The budget is ``epochs`` passes, or exactly ``steps`` optimizer steps when ``steps`` is given.
-    ``mlm_model`` is the pre-trained masked language model, or any ``BertModel`` encoder (lesson 07).
+    ``mlm_model`` is the pre-trained masked language model, or any ``BertModel`` encoder (lesson 08).
     ``pooling`` ('cls' or 'mean') defaults to the strategy's own (:func:`default_pooling`)."""
     _check_strategy(strategy)
     if not isinstance(task, datasets.DatasetDict) or "train" not in task:

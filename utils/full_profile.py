@@ -1,6 +1,6 @@
-"""The ``full`` profile's fine-tuning, on Hugging Face Accelerate: bert-base-uncased on GLUE SST-2 (lesson 07).
+"""The ``full`` profile's fine-tuning, on Hugging Face Accelerate: bert-base-uncased on GLUE SST-2 (lesson 08).
 
-Lessons 03 to 05 train with the course's own loop, because there the loop is the lesson. A real benchmark
+Lessons 03 to 06 train with the course's own loop, because there the loop is the lesson. A real benchmark
 on a GPU is run here with the standard recipe, on the library that the field uses to run it on one GPU
 or several:
 
@@ -385,7 +385,7 @@ def fine_tune_full(loaded: encoders.LoadedEncoder, task: datasets.DatasetDict, o
                    progress: bool = True) -> dict:
     """Fine-tune ``loaded.encoder`` (θ, with its pooler) and a new head ω on ``task`` with each learning
     rate, keep the one best on ``task['validation']``, report it on ``task['test']``, and save it to
-    ``output_dir`` in Hugging Face format (lesson 07's ``full`` profile).
+    ``output_dir`` in Hugging Face format (lesson 08's ``full`` profile).
 
     Checkpoints go to ``output_dir/runs/lr-…/epoch-N``, one per epoch (the last ``keep_checkpoints`` of
     each run are kept). ``resume``: None continues from the last complete checkpoint if there is one;
@@ -490,7 +490,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(
         prog="python -m utils.full_profile",
         description="Fine-tune a pre-trained BERT on a benchmark with the recipe of Devlin et al. (2019), on "
-                    "Hugging Face Accelerate (lesson 07's full profile). On several GPUs: accelerate launch "
+                    "Hugging Face Accelerate (lesson 08's full profile). On several GPUs: accelerate launch "
                     "--multi_gpu --num_processes N -m utils.full_profile ...")
     parser.add_argument("--model", default=profile.real_encoder,
                         help="a Hub name, a folder saved with save_pretrained, 'minilm' or 'tiny' "

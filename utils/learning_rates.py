@@ -1,5 +1,5 @@
 """The learning rates of the lessons' comparisons that are too slow to search inside a lesson, chosen once
-by a command whose output is committed (lessons 07 and 08):
+by a command whose output is committed (lessons 08 and 09):
 
     python -m utils.learning_rates --choose KEY [--spread]
 
@@ -21,7 +21,7 @@ import datasets
 
 from . import comparison, data, encoders, real_data
 from . import config as cfg
-from .comparison import LESSON_07_BUDGET, LESSON_07_ROWS, LESSON_07_SIZES
+from .comparison import LESSON_08_BUDGET, LESSON_08_ROWS, LESSON_08_SIZES
 
 
 @dataclass(frozen=True)
@@ -34,17 +34,17 @@ class Choice:
     build: Callable[[], tuple[list, datasets.DatasetDict, comparison.Budget]]
 
 
-def _lesson07(task_name: str, encoder_name: str) -> Callable:
+def _lesson08(task_name: str, encoder_name: str) -> Callable:
     def build():
         loaded = encoders.load_encoder(encoder_name)
         maker = data.make_reviews if task_name == "reviews" else data.make_support_emails
-        task = maker(seed=cfg.SEED, **LESSON_07_SIZES)
-        rows = LESSON_07_ROWS[encoder_name]
-        return [(row, loaded.encoder, loaded.tokenizer) for row in rows], task, LESSON_07_BUDGET
+        task = maker(seed=cfg.SEED, **LESSON_08_SIZES)
+        rows = LESSON_08_ROWS[encoder_name]
+        return [(row, loaded.encoder, loaded.tokenizer) for row in rows], task, LESSON_08_BUDGET
     return build
 
 
-def _lesson08(dataset: str) -> Callable:
+def _lesson09(dataset: str) -> Callable:
     def build():
         minilm = encoders.load_encoder("minilm")
         task = real_data.load_movie_reviews() if dataset == "movie reviews" else real_data.load_customer_messages()
@@ -56,12 +56,12 @@ def _lesson08(dataset: str) -> Callable:
 
 
 CHOICES = {c.key: c for c in [
-    Choice("07 reviews, tiny", "07", _lesson07("reviews", "tiny")),
-    Choice("07 support, tiny", "07", _lesson07("support", "tiny")),
-    Choice("07 reviews, minilm", "07", _lesson07("reviews", "minilm")),
-    Choice("07 support, minilm", "07", _lesson07("support", "minilm")),
-    Choice("08 movie reviews", "08", _lesson08("movie reviews")),
-    Choice("08 customer messages", "08", _lesson08("customer messages")),
+    Choice("08 reviews, tiny", "08", _lesson08("reviews", "tiny")),
+    Choice("08 support, tiny", "08", _lesson08("support", "tiny")),
+    Choice("08 reviews, minilm", "08", _lesson08("reviews", "minilm")),
+    Choice("08 support, minilm", "08", _lesson08("support", "minilm")),
+    Choice("09 movie reviews", "09", _lesson09("movie reviews")),
+    Choice("09 customer messages", "09", _lesson09("customer messages")),
 ]}
 
 

@@ -2,7 +2,7 @@
 
 ``transformers`` has no BERT class for this: ``BertForSequenceClassification`` always reads [CLS]. Sentence
 encoders such as MiniLM (all-MiniLM-L6-v2) were trained to summarise a sentence by the mean of its token
-vectors, so a classifier fine-tuned from them does better reading the mean (lesson 08). This file is the
+vectors, so a classifier fine-tuned from them does better reading the mean (lesson 09). This file is the
 class such a classifier is saved with: ``EncoderClassifier.save_pretrained`` copies it into the saved
 folder and names it in ``config.json`` (``auto_map``), the way ``transformers`` shares custom models, so
 

@@ -53,7 +53,7 @@ def plot_embeddings_2d(vectors: np.ndarray, words: list[str], groups: list[str],
 
 def plot_confusion_matrix(matrix, labels, title: str = "", ax=None, xlabel: str = "predicted label",
                           ylabel: str = "true label"):
-    """Counts of (row label, column label) as a heat map with the numbers written in (lesson 06)."""
+    """Counts of (row label, column label) as a heat map with the numbers written in (lesson 07)."""
     matrix = np.asarray(matrix)
     ax = ax or plt.subplots(figsize=(4, 3.5))[1]
     ax.imshow(matrix, cmap="Blues")
@@ -70,7 +70,7 @@ def plot_confusion_matrix(matrix, labels, title: str = "", ax=None, xlabel: str 
 
 def plot_comparison(comparison, title: str = "", ax=None, chance: float | None = None, split: str = "test"):
     """Each row of a ``utils.comparison.Comparison`` on its own line: one dot per seed, a bar at the
-    mean, so the spread over seeds is seen next to the differences between rows (lessons 03, 04, 07, 08)."""
+    mean, so the spread over seeds is seen next to the differences between rows (lessons 03, 04, 08, 09)."""
     rows = list(comparison.rows.values())
     ax = ax or plt.subplots(figsize=(6.5, 0.45 * len(rows) + 1.2))[1]
     for y, row in enumerate(rows):

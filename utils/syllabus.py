@@ -88,9 +88,14 @@ _IN_ORDER = [
            test_seconds=100),
     Lesson("notation", "The notation f(x; θ, ω), in code",
            "Which parameters are θ and which are ω, and what does fine-tuning change?",
-           "θ and ω counted, θ̂ and ω̂ after fine-tuning, layer by layer; one θ for several tasks and "
-           "forms of input",
-           minilm=True, test_seconds=120),
+           "θ and ω counted, θ̂ and ω̂ after fine-tuning, layer by layer, applied, saved and reloaded; one θ "
+           "for two tasks, fine-tuned or frozen and shared",
+           test_seconds=80),
+    Lesson("task_forms", "The form of the task: sentence, pair, tag and span",
+           "What does the form of a task change: the input, the output, or the prediction network?",
+           "BERT's pair input with [SEP] and segments, pairs encoded jointly and apart, a tag per word, a span "
+           "of a passage as the answer to a question, four heads on one θ",
+           minilm=True, test_seconds=110),
     Lesson("diagnosing_failures", "Diagnosing training failures",
            "A training run went wrong without an error: what broke, and how do we fix it?",
            "checks before a long run, and a gallery of broken runs, each with its symptom, diagnosis and fix",

@@ -1,4 +1,4 @@
-"""The form of the task decides the input, the output and the prediction network ω (lessons 04 and 05).
+"""The form of the task decides the input, the output and the prediction network ω (lessons 04 and 06).
 
 The pre-trained encoder θ stays the same; what changes from task to task is how the input is laid out
 and what ω computes from the encoder's token vectors:
