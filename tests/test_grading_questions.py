@@ -55,8 +55,8 @@ def other_spellings(value: str) -> list:
 def test_every_concept_question_of_the_course_uses_the_helper():
     expected = {"01.unchanged", "01.two_datasets", "02.not_classifier", "02.probe", "02.objective", "03.order",
                 "03.flow", "03.as_is", "03.small_labeled_set", "04.statements", "04.paradigm", "04.why_freeze",
-                "06.symptoms", "06.which_stage", "07.disagreement", "07.prompt_or_fine_tune", "08.tiny_vocabulary",
-                "08.paper_figure"}
+                "05.question_vector", "06.symptoms", "06.which_stage", "07.disagreement", "07.prompt_or_fine_tune",
+                "08.tiny_vocabulary", "08.paper_figure"}
     assert expected <= set(IDS)
     review = [i for i in IDS if i.startswith("99.")]
     assert 10 <= len(review) <= 15
