@@ -390,7 +390,7 @@ def test_review_questions_are_spans_of_their_passage_in_squads_layout(questions)
                 assert text and row["context"][start:start + len(text)] == text
     assert set(questions["train"]["kind"]) == set(data.QUESTION_KINDS)
     shares = Counter(questions["train"]["kind"])
-    assert min(shares.values()) > 0.25 * 600
+    assert min(shares.values()) > 0.18 * 600
 
 
 def test_review_questions_train_on_seen_opinion_words_and_test_on_held_out_ones(questions):
@@ -411,6 +411,15 @@ def test_each_kind_of_question_is_answered_by_the_part_it_asks_about(questions):
             assert any(_same_or_typo(w, aspect) for w in before[-3:]), (row["question"], row["context"])  # "the battery was | not great"
             opinion_words = ["not"] + [i.strip() for i in data.INTENSIFIERS if i] + sorted(_all_words("polarity", "all"))
             assert all(any(_same_or_typo(w, o) for o in opinion_words) for w in text.split()), (row["question"], text)
+        elif row["kind"] == "praise or complaint":
+            wanted = "positive" if "praise" in row["question"] or "good" in row["question"] else "negative"
+            assert len(text.split()) == 1 or any(_same_or_typo(text.split()[0], w)
+                                                 for w in ("not", *(i.strip() for i in data.INTENSIFIERS if i)))
+            if _polarity_of(text.split()) is not None:
+                assert _polarity_of(text.split()) == wanted, (row["question"], row["context"], text)
+            before = row["context"][:start].split()
+            assert before and any(_same_or_typo(w, v) for w in before[-1:] for v in ("was", "is", "felt")) \
+                or any(_same_or_typo(w, a) for w in before[-1:] for a in data.ASPECTS), (row["question"], row["context"])
         else:
             assert text.startswith("the ") and len(text.split()) == 2
             assert any(_same_or_typo(text.split()[1], aspect) for aspect in data.ASPECTS), (row["question"], text)
@@ -429,7 +438,7 @@ def test_each_kind_of_question_is_answered_by_the_part_it_asks_about(questions):
 
 def test_an_intensified_opinion_also_accepts_the_adjective_alone(questions):
     rows = [r for r in questions["train"] if len(r["answers"]["text"]) == 2]
-    assert rows and all(r["kind"] == "opinion of a part" for r in rows)
+    assert rows and all(r["kind"] in ("opinion of a part", "praise or complaint") for r in rows)
     for row in rows:
         full, short = row["answers"]["text"]
         assert full.endswith(" " + short) and len(full.split()) == 2 and full.split()[0] != "not"
@@ -444,3 +453,12 @@ def test_review_questions_ask_nothing_twice_and_repeat_with_their_seed(questions
         questions["train"]["context"][:20]
     with pytest.raises(ValueError, match="test_size must be a positive whole number"):
         data.make_review_questions(test_size=0)
+    with pytest.raises(ValueError, match="kinds must be a tuple of some of"):
+        data.make_review_questions(kinds=("praise",))
+    with pytest.raises(ValueError, match="kinds must be a tuple of some of"):
+        data.make_review_questions(kinds="praise or complaint")
+
+
+def test_the_questions_of_one_kind_are_all_of_that_kind():
+    only = data.make_review_questions(seed=5, train_size=50, validation_size=10, test_size=10, kinds=("praise or complaint",))
+    assert all(set(split["kind"]) == {"praise or complaint"} for split in only.values())

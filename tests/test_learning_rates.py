@@ -28,7 +28,7 @@ def test_every_committed_choice_is_the_best_of_its_grid_on_validation():
 
 def test_a_choice_not_made_yet_names_the_command_that_makes_it(tmp_path, monkeypatch):
     monkeypatch.setattr(cmp, "RESULTS_FILE", tmp_path / "learning_rates.json")
-    with pytest.raises(FileNotFoundError, match=r"python -m utils\.learning_rates --choose '07 reviews, tiny'"):
+    with pytest.raises(FileNotFoundError, match=r"python -m utils\.learning_rates --choose '08 reviews, tiny'"):
         cmp.chosen_learning_rates("08 reviews, tiny")
 
 
@@ -52,3 +52,23 @@ def test_the_command_records_the_grid_the_choice_and_with_spread_the_test_of_eve
     assert set(record["rows"]["full"]["grid"]) == {"1e-4", "1e-3"}
     assert cmp.chosen_learning_rates("99 test")["full"] in (1e-4, 1e-3)
     assert len(cmp.recorded_runs("99 test", "full")["test"]) == len(record["seeds"]) == 3
+
+
+def test_the_span_comparison_records_validation_f1_per_rate_and_the_test_f1_of_every_seed(
+        mlm_model, tokenizer, tmp_path, monkeypatch):
+    from utils import pretraining, task_forms
+
+    monkeypatch.setattr(pretraining, "load_or_pretrain", lambda: (mlm_model, tokenizer, {}))
+    monkeypatch.setattr(task_forms, "SPAN_QUESTIONS", {"train_size": 16, "validation_size": 8, "test_size": 8})
+    monkeypatch.setattr(task_forms, "SPAN_STEPS", 2)
+    monkeypatch.setattr(task_forms, "SPAN_GRID", (1e-4, 1e-3))
+    monkeypatch.setattr(cmp, "RESULTS_FILE", tmp_path / "learning_rates.json")
+    lr_command.main(["--choose", "05 questions", "--spread"])
+    record = json.loads(cmp.RESULTS_FILE.read_text())["05 questions"]
+    assert record["measure"] == "validation F1" and record["lesson"] == "05"
+    assert set(record["rows"]) == set(task_forms.SPAN_ROWS)
+    for row in record["rows"].values():
+        assert set(row["grid"]) == {"1e-4", "1e-3"} and row["grid"][cmp.format_lr(row["chosen"])] == max(row["grid"].values())
+        assert len(row["test"]) == 3 and all(0 <= f1 <= 1 for f1 in row["test"])
+    shown = cmp.show_choice("05 questions")
+    assert "validation F1 at 1e-3" in shown.columns and any(c.startswith("test F1, seeds") for c in shown.columns)

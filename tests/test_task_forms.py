@@ -1,4 +1,4 @@
-"""Sentence pairs and token labels: the data, the models, their training, scores and export (lesson 04)."""
+"""Sentence pairs, token labels and spans: the data, the models, their training, scores and export (lesson 05)."""
 
 from __future__ import annotations
 
@@ -358,3 +358,23 @@ def test_the_pipeline_keeps_the_question_out_pools_equal_answers_and_can_answer_
     pipe.model.forward = scores_at({0: 9.0, acting[0]: 1.0}, {0: 9.0, acting[1]: 1.0})
     assert pipe(question=question, context=context, handle_impossible_answer=True)["answer"] == ""
     assert pipe(question=question, context=context)["answer"] == "acting"
+
+
+# --- lesson 05's span comparison ---------------------------------------------------------------------
+
+def test_the_lessons_span_questions_ask_for_the_praise_or_the_complaint():
+    questions = task_forms.span_questions()
+    assert {split: len(rows) for split, rows in questions.items()} == {"train": 2000, "validation": 300, "test": 500}
+    assert all(set(rows["kind"]) == {"praise or complaint"} for rows in questions.values())
+
+
+def test_run_span_trains_and_scores_the_splits_asked_and_the_choice_is_the_best_of_its_grid(mlm_model, tokenizer):
+    questions = data.make_review_questions(seed=1, train_size=16, validation_size=8, test_size=8,
+                                           kinds=("praise or complaint",))
+    run = task_forms.run_span(mlm_model, tokenizer, questions, "full", 1e-3, 0, steps=2, splits=("test",))
+    assert set(run) == {"model", "test"} and isinstance(run["model"], task_forms.SpanExtractor)
+    assert 0 <= run["test"]["exact_match"] <= run["test"]["f1"] <= 1 and len(run["test"]["predictions"]) == 8
+    found = task_forms.choose_span_learning_rates(mlm_model, tokenizer, questions, steps=1, grid=(1e-4, 1e-3),
+                                                  rows=["from scratch"])
+    assert list(found) == ["from scratch"]
+    assert found["from scratch"]["grid"][found["from scratch"]["chosen"]] == max(found["from scratch"]["grid"].values())

@@ -377,17 +377,22 @@ def recorded_runs(key: str, row: str) -> dict:
 
 
 def show_choice(key: str):
-    """The grid the command searched for ``key``: validation accuracy per row and learning rate, the choice,
-    and (where it was run with --spread) the test accuracy of every seed at the chosen rate."""
+    """The grid the command searched for ``key``: validation accuracy (or the record's ``measure``) per row and
+    learning rate, the choice, and (where it was run with --spread) the test score of every seed at the chosen
+    rate."""
     import pandas as pd
 
     record = _record(key)
     table = {}
     for name, row in record["rows"].items():
-        line = {f"validation at {lr}": acc for lr, acc in row["grid"].items()}
+        line = {f"{record.get('measure', 'validation')} at {lr}": acc for lr, acc in row["grid"].items()}
         line["chosen"] = format_lr(row["chosen"])
+        score = "F1" if "F1" in record.get("measure", "") else "accuracy"
+        seeds = ", ".join(map(str, record["seeds"]))
+        if isinstance(row.get("validation"), list):   # a span record's --spread: each seed's validation score too
+            line[f"validation {score}, seeds {seeds}"] = ", ".join(f"{a:.3f}" for a in row["validation"])
         if "test" in row:
-            line["test, seeds " + ", ".join(map(str, record["seeds"]))] = ", ".join(f"{a:.3f}" for a in row["test"])
+            line[("test F1" if score == "F1" else "test") + f", seeds {seeds}"] = ", ".join(f"{a:.3f}" for a in row["test"])
         table[name] = line
     print(f"{key}: {record['budget']}; chosen with seed {record['seeds'][0]} by `{record['command']}` "
           f"({record['machine']}, {record['date']})")

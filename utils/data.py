@@ -498,7 +498,7 @@ def make_corpus(num_sentences: int = 20_000, *, seed: int = 0, typo_rate: float 
 
 
 # ---------------------------------------------------------------------------------------------------
-# Other forms of task (lesson 04): a pair of sentences in, one label out; one sentence in, a tag per word
+# Other forms of task (lesson 05): a pair of sentences in, one label out; one sentence in, a tag per word
 # ---------------------------------------------------------------------------------------------------
 
 PAIR_LABELS = ["disagree", "agree"]
@@ -596,18 +596,18 @@ def make_review_tags(*, seed: int = 0, train_size: int = 2000, validation_size: 
 # A span of a passage as the answer to a question (the span form of task)
 # ---------------------------------------------------------------------------------------------------
 
-QUESTION_KINDS = ("named opinion", "opinion of a part", "liked or disliked")
+QUESTION_KINDS = ("named opinion", "opinion of a part", "liked or disliked", "praise or complaint")
 _QUESTION_WORDINGS = {
     "named opinion": ["which part was {opinion} ?", "what was {opinion} ?"],
-    "opinion of a part": ["what did the reviewer think of the {aspect} ?", "how was the {aspect} ?"],
-    "liked": ["which part did the reviewer like ?", "what did the reviewer like ?"],
-    "disliked": ["which part did the reviewer dislike ?", "what did the reviewer not like ?"],
+    "opinion of a part": ["how was the {aspect} ?", "what about the {aspect} ?"],
+    "liked": ["which part was liked ?", "what did they like ?"],
+    "disliked": ["which part was disliked ?", "what did they not like ?"],
+    "praise": ["what was the praise ?", "what good was said ?"],
+    "complaint": ["what was the complaint ?", "what bad was said ?"],
 }
 _CLAUSES = ["the {aspect} was {opinion}", "the {aspect} felt {opinion}", "the {aspect} is {opinion}",
             "i found the {aspect} {opinion}"]
-_JOINS = [", but", ", while", "; however ,", ", yet", ". on the other hand ,"]
-_OPENERS = ["i bought this {product} last week .", "we tried the {product} together .",
-            "my {person} gave me this {product} .", "a few words about this {product} ."]
+_JOINS = [", but", ", while", "; however ,", ", yet"]
 
 
 def _opinion_words(rng: random.Random, adjectives: dict[str, list[str]], polarity: str,
@@ -622,13 +622,12 @@ def _opinion_words(rng: random.Random, adjectives: dict[str, list[str]], polarit
     return ([very, adjective], [1]) if very else ([adjective], [])
 
 
-def _question_example(rng: random.Random, part: str, typo_rate: float, negation_rate: float) -> dict:
+def _question_example(rng: random.Random, part: str, typo_rate: float, negation_rate: float,
+                      kinds: tuple[str, ...] = QUESTION_KINDS) -> dict:
     adjectives = label_words("polarity", part)
     first, second = rng.sample(ASPECTS, 2)
     polarities = rng.choice([("positive", "negative"), ("negative", "positive")])
     words, spans = [], {}   # the passage's words; each clause's aspect and opinion as word ranges
-    if rng.random() < 0.5:
-        words += rng.choice(_OPENERS).format(product=rng.choice(PRODUCTS), person=rng.choice(PEOPLE)).split()
     for k, (aspect, polarity) in enumerate(zip((first, second), polarities)):
         if k:
             words += rng.choice(_JOINS).split()
@@ -648,7 +647,7 @@ def _question_example(rng: random.Random, part: str, typo_rate: float, negation_
     clean = list(words)
     words = [_typo(w, rng) if rng.random() < typo_rate else w for w in words]
 
-    kind = rng.choice(QUESTION_KINDS)
+    kind = rng.choice(kinds)
     aspect = rng.choice((first, second))
     if kind == "named opinion":
         start, end = spans[aspect, "opinion"]
@@ -656,6 +655,11 @@ def _question_example(rng: random.Random, part: str, typo_rate: float, negation_
         answer_spans = [spans[aspect, "aspect"]]
     elif kind == "opinion of a part":
         question = rng.choice(_QUESTION_WORDINGS[kind]).format(aspect=aspect)
+        answer_spans = [spans[aspect, "opinion"], *spans[aspect, "alternatives"]]
+    elif kind == "praise or complaint":
+        wanted = rng.choice(["praise", "complaint"])
+        aspect = (first, second)[polarities.index("positive" if wanted == "praise" else "negative")]
+        question = rng.choice(_QUESTION_WORDINGS[wanted])
         answer_spans = [spans[aspect, "opinion"], *spans[aspect, "alternatives"]]
     else:
         wanted = rng.choice(["liked", "disliked"])
@@ -669,22 +673,28 @@ def _question_example(rng: random.Random, part: str, typo_rate: float, negation_
 
 
 def make_review_questions(*, seed: int = 0, train_size: int = 2000, validation_size: int = 500, test_size: int = 1000,
-                          typo_rate: float = 0.02, negation_rate: float = 0.2) -> datasets.DatasetDict:
+                          typo_rate: float = 0.02, negation_rate: float = 0.2,
+                          kinds: tuple[str, ...] = QUESTION_KINDS) -> datasets.DatasetDict:
     """Questions about a review whose answer is a span of it: extractive question answering, in the layout of
     SQuAD on the Hugging Face Hub. Columns ``id``, ``question``, ``context`` (a review of two parts with
-    opposite opinions, sometimes after an opening sentence), ``answers`` (``text``: the gold answers, the
-    first one the span to learn; ``answer_start``: where each starts in the context, in characters) and
-    ``kind``, one of ``QUESTION_KINDS``:
+    opposite opinions), ``answers`` (``text``: the gold answers, the first one the span to learn;
+    ``answer_start``: where each starts in the context, in characters) and ``kind``, drawn from ``kinds``
+    (some of ``QUESTION_KINDS``):
 
+    * "praise or complaint": "what was the praise ?" → "superb", "what was the complaint ?" → "not great": the
+      opinion whose meaning is the one asked for; only the meaning of the opinion words tells which;
     * "named opinion": "which part was superb ?" → "the soundtrack" (the opinion is named in the question);
-    * "opinion of a part": "what did the reviewer think of the battery ?" → "not great" (an intensified
-      opinion, "very dull", also accepts the adjective alone, "dull");
-    * "liked or disliked": "which part did the reviewer like ?" → the part whose opinion is positive, which
-      only the meaning of the opinion words tells.
+    * "opinion of a part": "how was the battery ?" → "not great";
+    * "liked or disliked": "which part was liked ?" → the part whose opinion is positive.
 
-    ``train`` and ``validation`` use the seen polarity words, ``test`` only the held-out ones
-    (:func:`label_words`); no question is asked twice about the same passage, in any split. A typo in the
-    passage stays in the answer, which is a span of the passage as written."""
+    An intensified opinion, "very dull", also accepts the adjective alone, "dull". ``train`` and ``validation``
+    use the seen polarity words, ``test`` only the held-out ones (:func:`label_words`); no question is asked
+    twice about the same passage, in any split. A typo in the passage stays in the answer, which is a span of
+    the passage as written. The last three kinds ask the encoder to connect a part with its opinion across
+    the passage."""
+    unknown = [kind for kind in kinds if kind not in QUESTION_KINDS]
+    if unknown or not kinds or isinstance(kinds, str):
+        raise ValueError(f"kinds must be a tuple of some of {QUESTION_KINDS}; got {kinds!r}.")
     sizes = {"train": train_size, "validation": validation_size, "test": test_size}
     _check_sizes(sizes)
     features = datasets.Features({
@@ -702,7 +712,7 @@ def make_review_questions(*, seed: int = 0, train_size: int = 2000, validation_s
             attempts += 1
             if attempts > 50 * size:
                 raise RuntimeError(f"could not make {size} distinct {split} questions; ask for fewer.")
-            example = _question_example(rng, part, typo_rate, negation_rate)
+            example = _question_example(rng, part, typo_rate, negation_rate, tuple(kinds))
             key = (example["question"], example["context"])
             if key in taken:
                 continue

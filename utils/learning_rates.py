@@ -1,5 +1,5 @@
 """The learning rates of the lessons' comparisons that are too slow to search inside a lesson, chosen once
-by a command whose output is committed (lessons 08 and 09):
+by a command whose output is committed (lessons 05, 08 and 09):
 
     python -m utils.learning_rates --choose KEY [--spread]
 
@@ -31,7 +31,10 @@ class Choice:
 
     key: str
     lesson: str
-    build: Callable[[], tuple[list, datasets.DatasetDict, comparison.Budget]]
+    build: Callable[[], tuple[list, datasets.DatasetDict, comparison.Budget]] | None = None
+    # Instead of ``build``, for a comparison that is not of classifiers: ``choose(spread, seeds)`` returns the
+    # record's rows, budget and measure itself.
+    choose: Callable[[bool, Sequence[int]], dict] | None = None
 
 
 def _lesson08(task_name: str, encoder_name: str) -> Callable:
@@ -55,7 +58,29 @@ def _lesson09(dataset: str) -> Callable:
     return build
 
 
+def _lesson05_questions(steps: int | None = None, rows: Sequence[str] | None = None) -> Callable:
+    def choose(spread: bool, seeds: Sequence[int]) -> dict:
+        from . import pretraining, task_forms
+
+        mlm_model, tokenizer, _ = pretraining.load_or_pretrain()
+        questions = task_forms.span_questions()
+        found = task_forms.choose_span_learning_rates(mlm_model, tokenizer, questions, seed=seeds[0], steps=steps,
+                                                      rows=rows)
+        for name, row in found.items():
+            row["grid"] = {comparison.format_lr(lr): f1 for lr, f1 in row["grid"].items()}
+            if spread:
+                runs = [task_forms.run_span(mlm_model, tokenizer, questions, task_forms.SPAN_ROWS[name], row["chosen"],
+                                            seed, steps=steps, splits=("validation", "test")) for seed in seeds]
+                row["test"] = [round(run["test"]["f1"], 4) for run in runs]
+                row["validation"] = [round(run["validation"]["f1"], 4) for run in runs]
+        return {"rows": found, "measure": "validation F1",
+                "budget": f"{steps or task_forms.SPAN_STEPS} steps of 32 on {len(questions['train'])} questions"}
+    return choose
+
+
 CHOICES = {c.key: c for c in [
+    Choice("05 questions", "05", choose=_lesson05_questions()),
+    Choice("05 questions, 375 steps", "05", choose=_lesson05_questions(steps=375, rows=["from scratch"])),
     Choice("08 reviews, tiny", "08", _lesson08("reviews", "tiny")),
     Choice("08 support, tiny", "08", _lesson08("support", "tiny")),
     Choice("08 reviews, minilm", "08", _lesson08("reviews", "minilm")),
@@ -71,6 +96,15 @@ def choose(key: str, *, spread: bool = False, seeds: Sequence[int] = (cfg.SEED, 
     import platform
 
     choice = CHOICES[key]
+    if choice.choose is not None:
+        found = choice.choose(spread, list(seeds))
+        for name, row in found["rows"].items():
+            print(f"{key} | {name}: " + ", ".join(f"{lr} {v}" for lr, v in row["grid"].items())
+                  + f" -> {comparison.format_lr(row['chosen'])}" + (f"; test {row['test']}" if spread else ""), flush=True)
+        return {"lesson": choice.lesson, **found, "seeds": list(seeds) if spread else [seeds[0]],
+                "command": f"python -m utils.learning_rates --choose {key!r}" + (" --spread" if spread else ""),
+                "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores",
+                "date": datetime.date.today().isoformat()}
     entries, task, budget = choice.build()
     rows = {}
     for row, encoder, tokenizer in entries:

@@ -402,7 +402,7 @@ def _rows_and_budget():
     # (one pass, batches of sentences of similar length): MiniLM fine-tuned end to end, its head reading the
     # mean of the token vectors as MiniLM was trained to be read, and lesson 01's small shape trained from
     # scratch with MiniLM's vocabulary. Their learning rates are chosen on validation by
-    # `python -m utils.learning_rates --choose 08 --spread`, which also runs each with three seeds.
+    # `python -m utils.learning_rates --choose 09 --spread`, which also runs each with three seeds.
     rows = (Row("MiniLM fine-tuned end to end", "full", "mean", (5e-5, 1e-4, 3e-4, 6e-4)),
             Row("small encoder from scratch", "scratch", "mean", (3e-4, 1e-3, 3e-3)))
     return rows, Budget(steps=63, batch_size=32, group_by_length=True)
@@ -476,7 +476,7 @@ def fine_tune_classifier(task: datasets.DatasetDict | None = None, loaded=None, 
                          seed: int = cfg.SEED, progress: bool = True):
     """MiniLM fine-tuned end to end on the first ``TRAIN_POOL`` customer messages (``task``: any task in the
     same layout) with ``FULL_ROW``'s head and ``FINETUNE_BUDGET``, at ``lr`` (by default the rate chosen on
-    validation by ``python -m utils.learning_rates --choose 08``). Returns ``(model, history)``: f(x; θ̂, ω̂)."""
+    validation by ``python -m utils.learning_rates --choose 09``). Returns ``(model, history)``: f(x; θ̂, ω̂)."""
     from .encoders import load_encoder
     from .finetuning import fine_tune
 

@@ -1,4 +1,4 @@
-"""The form of the task decides the input, the output and the prediction network ω (lessons 04 and 06).
+"""The form of the task decides the input, the output and the prediction network ω (lesson 05).
 
 The pre-trained encoder θ stays the same; what changes from task to task is how the input is laid out
 and what ω computes from the encoder's token vectors:
@@ -23,7 +23,7 @@ alignment to WordPiece pieces (:func:`align_labels`), training loop and per-word
 (:func:`exact_match`, :func:`token_f1`) and is saved as a ``BertForQuestionAnswering``, which
 :class:`QuestionAnsweringPipeline` answers from. The tagger and the span model share one training loop.
 
-Build the lessons' saved models from a shell with ``python -m utils.task_forms``.
+Build lesson 05's saved models from a shell with ``python -m utils.task_forms``.
 """
 
 from __future__ import annotations
@@ -653,6 +653,50 @@ def evaluate_span_model(model: SpanExtractor, tokenizer, split: datasets.Dataset
     return {**squad_scores(predicted, [a["text"] for a in split["answers"]]), "predictions": predicted}
 
 
+# The span form's comparison: pre-trained θ against θ from scratch, on the same questions and steps.
+SPAN_QUESTIONS = {"train_size": 2000, "validation_size": 300, "test_size": 500}
+SPAN_STEPS = 125                     # optimizer steps of 32 questions: two passes over the 2,000
+SPAN_GRID = (3e-4, 1e-3, 3e-3, 1e-2)  # the learning rates searched on validation for each row
+SPAN_ROWS = {"pre-trained θ": "full", "from scratch": "scratch"}
+SPAN_MODEL_NAME = "tiny-bert-span-answers"
+
+
+def span_questions(seed: int = cfg.SEED) -> datasets.DatasetDict:
+    """The questions of lesson 05's span comparison: "what was the praise ?" / "what was the complaint ?" about
+    a review of two parts, answered by the opinion's words (:func:`utils.data.make_review_questions`)."""
+    from .data import make_review_questions
+
+    return make_review_questions(seed=seed, kinds=("praise or complaint",), **SPAN_QUESTIONS)
+
+
+def run_span(mlm_model, tokenizer, questions: datasets.DatasetDict, strategy: str, lr: float, seed: int, *,
+             steps: int | None = None, splits: tuple[str, ...] = ("validation", "test")) -> dict:
+    """Build a span model (``strategy`` 'full': the pre-trained θ; 'scratch': a random one), train it for
+    ``steps`` steps of 32 at ``lr`` and score it on ``splits``: ``{split: {"exact_match", "f1", "predictions"}}``
+    and the trained ``model``. ``steps`` defaults to :data:`SPAN_STEPS`."""
+    steps = SPAN_STEPS if steps is None else steps
+    model = build_span_model(mlm_model, strategy, seed=seed)
+    train_span_model(model, tokenizer, questions["train"], steps=steps, lr=lr, seed=seed, progress=False)
+    return {"model": model, **{split: evaluate_span_model(model, tokenizer, questions[split]) for split in splits}}
+
+
+def choose_span_learning_rates(mlm_model, tokenizer, questions: datasets.DatasetDict, *, seed: int = cfg.SEED,
+                               steps: int | None = None, grid=None, rows=None) -> dict:
+    """For each row of :data:`SPAN_ROWS` (or those named in ``rows``), the validation F1 at every learning rate
+    of ``grid`` with one seed, and the rate chosen (the highest F1; a tie goes to the higher exact match, then
+    the lower rate). ``steps`` and ``grid`` default to :data:`SPAN_STEPS` and :data:`SPAN_GRID`."""
+    grid = SPAN_GRID if grid is None else grid
+    found = {}
+    for name, strategy in SPAN_ROWS.items():
+        if rows is not None and name not in rows:
+            continue
+        scores = {lr: run_span(mlm_model, tokenizer, questions, strategy, lr, seed, steps=steps,
+                               splits=("validation",))["validation"] for lr in grid}
+        chosen = max(grid, key=lambda lr: (round(scores[lr]["f1"], 4), round(scores[lr]["exact_match"], 4), -lr))
+        found[name] = {"grid": {lr: round(scores[lr]["f1"], 4) for lr in grid}, "chosen": chosen}
+    return found
+
+
 class QuestionAnsweringPipeline(Pipeline):
     """Extractive question answering for a ``BertForQuestionAnswering`` folder, as transformers 4's
     ``pipeline("question-answering")`` did it (transformers 5 removed that task): ``pipe(question=...,
@@ -746,9 +790,10 @@ def main(argv: list[str] | None = None) -> None:
     from .data import make_review_pairs, make_review_tags
     from .pretraining import load_or_pretrain
 
-    parser = argparse.ArgumentParser(description="Fine-tune the pre-trained tiny BERT on review pairs and on word "
-                                                 f"tags, and save them to artifacts/{PAIR_CLASSIFIER_NAME}/ and "
-                                                 f"artifacts/{TOKEN_TAGGER_NAME}/.")
+    parser = argparse.ArgumentParser(description="Fine-tune the pre-trained tiny BERT on review pairs, on word tags "
+                                                 "and on questions answered by a span, and save them to "
+                                                 f"artifacts/{PAIR_CLASSIFIER_NAME}/, artifacts/{TOKEN_TAGGER_NAME}/ "
+                                                 f"and artifacts/{SPAN_MODEL_NAME}/.")
     parser.parse_args(argv)
     mlm_model, tokenizer, _ = load_or_pretrain()
     pairs = make_review_pairs(seed=cfg.SEED)
@@ -762,6 +807,13 @@ def main(argv: list[str] | None = None) -> None:
     train_tagger(tagger, tokenizer, tags["train"], epochs=3, progress=False)
     out = tagger.save_pretrained(artifact_dir(TOKEN_TAGGER_NAME), tokenizer)
     print(f"saved {out}  word F1 on held-out words: {evaluate_tagger(tagger, tokenizer, tags['test'])['f1']:.3f}")
+    from .comparison import chosen_learning_rates
+
+    questions = span_questions()
+    lr = chosen_learning_rates("05 questions")["pre-trained θ"]
+    run = run_span(mlm_model, tokenizer, questions, "full", lr, cfg.SEED, splits=("test",))
+    out = run["model"].save_pretrained(artifact_dir(SPAN_MODEL_NAME), tokenizer)
+    print(f"saved {out}  exact match on held-out words: {run['test']['exact_match']:.3f}")
 
 
 if __name__ == "__main__":
