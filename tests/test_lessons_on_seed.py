@@ -24,8 +24,8 @@ Traceback:
 ----&gt; 3 assert frozen &gt; 0.8, "the frozen encoder reads the task"
 #x1B[31mAssertionError#x1B[39m: the frozen encoder reads the task</failure></testcase>
 <testcase classname="notebooks.03_fine_tuning.ipynb" name="Cell 2" time="0.5" />
-<testcase classname="notebooks.08_real_text.ipynb" name="Cell 0" time="1.0" />
-<testcase classname="notebooks.08_real_text.ipynb" name="Cell 1" time="1.0"><skipped message="s" /></testcase>
+<testcase classname="notebooks.09_real_text.ipynb" name="Cell 0" time="1.0" />
+<testcase classname="notebooks.09_real_text.ipynb" name="Cell 1" time="1.0"><skipped message="s" /></testcase>
 </testsuite></testsuites>"""
 
 
