@@ -81,8 +81,9 @@ def train_pair_classifier(model: nn.Module, tokenizer, train: datasets.Dataset,
 
 class BiEncoderPairClassifier(nn.Module):
     """A pair classifier that encodes each sentence *alone* (a bi-encoder): θ turns ``[CLS] a [SEP]`` and
-    ``[CLS] b [SEP]`` into two mean-pooled vectors u and v, and ω classifies (u, v, |u − v|, u ⊙ v), the
-    features of Sentence-BERT (Reimers & Gurevych, 2019). No token of one sentence ever attends to the
+    ``[CLS] b [SEP]`` into two mean-pooled vectors u and v, and ω classifies (u, v, |u − v|, u ⊙ v):
+    Sentence-BERT's features (u, v, |u − v|; Reimers & Gurevych, 2019) plus the element-wise product, as in
+    InferSent (Conneau et al., 2017). No token of one sentence ever attends to the
     other. It takes the same batch as the joint model (the pair in one sequence, with segment ids) and
     splits it, so the two train and evaluate with the same code."""
 
@@ -653,7 +654,7 @@ def evaluate_span_model(model: SpanExtractor, tokenizer, split: datasets.Dataset
     return {**squad_scores(predicted, [a["text"] for a in split["answers"]]), "predictions": predicted}
 
 
-# The span form's comparison: pre-trained θ against θ from scratch, on the same questions and steps.
+# The span form's comparison: the pre-trained θ against an encoder from scratch, on the same questions and steps.
 SPAN_QUESTIONS = {"train_size": 2000, "validation_size": 300, "test_size": 500}
 SPAN_STEPS = 125                     # optimizer steps of 32 questions: two passes over the 2,000
 SPAN_GRID = (3e-4, 1e-3, 3e-3, 1e-2)  # the learning rates searched on validation for each row
