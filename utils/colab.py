@@ -219,7 +219,7 @@ def refresh(nb, path: str) -> bool:
         raise ValueError(f"{path}: cell 0 must be the title (markdown) and cell 1 the set-up cell (code); "
                          f"add them before running `python -m utils.colab`.")
     setup = nb.cells[1]
-    if setup.source != setup_cell_source(path) and "google.colab" not in setup.source:
+    if setup.source.strip() and setup.source != setup_cell_source(path) and "google.colab" not in setup.source:
         # Replacing it would delete someone's code: the set-up cell is missing, not stale.
         raise ValueError(f"{path}: cell 1 is not a set-up cell (it never mentions google.colab); insert "
                          f"an empty code cell after the title and run `python -m utils.colab` again.")
