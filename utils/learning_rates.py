@@ -1,5 +1,5 @@
 """The learning rates of the lessons' comparisons that are too slow to search inside a lesson, chosen once
-by a command whose output is committed (lessons 05, 08 and 09):
+by a command whose output is committed (lessons 05, 08, 09 and 10):
 
     python -m utils.learning_rates --choose KEY [--spread]
 
@@ -78,6 +78,20 @@ def _lesson05_questions(steps: int | None = None, rows: Sequence[str] | None = N
     return choose
 
 
+def _lesson10_instructions(spread: bool, seeds: Sequence[int]) -> dict:
+    from . import causal_lm, instructions
+
+    gpt, tokenizer, _ = causal_lm.load_or_pretrain_causal(progress=False)
+    examples = instructions.make_instructions(seed=cfg.SEED)
+    found = instructions.choose_learning_rates(gpt, tokenizer, examples, seeds=seeds, spread=spread)
+    for row in found.values():
+        row["grid"] = {comparison.format_lr(lr): v for lr, v in row["grid"].items()}
+    return {"rows": found, "measure": "validation accuracy (mean of the tasks)",
+            "test": "sentiment of reviews with held-out words",
+            "budget": f"{instructions.INSTRUCT_STEPS} steps of {instructions.INSTRUCT_BATCH_SIZE} on "
+                      f"{len(examples['train'])} instruction examples"}
+
+
 CHOICES = {c.key: c for c in [
     Choice("05 questions", "05", choose=_lesson05_questions()),
     Choice("05 questions, 375 steps", "05", choose=_lesson05_questions(steps=375, rows=["from scratch"])),
@@ -87,6 +101,7 @@ CHOICES = {c.key: c for c in [
     Choice("08 support, minilm", "08", _lesson08("support", "minilm")),
     Choice("09 movie reviews", "09", _lesson09("movie reviews")),
     Choice("09 customer messages", "09", _lesson09("customer messages")),
+    Choice("10 instructions", "10", choose=_lesson10_instructions),
 ]}
 
 
