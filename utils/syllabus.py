@@ -115,6 +115,11 @@ _IN_ORDER = [
            "movie-review sentences and airline messages: baselines, scratch, frozen, fine-tuned and "
            "zero-shot at the same number of labels",
            minilm=True, test_seconds=180),
+    Lesson("from_bert_to_llms", "From BERT to large language models",
+           "How does the paradigm carry over to the large language models people use?",
+           "tasks given in words, instruction tuning on the answer only, what pre-training supplies, new "
+           "wordings, a DPO preference step, what this scale cannot show",
+           test_seconds=110),
 ]
 
 
