@@ -79,9 +79,9 @@ def _lesson05_questions(steps: int | None = None, rows: Sequence[str] | None = N
 
 
 def _lesson10_instructions(spread: bool, seeds: Sequence[int]) -> dict:
-    from . import causal_lm, instructions
+    from . import instructions
 
-    gpt, tokenizer, _ = causal_lm.load_or_pretrain_causal(progress=False)
+    gpt, tokenizer, _ = instructions.load_pretrained(progress=False)
     examples = instructions.make_instructions(seed=cfg.SEED)
     found = instructions.choose_learning_rates(gpt, tokenizer, examples, seeds=seeds, spread=spread)
     for row in found.values():

@@ -119,7 +119,7 @@ _IN_ORDER = [
            "How does the paradigm carry over to the large language models people use?",
            "tasks given in words, instruction tuning on the answer only, what pre-training supplies, new "
            "wordings, a DPO preference step, what this scale cannot show",
-           test_seconds=110),
+           test_seconds=150),
 ]
 
 
