@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import copy
 import random
+from statistics import fmean
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -276,11 +277,6 @@ def run_row(start: GPT2LMHeadModel, tokenizer, examples: datasets.DatasetDict, *
     return model, {**result, "history": history}
 
 
-def mean(values) -> float:
-    values = list(values)
-    return sum(values) / len(values)
-
-
 def choose_learning_rates(pretrained: GPT2LMHeadModel, tokenizer, examples: datasets.DatasetDict, *,
                           seeds: Sequence[int] = (cfg.SEED,), spread: bool = False,
                           rows: Sequence[str] = ROWS, grid: Sequence[float] = INSTRUCT_GRID) -> dict:
@@ -290,13 +286,13 @@ def choose_learning_rates(pretrained: GPT2LMHeadModel, tokenizer, examples: data
     found = {}
     for row in rows:
         start = starting_model(row, tokenizer, pretrained)
-        scores = {lr: mean(run_row(start, tokenizer, examples, lr=lr, seed=seeds[0], splits=("validation",))[1]
+        scores = {lr: fmean(run_row(start, tokenizer, examples, lr=lr, seed=seeds[0], splits=("validation",))[1]
                            ["validation"].values()) for lr in grid}
         chosen = max(scores, key=scores.get)
         found[row] = {"grid": {lr: round(v, 4) for lr, v in scores.items()}, "chosen": chosen}
         if spread:
             runs = [run_row(start, tokenizer, examples, lr=chosen, seed=seed)[1] for seed in seeds]
-            found[row]["validation"] = [round(mean(r["validation"].values()), 4) for r in runs]
+            found[row]["validation"] = [round(fmean(r["validation"].values()), 4) for r in runs]
             found[row]["test"] = [round(r["test"]["sentiment"], 4) for r in runs]
             found[row]["test_by_task"] = [{t: round(a, 4) for t, a in r["test"].items()} for r in runs]
     return found
@@ -357,16 +353,8 @@ def answer_accuracy(model: GPT2LMHeadModel, tokenizer, examples: datasets.Datase
 def option_scores(model: GPT2LMHeadModel, tokenizer, prompts: Sequence[str], options: Sequence[str]) -> torch.Tensor:
     """Log-probability of each option (followed by ``[SEP]``) after each prompt: a tensor (prompts, options)."""
     model.eval()
-    scores = torch.zeros(len(prompts), len(options))
-    for j, option in enumerate(options):
-        rows = [encode_example(tokenizer, p, option) for p in prompts]
-        for start in range(0, len(rows), 256):
-            ids, attention, labels = _batch(rows[start:start + 256], tokenizer.pad_token_id)
-            logits = model(input_ids=ids, attention_mask=attention).logits[:, :-1]
-            target = labels[:, 1:]
-            logp = logits.log_softmax(-1).gather(-1, target.clamp(min=0)[..., None])[..., 0]
-            scores[start:start + len(ids), j] = (logp * (target != IGNORE_INDEX)).sum(1)
-    return scores
+    return torch.stack([torch.cat([answer_log_probs(model, tokenizer, prompts[i:i + 256], [option] * len(prompts[i:i + 256]))
+                                   for i in range(0, len(prompts), 256)]) for option in options], dim=1)
 
 
 # ---------------------------------------------------------------------------------------------------
