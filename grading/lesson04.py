@@ -289,7 +289,14 @@ def check_predict(predict):
         if got == [sorted(model.label_names)[model.label_names.index(x)] for x in expected]:
             raise Incorrect(f"On {where}, the names are in the wrong order: class i is model.label_names[i], in "
                             f"the order the model was built with (do not sort them).")
-        if given.padding_side == "left" or got == _padded_on_the_left(model, tokenizer, texts):
+        if len(set(got)) == 1 and len(set(expected)) > 1:
+            raise Incorrect(f"On {where}, predict gave every text the same label {got[0]!r}, but the class with the "
+                            f"highest score differs from text to text ({len(set(expected))} classes among the "
+                            f"{len(texts)} texts). Take the argmax of each text's own row of scores.")
+        left = _padded_on_the_left(model, tokenizer, texts)
+        # Padded on the left, most rows read a [PAD] vector at position 0, so those predictions can come out all
+        # alike; a constant answer is then no sign of left padding (it was turned down just above).
+        if given.padding_side == "left" or (got == left and len(set(left)) > 1):
             raise Incorrect(f"On {where}, the texts were padded on the left: the classifier reads the [CLS] vector at "
                             f"position 0, so every row must start with [CLS]. Keep the tokenizer's right padding.")
         unpadded = _without_mask(model, tokenizer, texts)

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from grading_answers import assert_passes, assert_turned_down, wrong_answer_ids
+from grading import core
+from grading_answers import assert_passes, assert_turned_down, verdict, wrong_answer_ids
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -478,3 +479,25 @@ def test_a_right_answer_written_another_way_passes(exercise_id, right):
     assert_passes(exercise_id, right)
 
 
+
+
+@pytest.mark.parametrize("label", range(3))
+def test_one_label_for_every_text_is_called_that_whatever_the_label(label):
+    # Padded on the left, the check's small classifier gives (nearly) one class to every text; how nearly depends
+    # on the CPU's arithmetic, so a constant answer must never be taken for left padding.
+    def predict_one_label(model, tokenizer, texts):
+        return [model.label_names[label % len(model.label_names)]] * len(texts)
+
+    assert_turned_down("04.predict", predict_one_label, "class with the highest score")
+
+
+def test_left_padding_asked_for_in_the_call_is_turned_down():
+    def predict_left_padded_in_the_call(model, tokenizer, texts):
+        model.eval()
+        with torch.no_grad():
+            enc = tokenizer(list(texts), padding=True, padding_side="left", return_tensors="pt")
+            return [model.label_names[i] for i in model(enc["input_ids"], enc["attention_mask"]).argmax(-1).tolist()]
+
+    status, message = verdict("04.predict", predict_left_padded_in_the_call)
+    assert status == core.INCORRECT
+    assert "padded on the left" in message or "same label" in message, message
