@@ -80,6 +80,14 @@ def test_the_answer_loss_is_the_models_own_loss_given_the_labels(gpt, tokenizer)
     assert torch.allclose(ours, library, atol=1e-5)
 
 
+def test_the_courses_causal_models_name_their_loss_so_the_library_need_not_warn(tokenizer):
+    # GPT2LMHeadModel's class name names no loss: model(labels=...) fell back to the causal loss with a warning.
+    from transformers.loss.loss_utils import LOSS_MAPPING
+
+    model = instructions.starting_model("from scratch", tokenizer)
+    assert model.loss_type == "ForCausalLM" and model.loss_function is LOSS_MAPPING["ForCausalLM"]
+
+
 def test_answers_of_a_batch_padded_on_the_left_equal_the_answers_one_by_one(gpt, tokenizer):
     prompts = ["is this review good or bad ? review : the plot was great . answer :",
                "do the two reviews agree ? first review : a dull film . second review : the acting was "

@@ -47,6 +47,14 @@ def tiny_gpt_config(tokenizer, **overrides) -> GPT2Config:
     return GPT2Config(**settings)
 
 
+def with_causal_loss(model: GPT2LMHeadModel) -> GPT2LMHeadModel:
+    """``model`` with its loss named: transformers picks a model's loss from its class name, which for
+    GPT2LMHeadModel names none, so ``model(labels=...)`` warned that it fell back to the causal loss. This is
+    that same loss, named, without the warning."""
+    model.loss_type = "ForCausalLM"
+    return model
+
+
 def next_token_loss(model: GPT2LMHeadModel, ids: torch.Tensor, attention: torch.Tensor) -> torch.Tensor:
     """Mean cross-entropy of predicting each token from the ones before it (padding is not predicted)."""
     logits = model(input_ids=ids, attention_mask=attention).logits
@@ -116,13 +124,13 @@ def load_or_pretrain_causal(profile: str | None = None, *, seed: int | None = No
     settings_path = directory / SETTINGS_FILE
     with one_at_a_time(directory):
         if settings_path.is_file() and json.loads(settings_path.read_text()) == wanted:
-            model = GPT2LMHeadModel.from_pretrained(directory).eval()
+            model = with_causal_loss(GPT2LMHeadModel.from_pretrained(directory)).eval()
             history_path = directory / HISTORY_FILE
             return model, AutoTokenizer.from_pretrained(directory), json.loads(history_path.read_text())
 
         corpus = make_corpus(prof.corpus_sentences, seed=seed)["text"]
         torch.manual_seed(seed)
-        model = GPT2LMHeadModel(tiny_gpt_config(tokenizer))
+        model = with_causal_loss(GPT2LMHeadModel(tiny_gpt_config(tokenizer)))
         history = pretrain_causal(model, tokenizer, corpus, steps=steps, seed=seed, progress=progress)
         return save_checkpoint(directory, model, tokenizer, history, wanted)
 

@@ -239,7 +239,7 @@ def starting_model(row: str, tokenizer, pretrained: GPT2LMHeadModel | None = Non
     :func:`load_pretrained`), the same recipe pre-trained again with ``ANOTHER_PRETRAINING_SEED``, or a randomly
     initialised model of the same shape (seeded with ``ANOTHER_PRETRAINING_SEED`` too, so every run of a row
     starts alike)."""
-    from .causal_lm import pretrain_causal
+    from .causal_lm import pretrain_causal, with_causal_loss
     from .data import make_corpus
 
     if row == "pre-trained":
@@ -249,7 +249,7 @@ def starting_model(row: str, tokenizer, pretrained: GPT2LMHeadModel | None = Non
     if row not in ROWS:
         raise ValueError(f"Unknown row {row!r}. Choose one of: {', '.join(ROWS)}.")
     torch.manual_seed(ANOTHER_PRETRAINING_SEED)
-    model = GPT2LMHeadModel(tiny_gpt_config(tokenizer))
+    model = with_causal_loss(GPT2LMHeadModel(tiny_gpt_config(tokenizer)))
     if row == "another pre-training":
         corpus = make_corpus(cfg.get_profile().corpus_sentences, seed=ANOTHER_PRETRAINING_SEED)["text"]
         pretrain_causal(model, tokenizer, corpus, steps=PRETRAIN_STEPS, seed=ANOTHER_PRETRAINING_SEED, progress=progress)
