@@ -28,7 +28,7 @@ from . import config as cfg
 from .data import make_corpus
 from .models import check_vocabulary, count_parameters
 from .pretraining import (HISTORY_FILE, IGNORE_INDEX, SETTINGS_FILE, load_or_pretrain, one_at_a_time, padded_batches,
-                          save_checkpoint)
+                          save_checkpoint, take_step)
 
 CHECKPOINT_NAME = "tiny-gpt-clm"
 # Small enough to pre-train in well under a minute on a 2-core CPU, which is all lesson 07 needs.
@@ -86,11 +86,7 @@ def pretrain_causal(model: GPT2LMHeadModel, tokenizer, texts: list[str], *, step
     for step in bar:
         ids, attention = next(batches)
         loss = next_token_loss(model, ids.to(device), attention.to(device))
-        optimizer.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        schedule.step()
+        take_step(model, loss, optimizer, schedule)
         history["train_loss"].append(loss.item())
         if step % 20 == 0:
             bar.set_postfix(loss=f"{loss.item():.3f}")

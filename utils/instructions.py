@@ -39,7 +39,7 @@ from transformers import GPT2LMHeadModel, get_linear_schedule_with_warmup
 from . import config as cfg
 from .causal_lm import CHECKPOINT_NAME, load_or_pretrain_causal, tiny_gpt_config
 from .data import ASPECTS, INTENSIFIERS, PRODUCTS, label_words
-from .pretraining import IGNORE_INDEX
+from .pretraining import IGNORE_INDEX, take_step
 
 # ---------------------------------------------------------------------------------------------------
 # The tasks, each asked in several wordings
@@ -215,11 +215,7 @@ def instruction_tune(model: GPT2LMHeadModel, tokenizer, examples: datasets.Datas
         batch, order = order[:batch_size], order[batch_size:]
         ids, attention, labels = _batch([encoded[i] for i in batch], tokenizer.pad_token_id)
         loss = answer_loss(model, ids, attention, labels)
-        optimizer.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        schedule.step()
+        take_step(model, loss, optimizer, schedule)
         history["train_loss"].append(loss.item())
     history["seconds"] = time.perf_counter() - start
     model.eval()
@@ -448,10 +444,7 @@ def preference_tune(model: GPT2LMHeadModel, tokenizer, pairs: datasets.Dataset, 
             ref_l = answer_log_probs(reference, tokenizer, batch["prompt"], batch["rejected"])
         loss = dpo_loss(answer_log_probs(model, tokenizer, batch["prompt"], batch["chosen"]),
                         answer_log_probs(model, tokenizer, batch["prompt"], batch["rejected"]), ref_w, ref_l, beta)
-        optimizer.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
+        take_step(model, loss, optimizer)
         history["loss"].append(loss.item())
     history["seconds"] = time.perf_counter() - start
     model.eval()

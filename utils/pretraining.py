@@ -130,6 +130,17 @@ def learning_rate_schedule(optimizer: torch.optim.Optimizer, steps: int):
                             num_training_steps=steps)
 
 
+def take_step(model: torch.nn.Module, loss: torch.Tensor, optimizer: torch.optim.Optimizer, schedule=None) -> None:
+    """One step of the course's training loops: the gradients of ``loss``, clipped to norm 1.0, applied by
+    ``optimizer``; then the learning-rate ``schedule`` moves on, where there is one."""
+    optimizer.zero_grad()
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    optimizer.step()
+    if schedule is not None:
+        schedule.step()
+
+
 def pretrain(model: BertForMaskedLM, tokenizer, texts: list[str], *, steps: int, batch_size: int = 64,
              lr: float = 1e-3, seed: int = cfg.SEED, device: torch.device | None = None,
              progress: bool = True, probe: Callable[[BertForMaskedLM], dict] | None = None,
@@ -173,11 +184,7 @@ def pretrain(model: BertForMaskedLM, tokenizer, texts: list[str], *, steps: int,
         ids, attention = next(batches)
         inputs, labels = mask_tokens(ids, tokenizer, generator=generator)
         loss = masked_lm_step_loss(model, inputs.to(device), attention.to(device), labels.to(device))
-        optimizer.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        schedule.step()
+        take_step(model, loss, optimizer, schedule)
         history["train_loss"].append(loss.item())
         history["tokens_seen"] += int(attention.sum())
         if step % 20 == 0:
