@@ -510,6 +510,22 @@ def _a(noun: str) -> str:
     return ("an " if noun[:1].lower() in "aeiou" else "a ") + noun
 
 
+def label_list(value: object, name: str, where: str, *, what: str) -> list[int]:
+    """``value``, an answer that should be a list of labels (whole numbers: ids, classes or -100), as plain ints:
+    a tensor or array is read with ``tolist()``, anything else that is no list or tuple is refused, and so is a
+    label that is no whole number (a float, even -100.0, or a bool), with ``what`` saying what the labels are."""
+    import numbers
+
+    if hasattr(value, "tolist"):
+        value = value.tolist()
+    if not isinstance(value, (list, tuple)):
+        raise Incorrect(f"On {where}, {name} should return a list of labels, got {what_came_back(value)}.")
+    odd = next((x for x in value if isinstance(x, bool) or not isinstance(x, numbers.Integral)), None)
+    if odd is not None:
+        raise Incorrect(f"On {where}, {name} returned {odd!r} ({type(odd).__name__}) among the labels. {what}")
+    return [int(x) for x in value]  # plain ints, whatever int subclass or numpy integer carried them
+
+
 def what_came_back(value: object) -> str:
     """A few words naming what an answer returned, for a message: ``None (the function returned nothing:
     is its return statement missing?)``, ``a list``, ``a numpy.ndarray``."""

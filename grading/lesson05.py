@@ -8,7 +8,7 @@ they need no checkpoint and no tokenizer.
 
 from __future__ import annotations
 
-from .core import Incorrect, call_unchanged, case, exercise, what_came_back
+from .core import Incorrect, call_unchanged, case, exercise, label_list, what_came_back
 from .questions import single_choice
 
 # ---------------------------------------------------------------------------------------------------
@@ -119,26 +119,15 @@ def _reference_alignment(word_ids, word_labels):
     "Return a list as long as word_ids, of plain integers.",
 ])
 def check_align_labels(align_labels):
-    import numbers
-
     for where, word_ids, word_labels in _alignment_cases():
         expected = _reference_alignment(word_ids, word_labels)
         got = call_unchanged(align_labels, "align_labels", where,
                              {"word_ids": list(word_ids), "word_labels": list(word_labels)})
-        if hasattr(got, "tolist"):
-            got = got.tolist()
-        if not isinstance(got, (list, tuple)):
-            raise Incorrect(f"On {where}, align_labels should return a list of labels, got {what_came_back(got)}.")
-        got = list(got)
+        got = label_list(got, "align_labels", where, what="Labels are class ids, whole numbers (int): the loss reads "
+                         "a float tensor of targets as probabilities, not as classes.")
         if len(got) != len(word_ids):
             raise Incorrect(f"On {where}, word_ids has {len(word_ids)} tokens but {len(got)} labels came back: give one "
                             f"label per token, -100 included.")
-        odd = next((x for x in got if isinstance(x, bool) or not isinstance(x, numbers.Integral)), None)
-        if odd is not None:
-            raise Incorrect(f"On {where}, align_labels returned {odd!r} ({type(odd).__name__}) among the labels. Labels "
-                            f"are class ids, whole numbers (int): the loss reads a float tensor of targets as "
-                            f"probabilities, not as classes.")
-        got = [int(x) for x in got]  # plain ints, whatever int subclass or numpy integer carried them
         if got == expected:
             continue
         first = next(i for i, (a, b) in enumerate(zip(got, expected)) if a != b)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 
-from .core import Incorrect, call_unchanged, case, exercise, what_came_back
+from .core import Incorrect, call_unchanged, case, exercise, label_list, what_came_back
 from .questions import single_choice
 
 IGNORE = -100
@@ -75,22 +75,11 @@ def _explain_labels(got, expected, pieces, answer, length):
     "raise a ValueError that says so.",
 ])
 def check_answer_labels(answer_labels):
-    import numbers
-
     for where, pieces, answer, length in _label_cases():
         expected = _reference_labels(pieces, answer, length)
         got = call_unchanged(answer_labels, "answer_labels", where,
                              {"prompt_pieces": [list(p) for p in pieces], "answer_ids": list(answer), "length": length})
-        if hasattr(got, "tolist"):
-            got = got.tolist()
-        if not isinstance(got, (list, tuple)):
-            raise Incorrect(f"On {where}, answer_labels should return a list of labels, got {what_came_back(got)}.")
-        got = list(got)
-        odd = next((x for x in got if isinstance(x, bool) or not isinstance(x, numbers.Integral)), None)
-        if odd is not None:
-            raise Incorrect(f"On {where}, answer_labels returned {odd!r} ({type(odd).__name__}) among the labels; labels "
-                            f"are token ids or -100, whole numbers.")
-        got = [int(x) for x in got]
+        got = label_list(got, "answer_labels", where, what="Labels are token ids or -100, whole numbers.")
         if got != expected:
             raise Incorrect(f"On {where} (prompt pieces {pieces}, answer {answer}, length {length}): "
                             + _explain_labels(got, expected, pieces, answer, length))
