@@ -29,7 +29,6 @@ import random
 from statistics import fmean
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import datasets
@@ -37,8 +36,8 @@ import torch
 from transformers import GPT2LMHeadModel, get_linear_schedule_with_warmup
 
 from . import config as cfg
-from .causal_lm import CHECKPOINT_NAME, load_or_pretrain_causal, tiny_gpt_config
-from .data import ASPECTS, INTENSIFIERS, PRODUCTS, label_words
+from .causal_lm import CHECKPOINT_NAME, load_or_pretrain_causal, pretrain_causal, tiny_gpt_config, with_causal_loss
+from .data import ASPECTS, INTENSIFIERS, PRODUCTS, label_words, make_corpus
 from .pretraining import IGNORE_INDEX, take_step
 
 # ---------------------------------------------------------------------------------------------------
@@ -235,9 +234,6 @@ def starting_model(row: str, tokenizer, pretrained: GPT2LMHeadModel | None = Non
     :func:`load_pretrained`), the same recipe pre-trained again with ``ANOTHER_PRETRAINING_SEED``, or a randomly
     initialised model of the same shape (seeded with ``ANOTHER_PRETRAINING_SEED`` too, so every run of a row
     starts alike)."""
-    from .causal_lm import pretrain_causal, with_causal_loss
-    from .data import make_corpus
-
     if row == "pre-trained":
         if pretrained is None:
             raise ValueError("The 'pre-trained' row starts from the course's causal model: pass it as pretrained=.")
