@@ -26,10 +26,10 @@ from __future__ import annotations
 
 import copy
 import random
-from statistics import fmean
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from statistics import fmean
 
 import datasets
 import torch
